@@ -1,0 +1,155 @@
+#include "base/atomic_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include <fmt/format.h>
+
+namespace lifeboat {
+
+std::string errno_message(std::string_view what, const std::filesystem::path& path, int err) {
+    return fmt::format("{} {}: {}", what, path.string(), std::strerror(err));
+}
+
+result<void, std::string> fsync_directory(const std::filesystem::path& dir) {
+    const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return failure{errno_message("open directory", dir, errno)};
+    const int rc = ::fsync(fd);
+    const int err = errno;
+    ::close(fd);
+    if (rc != 0)
+        return failure{errno_message("fsync directory", dir, err)};
+    return ok_v;
+}
+
+atomic_file_writer::~atomic_file_writer() { abort(); }
+
+atomic_file_writer::atomic_file_writer(atomic_file_writer&& o) noexcept
+    : target_(std::move(o.target_)), temp_(std::move(o.temp_)), fd_(std::exchange(o.fd_, -1)) {}
+
+atomic_file_writer& atomic_file_writer::operator=(atomic_file_writer&& o) noexcept {
+    if (this != &o) {
+        abort();
+        target_ = std::move(o.target_);
+        temp_ = std::move(o.temp_);
+        fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+}
+
+result<void, std::string> atomic_file_writer::open(const std::filesystem::path& target, mode_t mode) {
+    abort();
+    target_ = target;
+    // A random suffix keeps concurrent writers (two processes sharing a directory) apart; the
+    // leading dot keeps half-written files out of directory listings of the file store.
+    std::random_device rd;
+    const auto dir = target.parent_path();
+    temp_ = dir / fmt::format(".{}.tmp-{:08x}", target.filename().string(), rd());
+    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd_ < 0) {
+        const int err = errno;
+        temp_.clear();
+        return failure{errno_message("create", dir / target.filename(), err)};
+    }
+    return ok_v;
+}
+
+result<void, std::string> atomic_file_writer::write(std::string_view bytes) {
+    while (!bytes.empty()) {
+        const ssize_t n = ::write(fd_, bytes.data(), bytes.size());
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return failure{errno_message("write", temp_, errno)};
+        }
+        bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return ok_v;
+}
+
+result<void, std::string> atomic_file_writer::commit(bool exclusive) {
+    if (fd_ < 0)
+        return failure{std::string("commit without an open file")};
+    if (::fsync(fd_) != 0) {
+        const int err = errno;
+        abort();
+        return failure{errno_message("fsync", target_, err)};
+    }
+    ::close(fd_);
+    fd_ = -1;
+    if (exclusive) {
+        if (::link(temp_.c_str(), target_.c_str()) != 0) {
+            const int err = errno;
+            abort();
+            return failure{errno_message("create", target_, err)};
+        }
+        ::unlink(temp_.c_str());
+    } else if (::rename(temp_.c_str(), target_.c_str()) != 0) {
+        const int err = errno;
+        abort();
+        return failure{errno_message("rename onto", target_, err)};
+    }
+    temp_.clear();
+    return fsync_directory(target_.parent_path());
+}
+
+void atomic_file_writer::abort() {
+    if (fd_ >= 0) {
+        ::close(fd_);
+        fd_ = -1;
+    }
+    if (!temp_.empty()) {
+        ::unlink(temp_.c_str());
+        temp_.clear();
+    }
+}
+
+result<void, std::string> write_file_atomically(const std::filesystem::path& target, std::string_view content,
+                                                mode_t mode) {
+    atomic_file_writer w;
+    if (auto r = w.open(target, mode); !r)
+        return r;
+    if (auto r = w.write(content); !r)
+        return r;
+    return w.commit();
+}
+
+result<std::string, std::string> read_whole_file(const std::filesystem::path& path, std::size_t max_size) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return failure{errno_message("open", path, errno)};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        const int err = errno;
+        ::close(fd);
+        return failure{errno_message("stat", path, err)};
+    }
+    if (static_cast<std::size_t>(st.st_size) > max_size) {
+        ::close(fd);
+        return failure{fmt::format("{}: {} bytes is over the limit of {}", path.string(), st.st_size, max_size)};
+    }
+    std::string out;
+    out.resize(static_cast<std::size_t>(st.st_size));
+    std::size_t got = 0;
+    while (got < out.size()) {
+        const ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            const int err = n < 0 ? errno : EIO;
+            ::close(fd);
+            return failure{errno_message("read", path, err)};
+        }
+        got += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+    return out;
+}
+
+} // namespace lifeboat

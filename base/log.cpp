@@ -1,0 +1,195 @@
+#include "base/log.hpp"
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <mutex>
+
+namespace lifeboat::log {
+namespace {
+
+std::atomic<level> g_level{level::info};
+std::atomic<format> g_format{format::logfmt};
+capture* g_capture = nullptr;
+std::mutex g_capture_mutex;
+
+// Logs go to stderr so that command output on stdout (status JSON, `storage get -`) stays clean.
+spdlog::logger& sink() {
+    static std::shared_ptr<spdlog::logger> logger = [] {
+        auto l = std::make_shared<spdlog::logger>("lifeboat", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+        l->set_level(spdlog::level::trace);
+        l->flush_on(spdlog::level::trace); // a sidecar's logs are read live; never hold lines back
+        return l;
+    }();
+    return *logger;
+}
+
+void apply_pattern() {
+    // spdlog formats the timestamp (UTC) and level; render_fields() formats the rest.
+    if (g_format.load() == format::json)
+        sink().set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ",%v})", spdlog::pattern_time_type::utc);
+    else
+        sink().set_pattern("ts=%Y-%m-%dT%H:%M:%S.%eZ %v", spdlog::pattern_time_type::utc);
+}
+
+const char* level_name(level l) {
+    switch (l) {
+    case level::debug: return "debug";
+    case level::info: return "info";
+    case level::warn: return "warn";
+    case level::error: return "error";
+    }
+    return "info";
+}
+
+spdlog::level::level_enum to_spdlog(level l) {
+    switch (l) {
+    case level::debug: return spdlog::level::debug;
+    case level::info: return spdlog::level::info;
+    case level::warn: return spdlog::level::warn;
+    case level::error: return spdlog::level::err;
+    }
+    return spdlog::level::info;
+}
+
+bool needs_quotes(std::string_view v) {
+    if (v.empty())
+        return true;
+    for (unsigned char c : v)
+        if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c >= 0x7f)
+            return true;
+    return false;
+}
+
+void append_logfmt_value(std::string& out, std::string_view v) {
+    if (!needs_quotes(v)) {
+        out.append(v);
+        return;
+    }
+    out.push_back('"');
+    for (unsigned char c : v) {
+        switch (c) {
+        case '"': out.append("\\\""); break;
+        case '\\': out.append("\\\\"); break;
+        case '\n': out.append("\\n"); break;
+        case '\r': out.append("\\r"); break;
+        case '\t': out.append("\\t"); break;
+        default:
+            if (c < 0x20)
+                fmt::format_to(std::back_inserter(out), "\\x{:02x}", c);
+            else
+                out.push_back(static_cast<char>(c));
+        }
+    }
+    out.push_back('"');
+}
+
+void append_json_string(std::string& out, std::string_view v) {
+    out.push_back('"');
+    for (unsigned char c : v) {
+        switch (c) {
+        case '"': out.append("\\\""); break;
+        case '\\': out.append("\\\\"); break;
+        case '\n': out.append("\\n"); break;
+        case '\r': out.append("\\r"); break;
+        case '\t': out.append("\\t"); break;
+        default:
+            if (c < 0x20)
+                fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
+            else
+                out.push_back(static_cast<char>(c));
+        }
+    }
+    out.push_back('"');
+}
+
+} // namespace
+
+void set_level(level min_level) { g_level = min_level; }
+level current_level() { return g_level.load(); }
+
+void set_format(format f) {
+    g_format = f;
+    apply_pattern();
+}
+
+bool parse_level(std::string_view text, level& out) {
+    if (text == "debug") out = level::debug;
+    else if (text == "info") out = level::info;
+    else if (text == "warn" || text == "warning") out = level::warn;
+    else if (text == "error") out = level::error;
+    else return false;
+    return true;
+}
+
+bool parse_format(std::string_view text, format& out) {
+    if (text == "logfmt") out = format::logfmt;
+    else if (text == "json") out = format::json;
+    else return false;
+    return true;
+}
+
+std::string render_fields(format f, std::string_view msg, const std::vector<field>& fields) {
+    std::string out;
+    out.reserve(64 + msg.size() + fields.size() * 24);
+    if (f == format::json) {
+        out.append("\"msg\":");
+        append_json_string(out, msg);
+        for (const auto& [k, v] : fields) {
+            out.push_back(',');
+            append_json_string(out, k);
+            out.push_back(':');
+            append_json_string(out, v);
+        }
+    } else {
+        out.append("msg=");
+        append_logfmt_value(out, msg);
+        for (const auto& [k, v] : fields) {
+            out.push_back(' ');
+            out.append(k);
+            out.push_back('=');
+            append_logfmt_value(out, v);
+        }
+    }
+    return out;
+}
+
+void write(level lvl, std::string_view msg, const std::vector<field>& fields) {
+    if (lvl < g_level.load())
+        return;
+    static std::once_flag pattern_once;
+    std::call_once(pattern_once, apply_pattern);
+    {
+        std::lock_guard lock(g_capture_mutex);
+        if (g_capture) {
+            g_capture->lines_.push_back(std::string(level_name(lvl)) + ": " +
+                                        render_fields(format::logfmt, msg, fields));
+        }
+    }
+    const auto f = g_format.load();
+    std::string line = f == format::json ? fmt::format("\"level\":\"{}\",", level_name(lvl))
+                                         : fmt::format("level={} ", level_name(lvl));
+    line += render_fields(f, msg, fields);
+    sink().log(to_spdlog(lvl), "{}", line);
+}
+
+capture::capture() {
+    std::lock_guard lock(g_capture_mutex);
+    previous_ = g_capture;
+    g_capture = this;
+}
+
+capture::~capture() {
+    std::lock_guard lock(g_capture_mutex);
+    g_capture = previous_;
+}
+
+bool capture::contains(std::string_view needle) const {
+    for (const auto& l : lines_)
+        if (l.find(needle) != std::string::npos)
+            return true;
+    return false;
+}
+
+} // namespace lifeboat::log

@@ -1,0 +1,2 @@
+#include <cstdio>
+int main() { std::puts("lifeboat " LIFEBOAT_VERSION); }

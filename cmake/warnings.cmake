@@ -1,0 +1,11 @@
+# Project-wide warnings, applied per target through lifeboat_set_target_options() so that
+# third-party headers (included as system headers) stay quiet.
+set(LIFEBOAT_WARNING_FLAGS -Wall -Wextra -Wpedantic -Wshadow=local -Wnon-virtual-dtor
+                           -Wno-missing-field-initializers)
+
+function(lifeboat_set_target_options target)
+  target_compile_options(${target} PRIVATE ${LIFEBOAT_WARNING_FLAGS})
+  # Every target reuses one precompiled header (Asio, Beast, JSON, URL, fmt), built once in base/.
+  # REUSE_FROM needs identical flags, which is why the warnings live in one variable.
+  target_precompile_headers(${target} REUSE_FROM lifeboat_pch)
+endfunction()

@@ -1,0 +1,57 @@
+#include "base/atomic_file.hpp"
+
+#include "harness/test_env.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+
+using namespace lifeboat;
+
+TEST(atomic_file, replaces_whole_file_with_private_mode) {
+    const auto dir = test::scratch_dir();
+    const auto target = dir / "config.json";
+    ASSERT_TRUE(write_file_atomically(target, "old"));
+    ASSERT_TRUE(write_file_atomically(target, "new contents"));
+    EXPECT_EQ(read_whole_file(target).value(), "new contents");
+    struct stat st {};
+    ASSERT_EQ(::stat(target.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    // No temporary file is left behind.
+    EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir), {}), 1);
+}
+
+TEST(atomic_file, abandoned_writer_leaves_target_untouched) {
+    const auto dir = test::scratch_dir();
+    const auto target = dir / "cache";
+    ASSERT_TRUE(write_file_atomically(target, "good"));
+    {
+        atomic_file_writer w;
+        ASSERT_TRUE(w.open(target));
+        ASSERT_TRUE(w.write("half"));
+    }
+    EXPECT_EQ(read_whole_file(target).value(), "good");
+    EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir), {}), 1);
+}
+
+TEST(atomic_file, exclusive_commit_refuses_an_existing_target) {
+    const auto dir = test::scratch_dir();
+    const auto target = dir / "lock";
+    atomic_file_writer a;
+    ASSERT_TRUE(a.open(target));
+    ASSERT_TRUE(a.write("a"));
+    ASSERT_TRUE(a.commit(true));
+    atomic_file_writer b;
+    ASSERT_TRUE(b.open(target));
+    ASSERT_TRUE(b.write("b"));
+    auto r = b.commit(true);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().find("File exists"), std::string::npos) << r.error();
+    EXPECT_EQ(read_whole_file(target).value(), "a");
+}
+
+TEST(atomic_file, errors_name_the_path) {
+    auto r = read_whole_file("/nonexistent/dir/file");
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), "open /nonexistent/dir/file: No such file or directory");
+}

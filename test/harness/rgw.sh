@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# rgw.sh start|stop|env DIR
+# A throwaway single-node Ceph cluster (1 mon, 1 bluestore OSD on a sparse file, 1 RGW) bound to
+# 127.0.0.1, with the test user and bucket. Everything lives under DIR; nothing in /etc/ceph.
+# Recipe: ../shared/research/s3-servers.md. Ports: RGW 17480, mon 16789 (override RGW_PORT, MON_PORT).
+set -euo pipefail
+cmd=${1:?start|stop|env}
+D=${2:?dir}
+RGW_PORT=${RGW_PORT:-17480}
+MON_PORT=${MON_PORT:-16789}
+AK=AKIATESTTESTTEST0001
+SK=testsecret0123456789
+BUCKET=${LIFEBOAT_TEST_S3_BUCKET:-lifeboat-test}
+
+stop() {
+  for p in rgw osd mon; do
+    if [[ -f $D/$p.pid ]]; then
+      kill "$(cat "$D/$p.pid")" 2>/dev/null || true
+    fi
+  done
+  for p in rgw osd mon; do
+    if [[ -f $D/$p.pid ]]; then
+      pid=$(cat "$D/$p.pid")
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+      rm -f "$D/$p.pid"
+    fi
+  done
+}
+
+if [[ $cmd == stop ]]; then stop; rm -rf "$D/osd.0/block.file"; exit 0; fi
+if [[ $cmd == env ]]; then
+  echo "export LIFEBOAT_TEST_S3_ENDPOINT=http://127.0.0.1:$RGW_PORT LIFEBOAT_TEST_S3_BUCKET=$BUCKET"
+  echo "export AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_REGION=us-east-1"
+  exit 0
+fi
+[[ $cmd == start ]] || { echo "usage: rgw.sh start|stop|env DIR" >&2; exit 2; }
+
+for tool in ceph-mon ceph-osd radosgw radosgw-admin ceph-authtool monmaptool; do
+  command -v $tool >/dev/null || { echo "rgw.sh: $tool is missing: apt-get install ceph-mon ceph-osd radosgw ceph-common" >&2; exit 1; }
+done
+
+# An RGW from an earlier run that still answers is reused (fast local iteration).
+if [[ -f $D/rgw.pid ]] && kill -0 "$(cat "$D/rgw.pid")" 2>/dev/null && curl -sf -o /dev/null "http://127.0.0.1:$RGW_PORT/"; then
+  echo "rgw.sh: reusing RGW on 127.0.0.1:$RGW_PORT"; exit 0
+fi
+stop
+rm -rf "$D"; mkdir -p "$D"/{run,log,mon.a,osd.0,rgw}
+FSID=$(cat /proc/sys/kernel/random/uuid); K=$D/keyring; C=(-c "$D/ceph.conf")
+cat > "$D/ceph.conf" <<CONF
+[global]
+fsid = $FSID
+mon_host = v1:127.0.0.1:$MON_PORT
+public_addr = 127.0.0.1
+ms_bind_msgr2 = false
+auth_allow_insecure_global_id_reclaim = false
+run_dir = $D/run
+admin_socket = $D/run/\$name.asok
+log_file = $D/log/\$name.log
+keyring = $K
+osd_pool_default_size = 1
+osd_pool_default_min_size = 1
+mon_allow_pool_size_one = true
+mon_warn_on_pool_no_redundancy = false
+osd_pool_default_pg_num = 8
+osd_pool_default_pgp_num = 8
+osd_pool_default_pg_autoscale_mode = off
+mon_max_pg_per_osd = 1000
+osd_crush_chooseleaf_type = 0
+mon_data_avail_warn = 2
+mon_data_avail_crit = 1
+[mon.a]
+mon_data = $D/mon.a
+[osd.0]
+osd_data = $D/osd.0
+osd_objectstore = bluestore
+bluestore_block_path = $D/osd.0/block.file
+bluestore_block_size = 10737418240
+bluestore_block_create = true
+bluestore_fsck_on_mkfs = false
+osd_memory_target = 939524096
+[client.rgw.a]
+rgw_frontends = beast endpoint=127.0.0.1:$RGW_PORT
+rgw_data = $D/rgw
+rgw_dns_name = localhost
+CONF
+wait_for() { local n=$1 pf=$2; shift 2
+  for _ in $(seq 600); do kill -0 "$(cat "$pf")" 2>/dev/null || { echo "rgw.sh: $n died, see $D/log" >&2; tail -20 "$D/log/"*"$n"* >&2 || true; exit 1; }
+    "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "rgw.sh: $n not up after 120 s" >&2; exit 1; }
+ceph-authtool --create-keyring "$K" --gen-key -n mon. --cap mon 'allow *' >/dev/null
+ceph-authtool "$K" --gen-key -n client.admin --cap mon 'allow *' --cap osd 'allow *' --cap mgr 'allow *' >/dev/null
+ceph-authtool "$K" --gen-key -n osd.0 --cap mon 'allow profile osd' --cap mgr 'allow profile osd' --cap osd 'allow *' >/dev/null
+ceph-authtool "$K" --gen-key -n client.rgw.a --cap mon 'allow rw' --cap osd 'allow rwx' --cap mgr 'allow rw' >/dev/null
+monmaptool --create --add a "127.0.0.1:$MON_PORT" --fsid "$FSID" "$D/monmap" >/dev/null
+ceph-mon "${C[@]}" -i a --mkfs --monmap "$D/monmap" --keyring "$K"
+setsid ceph-mon "${C[@]}" -i a -f > "$D/log/mon.out" 2>&1 < /dev/null & echo $! > "$D/mon.pid"
+wait_for mon "$D/mon.pid" ceph "${C[@]}" --connect-timeout 5 mon stat
+OSDUUID=$(cat /proc/sys/kernel/random/uuid); ID=$(ceph "${C[@]}" osd new "$OSDUUID")
+ceph-osd "${C[@]}" -i "$ID" --mkfs --osd-uuid "$OSDUUID" > "$D/log/osd.mkfs.out" 2>&1
+setsid ceph-osd "${C[@]}" -i "$ID" -f > "$D/log/osd.out" 2>&1 < /dev/null & echo $! > "$D/osd.pid"
+wait_for osd "$D/osd.pid" sh -c "ceph ${C[*]} osd stat | grep -q '1 up'"
+setsid radosgw "${C[@]}" -n client.rgw.a -f > "$D/log/rgw.out" 2>&1 < /dev/null & echo $! > "$D/rgw.pid"
+wait_for rgw "$D/rgw.pid" curl -sf -o /dev/null "http://127.0.0.1:$RGW_PORT/"
+radosgw-admin "${C[@]}" user create --uid=test --display-name=test --access-key=$AK --secret-key=$SK > "$D/user.json"
+# The test bucket, made with curl's own SigV4 signer (an independent client).
+for _ in $(seq 50); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AK:$SK" \
+    -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -X PUT "http://127.0.0.1:$RGW_PORT/$BUCKET") || true
+  [[ $code == 200 || $code == 409 ]] && break; sleep 0.2
+done
+[[ $code == 200 || $code == 409 ]] || { echo "rgw.sh: could not create bucket $BUCKET (HTTP $code)" >&2; exit 1; }
+echo "rgw.sh: RGW up on 127.0.0.1:$RGW_PORT, bucket $BUCKET"

@@ -1,0 +1,53 @@
+#include "harness/test_env.hpp"
+
+#include "lifeboat_test_paths.hpp"
+
+#include <gtest/gtest.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <random>
+
+#include <fmt/format.h>
+
+namespace lifeboat::test {
+
+std::filesystem::path lifeboat_bin() { return test_paths::lifeboat_bin; }
+std::filesystem::path source_dir() { return test_paths::source_dir; }
+std::filesystem::path shared_dir() { return test_paths::shared_dir; }
+
+std::filesystem::path scratch_dir() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string name = info ? fmt::format("{}.{}", info->test_suite_name(), info->name()) : "scratch";
+    for (char& c : name)
+        if (c == '/')
+            c = '_';
+    auto dir = std::filesystem::path(test_paths::work_dir) / name;
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    return dir;
+}
+
+std::string unique_suffix() {
+    static std::mt19937_64 rng(std::random_device{}() ^
+                               static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+    return fmt::format("{:016x}", rng());
+}
+
+unsigned short free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
+
+} // namespace lifeboat::test

@@ -1,0 +1,32 @@
+// Where the test peers are. The RGW fixture (rgw.sh, started once per ctest run) listens on
+// 127.0.0.1:17480 with a fixed throwaway user and the bucket `lifeboat-test`.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace lifeboat::test {
+
+struct s3_peer {
+    std::string endpoint = "http://127.0.0.1:17480";
+    std::string bucket = "lifeboat-test";
+    std::string access_key = "AKIATESTTESTTEST0001";
+    std::string secret_key = "testsecret0123456789";
+    std::string region = "us-east-1";
+};
+inline s3_peer rgw() { return {}; }
+
+std::filesystem::path lifeboat_bin();
+std::filesystem::path source_dir();
+std::filesystem::path shared_dir();
+
+// A fresh empty folder for one test: <build>/test-work/<suite>.<test>, removed and re-made.
+std::filesystem::path scratch_dir();
+
+// A unique string for keys and names, so reruns against one RGW never collide.
+std::string unique_suffix();
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+unsigned short free_port();
+
+} // namespace lifeboat::test
