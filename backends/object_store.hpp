@@ -14,6 +14,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -134,6 +135,10 @@ public:
     // Every key under `prefix`, following pagination, in key order.
     virtual boost::asio::awaitable<store_result<std::vector<object_info>>>
     list(std::string prefix, std::size_t max_keys = std::numeric_limits<std::size_t>::max()) = 0;
+
+    // The store's clock as of its last response (HTTP `Date`), for the doctor's clock-skew
+    // check; nullopt when the store has not answered yet or has no clock (the file store).
+    virtual std::optional<wall_clock::time_point> last_server_date() const { return std::nullopt; }
 };
 
 } // namespace lifeboat::backends

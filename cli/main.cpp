@@ -1,2 +1,16 @@
-#include <cstdio>
-int main() { std::puts("lifeboat " LIFEBOAT_VERSION); }
+// `lifeboat`: the agent (`run`), its status client, and the operator's tools. Each subcommand
+// lives in its own *_command.cpp file and registers itself (command.hpp).
+#include "cli/command.hpp"
+
+int main(int argc, char** argv) {
+    CLI::App app{"lifeboat: keeps gateway data planes provisioned through control-plane outages"};
+    app.require_subcommand(1);
+    app.set_help_all_flag("--help-all", "Help for every subcommand");
+    lifeboat::cli::add_registered_commands(app);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    return lifeboat::cli::exit_code();
+}
