@@ -1,7 +1,9 @@
 # Project-wide warnings, applied per target through lifeboat_set_target_options() so that
 # third-party headers (included as system headers) stay quiet.
 set(LIFEBOAT_WARNING_FLAGS -Wall -Wextra -Wpedantic -Wshadow=local -Wnon-virtual-dtor
-                           -Wno-missing-field-initializers)
+                           -Wno-missing-field-initializers
+                           # GCC 12 false positive on Asio coroutine frames (their operator new/delete pair).
+                           -Wno-mismatched-new-delete)
 
 function(lifeboat_set_target_options target)
   target_compile_options(${target} PRIVATE ${LIFEBOAT_WARNING_FLAGS})

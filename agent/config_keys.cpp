@@ -1,0 +1,326 @@
+#include "agent/config_keys.hpp"
+
+#include "agent/config_values.hpp"
+
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+
+#include <array>
+
+namespace lifeboat::agent {
+namespace {
+
+using opt_error = std::optional<std::string>;
+constexpr opt_error ok = std::nullopt;
+
+opt_error set_bool(bool& field, std::string_view v) {
+    if (auto b = parse_bool(v)) {
+        field = *b;
+        return ok;
+    }
+    return "on or off";
+}
+
+opt_error set_duration(std::chrono::milliseconds& field, std::string_view v) {
+    if (auto d = parse_duration(v)) {
+        field = *d;
+        return ok;
+    }
+    return "a duration: seconds (\"30\", \"0.5\") or a number with ms, s, m or h";
+}
+
+opt_error set_positive_duration(std::chrono::milliseconds& field, std::string_view v) {
+    if (auto d = parse_duration(v); d && d->count() > 0) {
+        field = *d;
+        return ok;
+    }
+    return "a positive duration: seconds (\"30\", \"0.5\") or a number with ms, s, m or h";
+}
+
+opt_error set_size(std::uint64_t& field, std::string_view v) {
+    if (auto n = parse_size(v)) {
+        field = *n;
+        return ok;
+    }
+    return "a size in bytes, or a number with k, m or g";
+}
+
+opt_error set_storage_url(std::string& field, std::string_view v) {
+    if (v.empty()) {
+        field.clear();
+        return ok;
+    }
+    const bool known = v.starts_with("s3://") || v.starts_with("gcs://") || v.starts_with("file:///");
+    const auto rest = v.substr(v.find("://") == std::string_view::npos ? 0 : v.find("://") + 3);
+    if (!known || rest.empty() || (rest.front() == '/' && !v.starts_with("file:")))
+        return "s3://bucket/prefix, gcs://bucket/prefix or file:///absolute/path";
+    field = std::string(v);
+    return ok;
+}
+
+constexpr std::string_view mtls_choices = "shared or pki";
+
+const std::array keys{
+    // --- Kong-compatible keys -----------------------------------------------------------------
+    key_spec{"cluster_control_plane", "", key_kind::address, false, true,
+             "The control plane to follow, host:port. Empty: no CP session (the node only serves its cache or "
+             "the fallback).",
+             [](settings& s, std::string_view v) -> opt_error {
+                 if (!v.empty() && !is_host_port(v))
+                     return "host:port";
+                 s.cluster_control_plane = std::string(v);
+                 return ok;
+             }},
+    key_spec{"cluster_mtls", "shared", key_kind::choice, false, true,
+             "shared: CP and DP hold the same certificate (SNI kong_clustering). pki: certificates signed by "
+             "cluster_ca_cert.",
+             [](settings& s, std::string_view v) -> opt_error {
+                 if (v == "shared")
+                     s.cluster_mtls = mtls_mode::shared;
+                 else if (v == "pki")
+                     s.cluster_mtls = mtls_mode::pki;
+                 else
+                     return std::string(mtls_choices);
+                 return ok;
+             }},
+    key_spec{"cluster_cert", "", key_kind::path, false, true, "The DP's client certificate (PEM).",
+             [](settings& s, std::string_view v) -> opt_error {
+                 s.cluster_cert = std::string(v);
+                 return ok;
+             }},
+    key_spec{"cluster_cert_key", "", key_kind::path, false, true, "The private key of cluster_cert (PEM).",
+             [](settings& s, std::string_view v) -> opt_error {
+                 s.cluster_cert_key = std::string(v);
+                 return ok;
+             }},
+    key_spec{"cluster_ca_cert", "", key_kind::path, false, true,
+             "CA that signed the CP's certificate (pki mode).",
+             [](settings& s, std::string_view v) -> opt_error {
+                 s.cluster_ca_cert = std::string(v);
+                 return ok;
+             }},
+    key_spec{"cluster_server_name", "", key_kind::text, false, true,
+             "SNI and name to verify in pki mode; default: the host of cluster_control_plane.",
+             [](settings& s, std::string_view v) -> opt_error {
+                 s.cluster_server_name = std::string(v);
+                 return ok;
+             }},
+    key_spec{"cluster_max_payload", "16777216", key_kind::size, false, true,
+             "Largest compressed config frame accepted from the CP (at least 4 MiB, as Kong).",
+             [](settings& s, std::string_view v) -> opt_error {
+                 auto n = parse_size(v);
+                 if (!n || *n < (4u << 20))
+                     return "a size of at least 4194304 bytes (4m)";
+                 s.cluster_max_payload = *n;
+                 return ok;
+             }},
+    key_spec{"cluster_dp_labels", "", key_kind::labels, false, true,
+             "Labels sent to the CP in basic_info: key:value pairs separated by commas.",
+             [](settings& s, std::string_view v) -> opt_error {
+                 auto l = parse_labels(v);
+                 if (!l)
+                     return "key:value pairs separated by commas";
+                 s.cluster_dp_labels = std::move(*l);
+                 return ok;
+             }},
+    key_spec{"cluster_use_proxy", "off", key_kind::boolean, false, true,
+             "Reach the CP through the HTTP CONNECT proxy in proxy_server.",
+             [](settings& s, std::string_view v) { return set_bool(s.cluster_use_proxy, v); }},
+    key_spec{"proxy_server", "", key_kind::url, true, true,
+             "HTTP CONNECT proxy, http://[user:password@]host:port (the password is a secret).",
+             [](settings& s, std::string_view v) -> opt_error {
+                 if (!v.empty()) {
+                     auto u = boost::urls::parse_absolute_uri(v);
+                     if (!u || u->scheme() != "http" || u->host().empty())
+                         return "http://[user:password@]host:port";
+                 }
+                 s.proxy_server = std::string(v);
+                 return ok;
+             }},
+    key_spec{"cluster_fallback_config_import", "off", key_kind::boolean, false, true,
+             "A node with no config that cannot reach the CP provisions itself from the fallback storage.",
+             [](settings& s, std::string_view v) { return set_bool(s.cluster_fallback_config_import, v); }},
+    key_spec{"cluster_fallback_config_export", "off", key_kind::boolean, false, true,
+             "Upload every new config to the fallback storage (the elected leader among exporters).",
+             [](settings& s, std::string_view v) { return set_bool(s.cluster_fallback_config_export, v); }},
+    key_spec{"cluster_fallback_config_storage", "", key_kind::url, false, true,
+             "Where backups live: s3://bucket/prefix, gcs://bucket/prefix or file:///path.",
+             [](settings& s, std::string_view v) { return set_storage_url(s.cluster_fallback_config_storage, v); }},
+    key_spec{"cluster_fallback_config_export_delay", "1", key_kind::duration, false, true,
+             "Coalescing window for exports: the newest config within it is uploaded (Kong's default: 60).",
+             [](settings& s, std::string_view v) { return set_duration(s.cluster_fallback_config_export_delay, v); }},
+    key_spec{"cluster_fallback_export_s3_config", "", key_kind::json_object, false, true,
+             "A JSON object of extra S3 PutObject fields, e.g. {\"ServerSideEncryption\":\"aws:kms\"}.",
+             [](settings& s, std::string_view v) -> opt_error {
+                 s.cluster_fallback_export_s3_config.clear();
+                 if (v.empty())
+                     return ok;
+                 boost::system::error_code ec;
+                 auto j = boost::json::parse(v, ec);
+                 if (ec || !j.is_object())
+                     return "a JSON object of PutObject fields";
+                 for (const auto& [k, val] : j.as_object()) {
+                     if (val.is_string())
+                         s.cluster_fallback_export_s3_config[std::string(k)] = std::string(val.as_string());
+                     else if (val.is_bool() || val.is_number())
+                         s.cluster_fallback_export_s3_config[std::string(k)] = boost::json::serialize(val);
+                     else
+                         return "a JSON object whose values are strings, numbers or booleans";
+                 }
+                 return ok;
+             }},
+    key_spec{"prefix", "/var/lib/lifeboat", key_kind::path, false, true,
+             "Working directory: the node id, the config cache. Must be writable.",
+             [](settings& s, std::string_view v) -> opt_error {
+                 if (v.empty())
+                     return "a directory path";
+                 s.prefix = std::string(v);
+                 return ok;
+             }},
+
+    // --- lifeboat's own keys -----------------------------------------------------------------
+    key_spec{"node_id", "", key_kind::uuid, false, false,
+             "This node's UUID. Default: generated once and kept in <prefix>/node_id.",
+             [](settings& s, std::string_view v) -> opt_error {
+                 if (!v.empty() && !is_uuid(v))
+                     return "a UUID such as 3f1c0a52-9d4e-4a8e-8f0b-2b1e6c0d9a71";
+                 s.node_id = std::string(v);
+                 return ok;
+             }},
+    key_spec{"node_version", "3.9.0.0", key_kind::version, false, false,
+             "The gateway version reported to the CP; backups are kept under it (<prefix>/<version>/).",
+             [](settings& s, std::string_view v) -> opt_error {
+                 if (!is_gateway_version(v))
+                     return "a gateway version such as 3.6.0.0 or 3.9.1";
+                 s.node_version = std::string(v);
+                 return ok;
+             }},
+    key_spec{"node_hostname", "", key_kind::text, false, false, "Reported to the CP. Default: the host name.",
+             [](settings& s, std::string_view v) -> opt_error {
+                 s.node_hostname = std::string(v);
+                 return ok;
+             }},
+    key_spec{"status_listen", "127.0.0.1:8470", key_kind::address, false, false,
+             "Where the status API listens: host:port (loopback by default) or unix:/path.",
+             [](settings& s, std::string_view v) -> opt_error {
+                 if (!is_listen_address(v))
+                     return "host:port or unix:/absolute/path";
+                 s.status_listen = std::string(v);
+                 return ok;
+             }},
+    key_spec{"dp_plugins", "", key_kind::list, false, false,
+             "Plugins advertised to the CP (name or name:version, comma-separated). Empty: Kong's bundled set.",
+             [](settings& s, std::string_view v) -> opt_error {
+                 s.dp_plugins = parse_list(v);
+                 return ok;
+             }},
+    key_spec{"cluster_ping_interval", "30", key_kind::duration, false, false,
+             "Heartbeat: a ping carrying the config hash this often.",
+             [](settings& s, std::string_view v) { return set_positive_duration(s.cluster_ping_interval, v); }},
+    key_spec{"cluster_dead_after", "45", key_kind::duration, false, false,
+             "The CP counts as dead after this long without a frame.",
+             [](settings& s, std::string_view v) { return set_positive_duration(s.cluster_dead_after, v); }},
+    key_spec{"cluster_reconnect_delay_min", "5", key_kind::duration, false, false,
+             "Reconnect after a uniformly random delay between min and max.",
+             [](settings& s, std::string_view v) { return set_positive_duration(s.cluster_reconnect_delay_min, v); }},
+    key_spec{"cluster_reconnect_delay_max", "10", key_kind::duration, false, false,
+             "Upper end of the reconnect window.",
+             [](settings& s, std::string_view v) { return set_positive_duration(s.cluster_reconnect_delay_max, v); }},
+    key_spec{"cluster_reconnect_delay_ceiling", "0", key_kind::duration, false, false,
+             "0: the window stays fixed. Otherwise, during a long outage the window's upper end doubles per "
+             "failed attempt up to this ceiling.",
+             [](settings& s, std::string_view v) { return set_duration(s.cluster_reconnect_delay_ceiling, v); }},
+    key_spec{"cluster_max_config_size", "256m", key_kind::size, false, false,
+             "Largest inflated config accepted (guards against decompression bombs).",
+             [](settings& s, std::string_view v) { return set_size(s.cluster_max_config_size, v); }},
+    key_spec{"gateway_handoff", "none", key_kind::choice, false, false,
+             "How a new config reaches the gateway: none, file (write gateway_config_path, then run "
+             "gateway_reload_command) or admin_api (POST /config to a DB-less Kong).",
+             [](settings& s, std::string_view v) -> opt_error {
+                 if (v == "none")
+                     s.gateway_handoff = handoff_kind::none;
+                 else if (v == "file")
+                     s.gateway_handoff = handoff_kind::file;
+                 else if (v == "admin_api")
+                     s.gateway_handoff = handoff_kind::admin_api;
+                 else
+                     return "none, file or admin_api";
+                 return ok;
+             }},
+    key_spec{"gateway_config_path", "", key_kind::path, false, false,
+             "File hand-off: the declarative config is written here atomically.",
+             [](settings& s, std::string_view v) -> opt_error {
+                 s.gateway_config_path = std::string(v);
+                 return ok;
+             }},
+    key_spec{"gateway_reload_command", "", key_kind::text, false, false,
+             "File hand-off: run with sh -c after each write, e.g. \"kong reload\" or \"kill -HUP $(cat pid)\".",
+             [](settings& s, std::string_view v) -> opt_error {
+                 s.gateway_reload_command = std::string(v);
+                 return ok;
+             }},
+    key_spec{"gateway_reload_timeout", "30", key_kind::duration, false, false,
+             "The reload command is killed after this long and the hand-off counts as failed.",
+             [](settings& s, std::string_view v) { return set_positive_duration(s.gateway_reload_timeout, v); }},
+    key_spec{"gateway_admin_url", "http://127.0.0.1:8001", key_kind::url, false, false,
+             "Admin API hand-off: the DB-less Kong's Admin API.",
+             [](settings& s, std::string_view v) -> opt_error {
+                 auto u = boost::urls::parse_absolute_uri(v);
+                 if (!u || (u->scheme() != "http" && u->scheme() != "https") || u->host().empty())
+                     return "http(s)://host:port";
+                 s.gateway_admin_url = std::string(v);
+                 return ok;
+             }},
+    key_spec{"gateway_admin_token", "", key_kind::text, true, false,
+             "Admin API hand-off: sent as Kong-Admin-Token when set (a secret).",
+             [](settings& s, std::string_view v) -> opt_error {
+                 s.gateway_admin_token = std::string(v);
+                 return ok;
+             }},
+    key_spec{"election_interval", "10", key_kind::duration, false, false,
+             "Leader election round among exporters; a dead leader is replaced within a few rounds.",
+             [](settings& s, std::string_view v) { return set_positive_duration(s.election_interval, v); }},
+    key_spec{"log_level", "info", key_kind::choice, false, false, "debug, info, warn or error.",
+             [](settings& s, std::string_view v) -> opt_error {
+                 if (v != "debug" && v != "info" && v != "warn" && v != "error")
+                     return "debug, info, warn or error";
+                 s.log_level = std::string(v);
+                 return ok;
+             }},
+    key_spec{"log_format", "logfmt", key_kind::choice, false, false, "logfmt or json (one JSON object per line).",
+             [](settings& s, std::string_view v) -> opt_error {
+                 if (v != "logfmt" && v != "json")
+                     return "logfmt or json";
+                 s.log_format = std::string(v);
+                 return ok;
+             }},
+};
+
+} // namespace
+
+std::span<const key_spec> config_keys() { return keys; }
+
+const key_spec* find_key(std::string_view name) {
+    for (const auto& k : keys)
+        if (k.name == name)
+            return &k;
+    return nullptr;
+}
+
+std::string display_value(const key_spec& spec, std::string_view value) {
+    if (!spec.secret || value.empty())
+        return std::string(value);
+    if (spec.kind == key_kind::url) {
+        // Keep the URL readable, drop only the password.
+        auto u = boost::urls::parse_absolute_uri(value);
+        if (u && u->has_password()) {
+            boost::urls::url copy(*u);
+            copy.set_password("****");
+            return std::string(copy.buffer());
+        }
+        return std::string(value);
+    }
+    return "<redacted>";
+}
+
+} // namespace lifeboat::agent
