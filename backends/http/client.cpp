@@ -685,6 +685,8 @@ client::impl::exchange(Stream& stream, connection& conn, const request& req,
                         errc::too_large,
                         fmt::format("{}: the body is over the limit of {} bytes", what, file_sink->max_bytes),
                         true, true, false, res.status}};
+                if (file_sink->observe)
+                    file_sink->observe(received - got, std::string_view(buf, got));
                 if (auto r = writer.write(std::string_view(buf, got)); !r)
                     co_return failure{
                         attempt_failure{errc::local_io, r.error(), true, true, false, res.status}};
@@ -711,6 +713,13 @@ client::impl::exchange(Stream& stream, connection& conn, const request& req,
     }
     res.body_bytes = received;
     if (file_sink) {
+        if (file_sink->accept) {
+            if (auto refused = file_sink->accept(res)) {
+                attempt_failure f{errc::network, fmt::format("{}: {}", what, *refused), false, true, false,
+                                  res.status};
+                co_return failure{std::move(f)};
+            }
+        }
         if (auto r = writer.commit(); !r)
             co_return failure{attempt_failure{errc::local_io, r.error(), true, true, false, res.status}};
         res.body_in_file = true;
@@ -775,18 +784,23 @@ asio::awaitable<http_result<response>> client::impl::send(request req) {
         }
         if (conn) {
             bool keep_alive = false;
-            auto outcome = conn->secure ? co_await exchange(*conn->secure, *conn, req, msg, content_length,
-                                                            limits, deadline, keep_alive)
-                                        : co_await exchange(*conn->plain, *conn, req, msg, content_length,
-                                                            limits, deadline, keep_alive);
-            if (outcome) {
-                answer = std::move(*outcome);
+            // (Two statements, not a ?: with a co_await in each arm: GCC 12 destroys the
+            // result of such an expression too early.)
+            std::optional<result<response, attempt_failure>> outcome;
+            if (conn->secure)
+                outcome.emplace(co_await exchange(*conn->secure, *conn, req, msg, content_length, limits,
+                                                  deadline, keep_alive));
+            else
+                outcome.emplace(co_await exchange(*conn->plain, *conn, req, msg, content_length, limits,
+                                                  deadline, keep_alive));
+            if (outcome->ok()) {
+                answer = std::move(outcome->value());
                 if (keep_alive)
                     give_back(std::move(conn));
                 else
                     conn->close();
             } else {
-                failed = std::move(outcome.error());
+                failed = std::move(outcome->error());
                 conn->close();
             }
         }

@@ -105,6 +105,8 @@ struct request_body {
     bool empty() const { return parts.empty(); }
 };
 
+struct response;
+
 // Where a response body goes. Non-2xx bodies always go to memory (capped at error_body_cap) so
 // that a file target only ever receives the object the caller asked for.
 struct to_memory {
@@ -114,6 +116,12 @@ struct to_file {
     std::filesystem::path target; // replaced atomically, only after the whole body was received
     mode_t mode = 0600;
     std::uint64_t max_bytes = std::numeric_limits<std::uint64_t>::max();
+    // Sees every body chunk as it arrives, e.g. to hash it; offset 0 starts a new attempt.
+    std::function<void(std::uint64_t offset, std::string_view chunk)> observe;
+    // Called when the whole body is in the temporary file, before it replaces the target. An
+    // error string (a checksum mismatch, say) discards the file and fails the attempt as a
+    // network error, which is retried like one.
+    std::function<std::optional<std::string>(const response&)> accept;
 };
 using response_sink = std::variant<to_memory, to_file>;
 
@@ -122,8 +130,6 @@ struct timeouts {
     std::chrono::milliseconds idle{30'000};    // no progress on one read or write
     std::chrono::milliseconds total{300'000};  // the whole send(), retries and waits included
 };
-
-struct response;
 
 struct retry_policy {
     unsigned max_attempts = 4; // 1: never retry
