@@ -1,0 +1,47 @@
+// Reconfigure frames (CP -> DP, Kong hybrid mode /v1/outlet) and declarative configs read back
+// from the cache or the fallback bucket, turned into validated config snapshots.
+//
+// A frame is gzip (or zlib) of
+//   {"type":"reconfigure","timestamp":<s>,"config_table":{...},"config_hash":"<32 hex>",
+//    "hashes":{"config":..,"routes":..,"services":..,"plugins":..,"upstreams":..,"targets":..}}
+//
+// Decoding streams: each inflated chunk is appended to the snapshot's storage and fed at once to
+// a SAX parser that validates the JSON and the envelope while the chunk is still in cache. The
+// config_table is then a view into that storage (no DOM, no re-serialisation), located through
+// the parser's own string views. Only a frame without config_hash needs a DOM, to compute Kong's
+// hash. Every rejection is a one-line reason.
+#pragma once
+
+#include "base/result.hpp"
+#include "protocol/config_snapshot.hpp"
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace lifeboat::protocol {
+
+struct decode_options {
+    std::size_t max_inflated_size = std::size_t(256) << 20; // cluster_max_config_size
+};
+
+// A received binary frame -> snapshot (source control_plane). The frame must already be within
+// cluster_max_payload (the websocket layer enforces that on the compressed frame).
+result<snapshot_ptr, std::string> decode_reconfigure_frame(std::string_view frame,
+                                                           const decode_options& options = {});
+
+// A bare config_table (JSON text) from the cache or the fallback bucket -> snapshot with Kong's
+// hash. It must be a JSON object shaped like a declarative config: `_format_version` a string,
+// every entity collection an array of objects. When the caller already knows the hashes (the
+// cache stores them), pass them to skip the hash computation; the JSON is validated either way.
+result<snapshot_ptr, std::string> snapshot_from_config_table(std::string json_text, config_source source,
+                                                             const config_hashes* known_hashes = nullptr);
+
+// The JSON envelope of a reconfigure frame around an existing config_table text (used by the
+// reference CP and the tests); `config_table_json` is copied verbatim.
+std::string make_reconfigure_envelope(std::string_view config_table_json, const config_hashes& hashes,
+                                      double timestamp);
+
+bool is_config_hash(std::string_view s); // 32 lower-case hex characters
+
+} // namespace lifeboat::protocol

@@ -1,0 +1,216 @@
+// Reconfigure frames and stored configs -> snapshots: what is accepted, what is rejected and
+// with which one-line reason, and that the config_table comes out byte-exact wherever it sits.
+#include "base/gzip.hpp"
+#include "protocol/envelope.hpp"
+#include "protocol/kong_hash.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+using namespace lifeboat;
+using namespace lifeboat::protocol;
+
+namespace {
+
+const std::string config_text =
+    R"({"_format_version":"3.0","_transform":false,"services":[{"id":"s1","host":"a.example","port":80}],)"
+    R"("routes":[{"id":"r1","service":"s1","paths":["/a"]}],"consumers":{}})";
+const std::string hash_a(32, 'a');
+
+std::string zlib_compress(std::string_view s) {
+    deflater d(6, false);
+    std::string out;
+    d.feed(s, out);
+    d.finish(out);
+    return out;
+}
+
+std::string decode_error(std::string_view envelope, std::size_t max = 1 << 20) {
+    auto r = decode_reconfigure_frame(gzip_compress(envelope), {max});
+    return r ? std::string("accepted") : r.error();
+}
+
+} // namespace
+
+TEST(envelope, decodes_a_kong_frame_and_keeps_the_config_bytes) {
+    config_hashes h{hash_a,
+                    std::string(32, '1'),
+                    std::string(32, '2'),
+                    std::string(32, '3'),
+                    std::string(32, '4'),
+                    std::string(32, '5')};
+    const auto frame = gzip_compress(make_reconfigure_envelope(config_text, h, 1700000000.5));
+    auto r = decode_reconfigure_frame(frame);
+    ASSERT_TRUE(r) << r.error();
+    const auto& s = **r;
+    EXPECT_EQ(s.config_json, config_text);
+    EXPECT_EQ(s.hash, hash_a);
+    EXPECT_EQ(s.hashes.routes, std::string(32, '1'));
+    EXPECT_EQ(s.hashes.targets, std::string(32, '5'));
+    EXPECT_DOUBLE_EQ(s.cp_timestamp, 1700000000.5);
+    EXPECT_EQ(s.source, config_source::control_plane);
+}
+
+TEST(envelope, accepts_zlib_framing) {
+    const auto env =
+        R"({"type":"reconfigure","config_hash":")" + hash_a + R"(","config_table":)" + config_text + "}";
+    auto r = decode_reconfigure_frame(zlib_compress(env));
+    ASSERT_TRUE(r) << r.error();
+    EXPECT_EQ((*r)->config_json, config_text);
+}
+
+// cjson orders keys by its hash table, so the config_table may come first, in the middle or
+// last, with any whitespace; an escaped key name forces the fallback scan.
+TEST(envelope, finds_the_config_table_anywhere) {
+    const std::vector<std::string> envelopes = {
+        R"({"config_table":)" + config_text + R"(,"type":"reconfigure","config_hash":")" + hash_a + R"("})",
+        R"({"type":"reconfigure", "config_table" :  )" + config_text + "\n ,\n\t\"config_hash\":\"" + hash_a +
+            "\"}",
+        R"({"type":"reconfigure","config_hash":")" + hash_a + R"(","config_table":)" + config_text +
+            " \n } \n",
+        R"({"type":"reconfigure","config_hash":")" + hash_a + R"(","config\u005ftable":)" + config_text + "}",
+        R"({"config\u005ftable":)" + config_text + R"(,"\u0074ype":"reconfigure","config_hash":")" + hash_a +
+            R"("})",
+        R"({"type":"reconfigure","config_hash":")" + hash_a +
+            R"(","x":{"config_table":[1]},"config_table":)" + config_text + R"(,"y":"}"})",
+    };
+    for (const auto& env : envelopes) {
+        auto r = decode_reconfigure_frame(gzip_compress(env));
+        ASSERT_TRUE(r) << r.error() << "\n" << env;
+        EXPECT_EQ((*r)->config_json, config_text) << env;
+    }
+}
+
+// The parser sees the inflated text in 64 KiB chunks; keys split across a chunk boundary must
+// still be located exactly. Padding moves both keys around the first boundary byte by byte.
+TEST(envelope, locates_keys_split_across_inflate_chunks) {
+    for (std::size_t pad = 65536 - 90; pad < 65536 + 10; ++pad) {
+        const auto env = R"({"type":"reconfigure","p":")" + std::string(pad, 'p') + R"(","config_table":)" +
+                         R"({"_format_version":"3.0"})" + R"(,"config_hash":")" + hash_a + R"("})";
+        auto r = decode_reconfigure_frame(gzip_compress(env));
+        ASSERT_TRUE(r) << r.error() << " pad=" << pad;
+        ASSERT_EQ((*r)->config_json, R"({"_format_version":"3.0"})") << "pad=" << pad;
+    }
+}
+
+TEST(envelope, computes_kongs_hash_when_the_cp_sends_none) {
+    const auto env = R"({"type":"reconfigure","config_table":)" + config_text + "}";
+    auto r = decode_reconfigure_frame(gzip_compress(env));
+    ASSERT_TRUE(r) << r.error();
+    const auto expected = kong_config_hashes(boost::json::parse(config_text).get_object());
+    EXPECT_EQ((*r)->hash, expected.config);
+    EXPECT_EQ((*r)->hashes.services, expected.services);
+    EXPECT_EQ((*r)->hashes.routes, expected.routes);
+    EXPECT_EQ((*r)->hashes.targets, std::string(empty_config_hash));
+}
+
+TEST(envelope, fills_missing_hashes_with_zeros) {
+    const auto env = R"({"type":"reconfigure","config_hash":")" + hash_a + R"(","hashes":{"routes":")" +
+                     std::string(32, 'b') + R"("},"config_table":)" + config_text + "}";
+    auto r = decode_reconfigure_frame(gzip_compress(env));
+    ASSERT_TRUE(r) << r.error();
+    EXPECT_EQ((*r)->hashes.routes, std::string(32, 'b'));
+    EXPECT_EQ((*r)->hashes.services, std::string(empty_config_hash));
+    EXPECT_EQ((*r)->hashes.config, std::string(empty_config_hash));
+}
+
+TEST(envelope, rejects_bad_compression_with_a_reason) {
+    EXPECT_EQ(decode_reconfigure_frame("").error(), "empty frame");
+    EXPECT_EQ(decode_reconfigure_frame("{\"type\":\"reconfigure\"}").error(),
+              "the frame is not valid gzip or zlib data");
+    auto gz = gzip_compress(R"({"type":"reconfigure","config_table":)" + config_text + "}");
+    auto corrupt = gz;
+    corrupt[corrupt.size() / 2] ^= 0x55;
+    corrupt[corrupt.size() / 2 + 1] ^= 0x55;
+    EXPECT_FALSE(decode_reconfigure_frame(corrupt));
+    EXPECT_EQ(decode_reconfigure_frame(gz.substr(0, gz.size() / 2)).error(),
+              "truncated frame: the compressed stream ends early");
+    // A bomb: 64 MiB of zeros compress to ~64 KiB; the cap stops inflation at 1 MiB.
+    const auto bomb =
+        gzip_compress(R"({"type":"reconfigure","config_table":{"_format_version":"3.0","_comment":")" +
+                          std::string(64 << 20, '0') + "\"}}",
+                      9);
+    EXPECT_LT(bomb.size(), 100u << 10);
+    EXPECT_EQ(decode_reconfigure_frame(bomb, {1 << 20}).error(),
+              "the config inflates to more than 1048576 bytes (cluster_max_config_size)");
+    EXPECT_EQ(decode_error(std::string(2 << 20, ' ')),
+              "the config inflates to more than 1048576 bytes (cluster_max_config_size)");
+}
+
+TEST(envelope, rejects_bad_envelopes_with_a_reason) {
+    const auto ct = R"("config_table":)" + config_text;
+    const auto incomplete = R"({"type":"reconfigure",)" + ct;
+    EXPECT_EQ(decode_error(incomplete),
+              fmt::format("invalid JSON at byte {}: incomplete JSON", incomplete.size()));
+    EXPECT_EQ(decode_error("{\"type\":\"reconfigure\",,}"), "invalid JSON at byte 22: syntax error");
+    EXPECT_EQ(decode_error("[1,2]"), "the frame is an array, not a JSON object");
+    EXPECT_EQ(decode_error(R"({"type":"basic_info",)" + ct + "}"),
+              R"(type is "basic_info", expected "reconfigure")");
+    EXPECT_EQ(decode_error(R"({"type":7,)" + ct + "}"), R"("type" is a number, not a string)");
+    EXPECT_EQ(decode_error("{" + ct + "}"), R"(no "type" member)");
+    EXPECT_EQ(decode_error(R"({"type":"reconfigure"})"), "no config_table member");
+    EXPECT_EQ(decode_error(R"({"type":"reconfigure","config_table":[]})"),
+              "config_table is an array, not an object");
+    EXPECT_EQ(decode_error(R"({"type":"reconfigure",)" + ct + "," + ct + "}"),
+              R"(duplicate "config_table" member)");
+    EXPECT_EQ(decode_error(R"({"type":"reconfigure","config_hash":"ABCDEF",)" + ct + "}"),
+              R"(config_hash "ABCDEF" is not 32 lower-case hex characters)");
+    EXPECT_EQ(
+        decode_error(R"({"type":"reconfigure","config_hash":")" + std::string(32, 'A') + "\"," + ct + "}"),
+        R"(config_hash "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" is not 32 lower-case hex characters)");
+    EXPECT_EQ(decode_error(R"({"type":"reconfigure","hashes":[],)" + ct + "}"),
+              "hashes is an array, not an object");
+    EXPECT_EQ(decode_error(R"({"type":"reconfigure","hashes":{"routes":"x"},)" + ct + "}"),
+              R"(hashes.routes "x" is not 32 lower-case hex characters)");
+    const auto trailing = R"({"type":"reconfigure",)" + ct + "} x";
+    EXPECT_EQ(
+        decode_error(trailing),
+        fmt::format("invalid JSON at byte {}: unexpected data after the JSON document", trailing.size() - 1));
+}
+
+TEST(envelope, rejects_configs_that_are_not_declarative) {
+    auto env = [](std::string_view config) {
+        return R"({"type":"reconfigure","config_table":)" + std::string(config) + "}";
+    };
+    EXPECT_EQ(decode_error(env(R"({"services":[]})")), "config_table has no _format_version");
+    EXPECT_EQ(decode_error(env(R"({"_format_version":3})")),
+              "config_table._format_version is a number, not a string");
+    EXPECT_EQ(decode_error(env(R"({"_format_version":"3.0","services":"x"})")),
+              "config_table.services is a string, expected an array of entities");
+    EXPECT_EQ(decode_error(env(R"({"_format_version":"3.0","services":[{},{},7]})")),
+              "config_table.services[2] is a number, expected an object");
+    EXPECT_EQ(decode_error(env(R"({"_format_version":"3.0","services":{"a":{}}})")),
+              "config_table.services is a non-empty object, expected an array");
+    EXPECT_EQ(decode_error(env(R"({"_format_version":"3.0","_transform":"no"})")),
+              "config_table._transform is a string, not a boolean");
+    // Underscore members other than those two are Kong's metadata (_comment, _ignore, ...).
+    EXPECT_EQ(decode_error(env(R"({"_format_version":"3.0","_comment":{"a":1},"services":{}})")), "accepted");
+}
+
+TEST(envelope, stored_configs_are_validated_and_hashed) {
+    auto r = snapshot_from_config_table(" \n" + config_text + "\n", config_source::fallback);
+    ASSERT_TRUE(r) << r.error();
+    EXPECT_EQ((*r)->config_json, config_text);
+    EXPECT_EQ((*r)->source, config_source::fallback);
+    const auto expected = kong_config_hashes(boost::json::parse(config_text).get_object());
+    EXPECT_EQ((*r)->hash, expected.config);
+    EXPECT_EQ((*r)->hashes.routes, expected.routes);
+
+    config_hashes known{hash_a, {}, {}, {}, {}, {}};
+    r = snapshot_from_config_table(config_text, config_source::cache, &known);
+    ASSERT_TRUE(r) << r.error();
+    EXPECT_EQ((*r)->hash, hash_a);
+    EXPECT_EQ((*r)->hashes.plugins, std::string(empty_config_hash));
+
+    EXPECT_EQ(snapshot_from_config_table("[]", config_source::cache).error(),
+              "the config is an array, not a JSON object");
+    EXPECT_EQ(snapshot_from_config_table(R"({"services":[]})", config_source::cache).error(),
+              "the config has no _format_version");
+    EXPECT_EQ(snapshot_from_config_table(R"({"_format_version":"3.0")", config_source::cache).error(),
+              "invalid JSON at byte 24: incomplete JSON");
+    EXPECT_EQ(snapshot_from_config_table(R"({"_format_version":"3.0","services":[1]})", config_source::cache)
+                  .error(),
+              "services[0] is a number, expected an object");
+}
