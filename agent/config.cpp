@@ -4,15 +4,14 @@
 #include "agent/config_values.hpp"
 #include "base/atomic_file.hpp"
 
+#include <fmt/format.h>
 #include <openssl/rand.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sstream>
-
-#include <fmt/format.h>
+#include <unistd.h>
 
 extern char** environ;
 
@@ -32,12 +31,14 @@ std::string env_name(std::string_view key) {
 }
 
 // kong.conf syntax: `key = value`, `#` starts a comment unless escaped as `\#`.
-result<void, config_error> read_conf_file(const std::filesystem::path& path, std::map<std::string, raw_value>& raw,
+result<void, config_error> read_conf_file(const std::filesystem::path& path,
+                                          std::map<std::string, raw_value>& raw,
                                           std::vector<std::string>& warnings) {
     std::ifstream in(path);
     if (!in) {
         return failure{config_error{"--conf", path.string(),
-                                    fmt::format("a readable configuration file ({})", std::strerror(errno)), ""}};
+                                    fmt::format("a readable configuration file ({})", std::strerror(errno)),
+                                    ""}};
     }
     std::string line;
     int number = 0;
@@ -74,7 +75,8 @@ result<void, config_error> read_conf_file(const std::filesystem::path& path, std
     return ok_v;
 }
 
-result<void, config_error> check_combinations(const settings& s, const std::map<std::string, raw_value>& raw) {
+result<void, config_error> check_combinations(const settings& s,
+                                              const std::map<std::string, raw_value>& raw) {
     auto origin = [&](const char* key) { return raw.at(key).origin; };
     auto err = [&](const char* key, std::string value, std::string expected) {
         return failure{config_error{key, std::move(value), std::move(expected), origin(key)}};
@@ -83,7 +85,8 @@ result<void, config_error> check_combinations(const settings& s, const std::map<
     if (fallback && s.cluster_fallback_config_storage.empty())
         return err("cluster_fallback_config_storage", "",
                    "a storage URL, because cluster_fallback_config_import or _export is on");
-    if (!s.cluster_fallback_export_s3_config.empty() && !s.cluster_fallback_config_storage.starts_with("s3://"))
+    if (!s.cluster_fallback_export_s3_config.empty() &&
+        !s.cluster_fallback_config_storage.starts_with("s3://"))
         return err("cluster_fallback_export_s3_config", raw.at("cluster_fallback_export_s3_config").value,
                    "to be set only with an s3:// cluster_fallback_config_storage");
     if (s.cluster_dead_after <= s.cluster_ping_interval)
@@ -117,9 +120,10 @@ std::string new_uuid_v4() {
         throw std::runtime_error("RAND_bytes failed");
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-                       b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-                       b[15]);
+    return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:"
+                       "02x}{:02x}{:02x}",
+                       b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+                       b[14], b[15]);
 }
 
 } // namespace
@@ -164,7 +168,8 @@ result<loaded_config, config_error> load_config(const config_sources& sources) {
     }
     for (const auto& [key, value] : sources.overrides) {
         if (!find_key(key)) {
-            out.warnings.push_back(fmt::format("unknown configuration key {} given with --set is ignored", key));
+            out.warnings.push_back(
+                fmt::format("unknown configuration key {} given with --set is ignored", key));
             continue;
         }
         raw[key] = {std::string(trim(value)), "--set"};
@@ -173,7 +178,8 @@ result<loaded_config, config_error> load_config(const config_sources& sources) {
     for (const auto& k : config_keys()) {
         const auto& rv = raw.at(std::string(k.name));
         if (auto expected = k.apply(out.values, rv.value))
-            return failure{config_error{std::string(k.name), display_value(k, rv.value), *expected, rv.origin}};
+            return failure{
+                config_error{std::string(k.name), display_value(k, rv.value), *expected, rv.origin}};
         out.origin_of[std::string(k.name)] = rv.origin;
     }
     if (auto r = check_combinations(out.values, raw); !r)
@@ -187,9 +193,9 @@ result<loaded_config, config_error> load_config(const config_sources& sources) {
     out.values.storage_env = backends::store_environment::from(sources.environment);
     if (!out.values.status_listen.starts_with("unix:") && !out.values.status_listen.starts_with("127.") &&
         !out.values.status_listen.starts_with("[::1]") && !out.values.status_listen.starts_with("localhost:"))
-        out.warnings.push_back(fmt::format(
-            "status_listen = {} is not a loopback address: anyone who can reach it can read this node's status",
-            out.values.status_listen));
+        out.warnings.push_back(fmt::format("status_listen = {} is not a loopback address: anyone who can "
+                                           "reach it can read this node's status",
+                                           out.values.status_listen));
     return out;
 }
 
@@ -273,7 +279,9 @@ std::string render_effective(const loaded_config& config) {
         out += '\n';
     }
     const auto& e = s.storage_env;
-    auto secret = [](const std::string& v) { return v.empty() ? std::string("(unset)") : std::string("<redacted>"); };
+    auto secret = [](const std::string& v) {
+        return v.empty() ? std::string("(unset)") : std::string("<redacted>");
+    };
     auto plain = [](const std::string& v) { return v.empty() ? std::string("(unset)") : v; };
     out += "\n# storage environment\n";
     out += fmt::format("AWS_ACCESS_KEY_ID = {}\n", plain(e.aws_access_key_id));
@@ -302,7 +310,8 @@ result<std::string, std::string> ensure_node_id(const settings& s) {
         const auto id = std::string(trim(existing.value()));
         if (is_uuid(id))
             return id;
-        return failure{fmt::format("{} holds '{}', which is not a UUID: fix or remove it", file.string(), id)};
+        return failure{
+            fmt::format("{} holds '{}', which is not a UUID: fix or remove it", file.string(), id)};
     }
     auto id = new_uuid_v4();
     if (auto w = write_file_atomically(file, id + "\n", 0644); !w)

@@ -21,7 +21,7 @@ enum class handoff_kind { none, file, admin_api };
 
 struct settings {
     // --- Kong-compatible keys ---
-    std::string cluster_control_plane;          // host:port; empty: no CP session
+    std::string cluster_control_plane; // host:port; empty: no CP session
     mtls_mode cluster_mtls = mtls_mode::shared;
     std::filesystem::path cluster_cert;
     std::filesystem::path cluster_cert_key;
@@ -30,7 +30,7 @@ struct settings {
     std::uint64_t cluster_max_payload = 16u << 20; // bytes, compressed frame; min 4 MiB as Kong
     std::map<std::string, std::string> cluster_dp_labels;
     bool cluster_use_proxy = false;
-    std::string proxy_server;                   // http://[user:pass@]host:port (secret: password)
+    std::string proxy_server; // http://[user:pass@]host:port (secret: password)
     bool cluster_fallback_config_import = false;
     bool cluster_fallback_config_export = false;
     std::string cluster_fallback_config_storage; // s3://bucket/prefix, gcs://bucket/prefix, file:///dir
@@ -39,23 +39,24 @@ struct settings {
     std::filesystem::path prefix = "/var/lib/lifeboat";
 
     // --- lifeboat's own keys ---
-    std::string node_id;                        // UUID; generated once and kept in <prefix>/node_id
-    std::string node_version = "3.9.0.0";       // reported to the CP; keys the backup
-    std::string node_hostname;                  // default: gethostname()
+    std::string node_id;                          // UUID; generated once and kept in <prefix>/node_id
+    std::string node_version = "3.9.0.0";         // reported to the CP; keys the backup
+    std::string node_hostname;                    // default: gethostname()
     std::string status_listen = "127.0.0.1:8470"; // host:port or unix:/path
-    std::vector<std::string> dp_plugins;        // "name" or "name:version"; empty = Kong's bundled set
+    std::vector<std::string> dp_plugins;          // "name" or "name:version"; empty = Kong's bundled set
     std::chrono::milliseconds cluster_ping_interval{30'000};
     std::chrono::milliseconds cluster_dead_after{45'000};
     std::chrono::milliseconds cluster_reconnect_delay_min{5'000};
     std::chrono::milliseconds cluster_reconnect_delay_max{10'000};
-    std::chrono::milliseconds cluster_reconnect_delay_ceiling{0}; // 0: no growth; else the window grows to this
-    std::uint64_t cluster_max_config_size = 256u << 20;         // inflated bytes
+    std::chrono::milliseconds cluster_reconnect_delay_ceiling{
+        0};                                             // 0: no growth; else the window grows to this
+    std::uint64_t cluster_max_config_size = 256u << 20; // inflated bytes
     handoff_kind gateway_handoff = handoff_kind::none;
-    std::filesystem::path gateway_config_path;   // file hand-off target
-    std::string gateway_reload_command;          // run after the file is written (sh -c)
+    std::filesystem::path gateway_config_path; // file hand-off target
+    std::string gateway_reload_command;        // run after the file is written (sh -c)
     std::chrono::milliseconds gateway_reload_timeout{30'000};
     std::string gateway_admin_url = "http://127.0.0.1:8001";
-    std::string gateway_admin_token;             // secret: sent as Kong-Admin-Token
+    std::string gateway_admin_token; // secret: sent as Kong-Admin-Token
     std::chrono::milliseconds election_interval{10'000};
     std::string log_level = "info";
     std::string log_format = "logfmt";
@@ -66,22 +67,22 @@ struct settings {
 // "cluster_max_payload: '12kb' is not a size (expected bytes, or a number with k, m or g)"
 struct config_error {
     std::string key;
-    std::string value;    // already redacted for secrets
+    std::string value; // already redacted for secrets
     std::string expected;
-    std::string origin;   // "lifeboat.conf:12", "KONG_PREFIX", "--set"
+    std::string origin; // "lifeboat.conf:12", "KONG_PREFIX", "--set"
     std::string to_string() const;
 };
 
 struct config_sources {
     std::optional<std::filesystem::path> conf_file;
-    std::map<std::string, std::string> environment;              // the process environment
-    std::vector<std::pair<std::string, std::string>> overrides;  // from --set, in order
+    std::map<std::string, std::string> environment;             // the process environment
+    std::vector<std::pair<std::string, std::string>> overrides; // from --set, in order
 };
 
 struct loaded_config {
     settings values;
-    std::vector<std::string> warnings;                 // unknown keys and the like
-    std::map<std::string, std::string> origin_of;     // key -> where its value came from
+    std::vector<std::string> warnings;            // unknown keys and the like
+    std::map<std::string, std::string> origin_of; // key -> where its value came from
 };
 
 result<loaded_config, config_error> load_config(const config_sources& sources);

@@ -62,15 +62,16 @@ constexpr std::string_view mtls_choices = "shared or pki";
 
 const std::array keys{
     // --- Kong-compatible keys -----------------------------------------------------------------
-    key_spec{"cluster_control_plane", "", key_kind::address, false, true,
-             "The control plane to follow, host:port. Empty: no CP session (the node only serves its cache or "
-             "the fallback).",
-             [](settings& s, std::string_view v) -> opt_error {
-                 if (!v.empty() && !is_host_port(v))
-                     return "host:port";
-                 s.cluster_control_plane = std::string(v);
-                 return ok;
-             }},
+    key_spec{
+        "cluster_control_plane", "", key_kind::address, false, true,
+        "The control plane to follow, host:port. Empty: no CP session (the node only serves its cache or "
+        "the fallback).",
+        [](settings& s, std::string_view v) -> opt_error {
+            if (!v.empty() && !is_host_port(v))
+                return "host:port";
+            s.cluster_control_plane = std::string(v);
+            return ok;
+        }},
     key_spec{"cluster_mtls", "shared", key_kind::choice, false, true,
              "shared: CP and DP hold the same certificate (SNI kong_clustering). pki: certificates signed by "
              "cluster_ca_cert.",
@@ -145,10 +146,14 @@ const std::array keys{
              [](settings& s, std::string_view v) { return set_bool(s.cluster_fallback_config_export, v); }},
     key_spec{"cluster_fallback_config_storage", "", key_kind::url, false, true,
              "Where backups live: s3://bucket/prefix, gcs://bucket/prefix or file:///path.",
-             [](settings& s, std::string_view v) { return set_storage_url(s.cluster_fallback_config_storage, v); }},
+             [](settings& s, std::string_view v) {
+                 return set_storage_url(s.cluster_fallback_config_storage, v);
+             }},
     key_spec{"cluster_fallback_config_export_delay", "1", key_kind::duration, false, true,
              "Coalescing window for exports: the newest config within it is uploaded (Kong's default: 60).",
-             [](settings& s, std::string_view v) { return set_duration(s.cluster_fallback_config_export_delay, v); }},
+             [](settings& s, std::string_view v) {
+                 return set_duration(s.cluster_fallback_config_export_delay, v);
+             }},
     key_spec{"cluster_fallback_export_s3_config", "", key_kind::json_object, false, true,
              "A JSON object of extra S3 PutObject fields, e.g. {\"ServerSideEncryption\":\"aws:kms\"}.",
              [](settings& s, std::string_view v) -> opt_error {
@@ -208,28 +213,35 @@ const std::array keys{
                  s.status_listen = std::string(v);
                  return ok;
              }},
-    key_spec{"dp_plugins", "", key_kind::list, false, false,
-             "Plugins advertised to the CP (name or name:version, comma-separated). Empty: Kong's bundled set.",
-             [](settings& s, std::string_view v) -> opt_error {
-                 s.dp_plugins = parse_list(v);
-                 return ok;
-             }},
-    key_spec{"cluster_ping_interval", "30", key_kind::duration, false, false,
-             "Heartbeat: a ping carrying the config hash this often.",
-             [](settings& s, std::string_view v) { return set_positive_duration(s.cluster_ping_interval, v); }},
+    key_spec{
+        "dp_plugins", "", key_kind::list, false, false,
+        "Plugins advertised to the CP (name or name:version, comma-separated). Empty: Kong's bundled set.",
+        [](settings& s, std::string_view v) -> opt_error {
+            s.dp_plugins = parse_list(v);
+            return ok;
+        }},
+    key_spec{
+        "cluster_ping_interval", "30", key_kind::duration, false, false,
+        "Heartbeat: a ping carrying the config hash this often.",
+        [](settings& s, std::string_view v) { return set_positive_duration(s.cluster_ping_interval, v); }},
     key_spec{"cluster_dead_after", "45", key_kind::duration, false, false,
              "The CP counts as dead after this long without a frame.",
              [](settings& s, std::string_view v) { return set_positive_duration(s.cluster_dead_after, v); }},
     key_spec{"cluster_reconnect_delay_min", "5", key_kind::duration, false, false,
              "Reconnect after a uniformly random delay between min and max.",
-             [](settings& s, std::string_view v) { return set_positive_duration(s.cluster_reconnect_delay_min, v); }},
+             [](settings& s, std::string_view v) {
+                 return set_positive_duration(s.cluster_reconnect_delay_min, v);
+             }},
     key_spec{"cluster_reconnect_delay_max", "10", key_kind::duration, false, false,
              "Upper end of the reconnect window.",
-             [](settings& s, std::string_view v) { return set_positive_duration(s.cluster_reconnect_delay_max, v); }},
-    key_spec{"cluster_reconnect_delay_ceiling", "0", key_kind::duration, false, false,
-             "0: the window stays fixed. Otherwise, during a long outage the window's upper end doubles per "
-             "failed attempt up to this ceiling.",
-             [](settings& s, std::string_view v) { return set_duration(s.cluster_reconnect_delay_ceiling, v); }},
+             [](settings& s, std::string_view v) {
+                 return set_positive_duration(s.cluster_reconnect_delay_max, v);
+             }},
+    key_spec{
+        "cluster_reconnect_delay_ceiling", "0", key_kind::duration, false, false,
+        "0: the window stays fixed. Otherwise, during a long outage the window's upper end doubles per "
+        "failed attempt up to this ceiling.",
+        [](settings& s, std::string_view v) { return set_duration(s.cluster_reconnect_delay_ceiling, v); }},
     key_spec{"cluster_max_config_size", "256m", key_kind::size, false, false,
              "Largest inflated config accepted (guards against decompression bombs).",
              [](settings& s, std::string_view v) { return set_size(s.cluster_max_config_size, v); }},
@@ -253,15 +265,17 @@ const std::array keys{
                  s.gateway_config_path = std::string(v);
                  return ok;
              }},
-    key_spec{"gateway_reload_command", "", key_kind::text, false, false,
-             "File hand-off: run with sh -c after each write, e.g. \"kong reload\" or \"kill -HUP $(cat pid)\".",
-             [](settings& s, std::string_view v) -> opt_error {
-                 s.gateway_reload_command = std::string(v);
-                 return ok;
-             }},
-    key_spec{"gateway_reload_timeout", "30", key_kind::duration, false, false,
-             "The reload command is killed after this long and the hand-off counts as failed.",
-             [](settings& s, std::string_view v) { return set_positive_duration(s.gateway_reload_timeout, v); }},
+    key_spec{
+        "gateway_reload_command", "", key_kind::text, false, false,
+        "File hand-off: run with sh -c after each write, e.g. \"kong reload\" or \"kill -HUP $(cat pid)\".",
+        [](settings& s, std::string_view v) -> opt_error {
+            s.gateway_reload_command = std::string(v);
+            return ok;
+        }},
+    key_spec{
+        "gateway_reload_timeout", "30", key_kind::duration, false, false,
+        "The reload command is killed after this long and the hand-off counts as failed.",
+        [](settings& s, std::string_view v) { return set_positive_duration(s.gateway_reload_timeout, v); }},
     key_spec{"gateway_admin_url", "http://127.0.0.1:8001", key_kind::url, false, false,
              "Admin API hand-off: the DB-less Kong's Admin API.",
              [](settings& s, std::string_view v) -> opt_error {
@@ -287,7 +301,8 @@ const std::array keys{
                  s.log_level = std::string(v);
                  return ok;
              }},
-    key_spec{"log_format", "logfmt", key_kind::choice, false, false, "logfmt or json (one JSON object per line).",
+    key_spec{"log_format", "logfmt", key_kind::choice, false, false,
+             "logfmt or json (one JSON object per line).",
              [](settings& s, std::string_view v) -> opt_error {
                  if (v != "logfmt" && v != "json")
                      return "logfmt or json";
@@ -298,7 +313,9 @@ const std::array keys{
 
 } // namespace
 
-std::span<const key_spec> config_keys() { return keys; }
+std::span<const key_spec> config_keys() {
+    return keys;
+}
 
 const key_spec* find_key(std::string_view name) {
     for (const auto& k : keys)

@@ -11,14 +11,28 @@
 
 namespace lifeboat::agent {
 
-enum class key_kind { text, boolean, size, duration, choice, path, url, json_object, labels, list, address, uuid, version };
+enum class key_kind {
+    text,
+    boolean,
+    size,
+    duration,
+    choice,
+    path,
+    url,
+    json_object,
+    labels,
+    list,
+    address,
+    uuid,
+    version
+};
 
 struct key_spec {
     std::string_view name;
     std::string_view default_value;
     key_kind kind;
     bool secret;
-    bool kong;                 // a key Kong also has (same meaning)
+    bool kong; // a key Kong also has (same meaning)
     std::string_view help;
     // Parses `value` into `s`. Returns nullopt on success, or what was expected.
     std::optional<std::string> (*apply)(settings& s, std::string_view value);

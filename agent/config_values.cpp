@@ -44,15 +44,25 @@ std::optional<bool> parse_bool(std::string_view v) {
 std::optional<std::uint64_t> parse_size(std::string_view v) {
     auto s = lower(trim(v));
     std::uint64_t mult = 1;
-    if (!s.empty() && s.back() == 'b' && s.size() > 1 && (s[s.size() - 2] == 'k' || s[s.size() - 2] == 'm' ||
-                                                          s[s.size() - 2] == 'g'))
+    if (!s.empty() && s.back() == 'b' && s.size() > 1 &&
+        (s[s.size() - 2] == 'k' || s[s.size() - 2] == 'm' || s[s.size() - 2] == 'g'))
         s.pop_back(); // accept "16mb" as well as "16m"
     if (!s.empty()) {
         switch (s.back()) {
-        case 'k': mult = 1ull << 10; s.pop_back(); break;
-        case 'm': mult = 1ull << 20; s.pop_back(); break;
-        case 'g': mult = 1ull << 30; s.pop_back(); break;
-        default: break;
+        case 'k':
+            mult = 1ull << 10;
+            s.pop_back();
+            break;
+        case 'm':
+            mult = 1ull << 20;
+            s.pop_back();
+            break;
+        case 'g':
+            mult = 1ull << 30;
+            s.pop_back();
+            break;
+        default:
+            break;
         }
     }
     std::uint64_t n = 0;

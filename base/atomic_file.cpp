@@ -1,14 +1,13 @@
 #include "base/atomic_file.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <fmt/format.h>
 
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <random>
-
-#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace lifeboat {
 
@@ -28,10 +27,14 @@ result<void, std::string> fsync_directory(const std::filesystem::path& dir) {
     return ok_v;
 }
 
-atomic_file_writer::~atomic_file_writer() { abort(); }
+atomic_file_writer::~atomic_file_writer() {
+    abort();
+}
 
 atomic_file_writer::atomic_file_writer(atomic_file_writer&& o) noexcept
-    : target_(std::move(o.target_)), temp_(std::move(o.temp_)), fd_(std::exchange(o.fd_, -1)) {}
+    : target_(std::move(o.target_))
+    , temp_(std::move(o.temp_))
+    , fd_(std::exchange(o.fd_, -1)) {}
 
 atomic_file_writer& atomic_file_writer::operator=(atomic_file_writer&& o) noexcept {
     if (this != &o) {
@@ -132,7 +135,8 @@ result<std::string, std::string> read_whole_file(const std::filesystem::path& pa
     }
     if (static_cast<std::size_t>(st.st_size) > max_size) {
         ::close(fd);
-        return failure{fmt::format("{}: {} bytes is over the limit of {}", path.string(), st.st_size, max_size)};
+        return failure{
+            fmt::format("{}: {} bytes is over the limit of {}", path.string(), st.st_size, max_size)};
     }
     std::string out;
     out.resize(static_cast<std::size_t>(st.st_size));

@@ -5,11 +5,10 @@
 
 #include "base/result.hpp"
 
-#include <sys/types.h>
-
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 
 namespace lifeboat {
 

@@ -12,8 +12,8 @@ using steady_duration = std::chrono::steady_clock::duration;
 
 class jitter {
 public:
-    jitter();                              // seeded from std::random_device
-    explicit jitter(std::uint64_t seed);   // deterministic, for tests
+    jitter();                            // seeded from std::random_device
+    explicit jitter(std::uint64_t seed); // deterministic, for tests
 
     // Uniform in [lo, hi], continuous (nanosecond resolution, not whole seconds).
     steady_duration uniform(steady_duration lo, steady_duration hi);

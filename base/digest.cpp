@@ -38,7 +38,9 @@ void digest::reset() {
         throw std::runtime_error("EVP_DigestInit_ex failed");
 }
 
-void digest::update(std::string_view bytes) { update(bytes.data(), bytes.size()); }
+void digest::update(std::string_view bytes) {
+    update(bytes.data(), bytes.size());
+}
 
 void digest::update(const void* data, std::size_t size) {
     if (size && EVP_DigestUpdate(impl_->ctx, data, size) != 1)
@@ -53,21 +55,27 @@ std::string digest::finish() {
     return std::string(reinterpret_cast<const char*>(out), len);
 }
 
-std::string digest::finish_hex() { return to_hex(finish()); }
+std::string digest::finish_hex() {
+    return to_hex(finish());
+}
 
 std::string sha256(std::string_view bytes) {
     digest d(digest_kind::sha256);
     d.update(bytes);
     return d.finish();
 }
-std::string sha256_hex(std::string_view bytes) { return to_hex(sha256(bytes)); }
+std::string sha256_hex(std::string_view bytes) {
+    return to_hex(sha256(bytes));
+}
 
 std::string md5(std::string_view bytes) {
     digest d(digest_kind::md5);
     d.update(bytes);
     return d.finish();
 }
-std::string md5_hex(std::string_view bytes) { return to_hex(md5(bytes)); }
+std::string md5_hex(std::string_view bytes) {
+    return to_hex(md5(bytes));
+}
 
 std::string hmac_sha256(std::string_view key, std::string_view message) {
     unsigned char out[EVP_MAX_MD_SIZE];
@@ -105,7 +113,8 @@ std::string base64_encode(std::string_view bytes) {
     std::size_t i = 0;
     for (; i + 2 < bytes.size(); i += 3) {
         const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
-                           (static_cast<unsigned char>(bytes[i + 1]) << 8) | static_cast<unsigned char>(bytes[i + 2]);
+                           (static_cast<unsigned char>(bytes[i + 1]) << 8) |
+                           static_cast<unsigned char>(bytes[i + 2]);
         out += table[(v >> 18) & 63];
         out += table[(v >> 12) & 63];
         out += table[(v >> 6) & 63];
@@ -117,7 +126,8 @@ std::string base64_encode(std::string_view bytes) {
         out += table[(v >> 12) & 63];
         out += "==";
     } else if (i + 2 == bytes.size()) {
-        const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8);
+        const unsigned v =
+            (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8);
         out += table[(v >> 18) & 63];
         out += table[(v >> 12) & 63];
         out += table[(v >> 6) & 63];
@@ -131,8 +141,10 @@ std::string base64url_encode(std::string_view bytes) {
     while (!s.empty() && s.back() == '=')
         s.pop_back();
     for (char& c : s) {
-        if (c == '+') c = '-';
-        else if (c == '/') c = '_';
+        if (c == '+')
+            c = '-';
+        else if (c == '/')
+            c = '_';
     }
     return s;
 }
@@ -143,13 +155,20 @@ bool base64_decode(std::string_view text, std::string& out) {
     int bits = 0;
     for (char c : text) {
         int v;
-        if (c >= 'A' && c <= 'Z') v = c - 'A';
-        else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9') v = c - '0' + 52;
-        else if (c == '+' || c == '-') v = 62;
-        else if (c == '/' || c == '_') v = 63;
-        else if (c == '=' || c == '\n' || c == '\r') continue;
-        else return false;
+        if (c >= 'A' && c <= 'Z')
+            v = c - 'A';
+        else if (c >= 'a' && c <= 'z')
+            v = c - 'a' + 26;
+        else if (c >= '0' && c <= '9')
+            v = c - '0' + 52;
+        else if (c == '+' || c == '-')
+            v = 62;
+        else if (c == '/' || c == '_')
+            v = 63;
+        else if (c == '=' || c == '\n' || c == '\r')
+            continue;
+        else
+            return false;
         buffer = (buffer << 6) | static_cast<unsigned>(v);
         bits += 6;
         if (bits >= 8) {

@@ -11,10 +11,14 @@ constexpr std::size_t chunk_size = 64 * 1024;
 
 const char* to_string(inflate_status s) {
     switch (s) {
-    case inflate_status::more: return "truncated compressed stream";
-    case inflate_status::done: return "ok";
-    case inflate_status::corrupt: return "corrupt compressed data";
-    case inflate_status::too_large: return "inflated size over the limit";
+    case inflate_status::more:
+        return "truncated compressed stream";
+    case inflate_status::done:
+        return "ok";
+    case inflate_status::corrupt:
+        return "corrupt compressed data";
+    case inflate_status::too_large:
+        return "inflated size over the limit";
     }
     return "unknown";
 }
@@ -101,8 +105,12 @@ struct deflater::impl {
 
 deflater::deflater(int level, bool gzip) : impl_(std::make_unique<impl>(level, gzip)) {}
 deflater::~deflater() = default;
-void deflater::feed(std::string_view input, std::string& out) { impl_->run(input, out, Z_NO_FLUSH); }
-void deflater::finish(std::string& out) { impl_->run({}, out, Z_FINISH); }
+void deflater::feed(std::string_view input, std::string& out) {
+    impl_->run(input, out, Z_NO_FLUSH);
+}
+void deflater::finish(std::string& out) {
+    impl_->run({}, out, Z_FINISH);
+}
 
 std::string gzip_compress(std::string_view input, int level) {
     deflater d(level, true);

@@ -17,7 +17,8 @@ std::mutex g_capture_mutex;
 // Logs go to stderr so that command output on stdout (status JSON, `storage get -`) stays clean.
 spdlog::logger& sink() {
     static std::shared_ptr<spdlog::logger> logger = [] {
-        auto l = std::make_shared<spdlog::logger>("lifeboat", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+        auto l =
+            std::make_shared<spdlog::logger>("lifeboat", std::make_shared<spdlog::sinks::stderr_sink_mt>());
         l->set_level(spdlog::level::trace);
         l->flush_on(spdlog::level::trace); // a sidecar's logs are read live; never hold lines back
         return l;
@@ -35,20 +36,28 @@ void apply_pattern() {
 
 const char* level_name(level l) {
     switch (l) {
-    case level::debug: return "debug";
-    case level::info: return "info";
-    case level::warn: return "warn";
-    case level::error: return "error";
+    case level::debug:
+        return "debug";
+    case level::info:
+        return "info";
+    case level::warn:
+        return "warn";
+    case level::error:
+        return "error";
     }
     return "info";
 }
 
 spdlog::level::level_enum to_spdlog(level l) {
     switch (l) {
-    case level::debug: return spdlog::level::debug;
-    case level::info: return spdlog::level::info;
-    case level::warn: return spdlog::level::warn;
-    case level::error: return spdlog::level::err;
+    case level::debug:
+        return spdlog::level::debug;
+    case level::info:
+        return spdlog::level::info;
+    case level::warn:
+        return spdlog::level::warn;
+    case level::error:
+        return spdlog::level::err;
     }
     return spdlog::level::info;
 }
@@ -70,11 +79,21 @@ void append_logfmt_value(std::string& out, std::string_view v) {
     out.push_back('"');
     for (unsigned char c : v) {
         switch (c) {
-        case '"': out.append("\\\""); break;
-        case '\\': out.append("\\\\"); break;
-        case '\n': out.append("\\n"); break;
-        case '\r': out.append("\\r"); break;
-        case '\t': out.append("\\t"); break;
+        case '"':
+            out.append("\\\"");
+            break;
+        case '\\':
+            out.append("\\\\");
+            break;
+        case '\n':
+            out.append("\\n");
+            break;
+        case '\r':
+            out.append("\\r");
+            break;
+        case '\t':
+            out.append("\\t");
+            break;
         default:
             if (c < 0x20)
                 fmt::format_to(std::back_inserter(out), "\\x{:02x}", c);
@@ -89,11 +108,21 @@ void append_json_string(std::string& out, std::string_view v) {
     out.push_back('"');
     for (unsigned char c : v) {
         switch (c) {
-        case '"': out.append("\\\""); break;
-        case '\\': out.append("\\\\"); break;
-        case '\n': out.append("\\n"); break;
-        case '\r': out.append("\\r"); break;
-        case '\t': out.append("\\t"); break;
+        case '"':
+            out.append("\\\"");
+            break;
+        case '\\':
+            out.append("\\\\");
+            break;
+        case '\n':
+            out.append("\\n");
+            break;
+        case '\r':
+            out.append("\\r");
+            break;
+        case '\t':
+            out.append("\\t");
+            break;
         default:
             if (c < 0x20)
                 fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
@@ -106,8 +135,12 @@ void append_json_string(std::string& out, std::string_view v) {
 
 } // namespace
 
-void set_level(level min_level) { g_level = min_level; }
-level current_level() { return g_level.load(); }
+void set_level(level min_level) {
+    g_level = min_level;
+}
+level current_level() {
+    return g_level.load();
+}
 
 void set_format(format f) {
     g_format = f;
@@ -115,18 +148,26 @@ void set_format(format f) {
 }
 
 bool parse_level(std::string_view text, level& out) {
-    if (text == "debug") out = level::debug;
-    else if (text == "info") out = level::info;
-    else if (text == "warn" || text == "warning") out = level::warn;
-    else if (text == "error") out = level::error;
-    else return false;
+    if (text == "debug")
+        out = level::debug;
+    else if (text == "info")
+        out = level::info;
+    else if (text == "warn" || text == "warning")
+        out = level::warn;
+    else if (text == "error")
+        out = level::error;
+    else
+        return false;
     return true;
 }
 
 bool parse_format(std::string_view text, format& out) {
-    if (text == "logfmt") out = format::logfmt;
-    else if (text == "json") out = format::json;
-    else return false;
+    if (text == "logfmt")
+        out = format::logfmt;
+    else if (text == "json")
+        out = format::json;
+    else
+        return false;
     return true;
 }
 

@@ -71,13 +71,21 @@ void emit(level lvl, std::string_view msg, const Kv&... kv) {
 } // namespace detail
 
 template <class... Kv>
-void debug(std::string_view msg, const Kv&... kv) { detail::emit(level::debug, msg, kv...); }
+void debug(std::string_view msg, const Kv&... kv) {
+    detail::emit(level::debug, msg, kv...);
+}
 template <class... Kv>
-void info(std::string_view msg, const Kv&... kv) { detail::emit(level::info, msg, kv...); }
+void info(std::string_view msg, const Kv&... kv) {
+    detail::emit(level::info, msg, kv...);
+}
 template <class... Kv>
-void warn(std::string_view msg, const Kv&... kv) { detail::emit(level::warn, msg, kv...); }
+void warn(std::string_view msg, const Kv&... kv) {
+    detail::emit(level::warn, msg, kv...);
+}
 template <class... Kv>
-void error(std::string_view msg, const Kv&... kv) { detail::emit(level::error, msg, kv...); }
+void error(std::string_view msg, const Kv&... kv) {
+    detail::emit(level::error, msg, kv...);
+}
 
 // Captures every line written while it lives (for tests that assert on logs, as Boost.Redis's
 // FSM tests do). Lines are stored as rendered by render_fields(logfmt) with the level prefixed:

@@ -25,16 +25,31 @@ public:
     bool ok() const { return v_.index() == 0; }
     explicit operator bool() const { return ok(); }
 
-    T& value() & { assert(ok()); return std::get<0>(v_); }
-    const T& value() const& { assert(ok()); return std::get<0>(v_); }
-    T&& value() && { assert(ok()); return std::get<0>(std::move(v_)); }
+    T& value() & {
+        assert(ok());
+        return std::get<0>(v_);
+    }
+    const T& value() const& {
+        assert(ok());
+        return std::get<0>(v_);
+    }
+    T&& value() && {
+        assert(ok());
+        return std::get<0>(std::move(v_));
+    }
     T* operator->() { return &value(); }
     const T* operator->() const { return &value(); }
     T& operator*() & { return value(); }
     const T& operator*() const& { return value(); }
 
-    const E& error() const { assert(!ok()); return std::get<1>(v_); }
-    E& error() { assert(!ok()); return std::get<1>(v_); }
+    const E& error() const {
+        assert(!ok());
+        return std::get<1>(v_);
+    }
+    E& error() {
+        assert(!ok());
+        return std::get<1>(v_);
+    }
 
 private:
     std::variant<T, E> v_;
@@ -49,12 +64,19 @@ class [[nodiscard]] result<void, E> {
 public:
     result(ok_t = {}) {}
     template <class E2>
-    result(failure<E2> f) : err_(std::move(f.error)), failed_(true) {}
+    result(failure<E2> f) : err_(std::move(f.error))
+                          , failed_(true) {}
 
     bool ok() const { return !failed_; }
     explicit operator bool() const { return ok(); }
-    const E& error() const { assert(failed_); return err_; }
-    E& error() { assert(failed_); return err_; }
+    const E& error() const {
+        assert(failed_);
+        return err_;
+    }
+    E& error() {
+        assert(failed_);
+        return err_;
+    }
 
 private:
     E err_{};

@@ -43,9 +43,10 @@ wall_clock::time_point from_fields(int y, int mo, int d, int h, int mi, int sec)
 
 std::string format_iso8601(wall_clock::time_point t) {
     const auto tm = to_utc_tm(t);
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
-    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                       tm.tm_hour, tm.tm_min, tm.tm_sec, ms < 0 ? ms + 1000 : ms);
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                       tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms < 0 ? ms + 1000 : ms);
 }
 
 std::string format_http_date(wall_clock::time_point t) {
@@ -56,8 +57,8 @@ std::string format_http_date(wall_clock::time_point t) {
 
 std::string format_amz_date(wall_clock::time_point t) {
     const auto tm = to_utc_tm(t);
-    return fmt::format("{:04}{:02}{:02}T{:02}{:02}{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                       tm.tm_min, tm.tm_sec);
+    return fmt::format("{:04}{:02}{:02}T{:02}{:02}{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                       tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 std::optional<wall_clock::time_point> parse_iso8601(std::string_view s) {
@@ -99,8 +100,8 @@ std::optional<wall_clock::time_point> parse_http_date(std::string_view s) {
     if (s.size() != 29 || s[3] != ',' || s.substr(26) != "GMT")
         return std::nullopt;
     int d, y, h, mi, sec;
-    if (!read_int(s, 5, 2, d) || !read_int(s, 12, 4, y) || !read_int(s, 17, 2, h) || !read_int(s, 20, 2, mi) ||
-        !read_int(s, 23, 2, sec))
+    if (!read_int(s, 5, 2, d) || !read_int(s, 12, 4, y) || !read_int(s, 17, 2, h) ||
+        !read_int(s, 20, 2, mi) || !read_int(s, 23, 2, sec))
         return std::nullopt;
     const auto mon = s.substr(8, 3);
     for (int m = 0; m < 12; ++m)
@@ -114,7 +115,8 @@ double to_epoch_seconds(wall_clock::time_point t) {
 }
 
 wall_clock::time_point from_epoch_seconds(double s) {
-    return wall_clock::time_point(std::chrono::duration_cast<wall_clock::duration>(std::chrono::duration<double>(s)));
+    return wall_clock::time_point(
+        std::chrono::duration_cast<wall_clock::duration>(std::chrono::duration<double>(s)));
 }
 
 } // namespace lifeboat

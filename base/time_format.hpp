@@ -11,9 +11,9 @@ namespace lifeboat {
 
 using wall_clock = std::chrono::system_clock;
 
-std::string format_iso8601(wall_clock::time_point t);     // 2026-11-22T03:42:00.123Z
-std::string format_http_date(wall_clock::time_point t);   // Sun, 22 Nov 2026 03:42:00 GMT
-std::string format_amz_date(wall_clock::time_point t);    // 20261122T034200Z
+std::string format_iso8601(wall_clock::time_point t);   // 2026-11-22T03:42:00.123Z
+std::string format_http_date(wall_clock::time_point t); // Sun, 22 Nov 2026 03:42:00 GMT
+std::string format_amz_date(wall_clock::time_point t);  // 20261122T034200Z
 
 std::optional<wall_clock::time_point> parse_iso8601(std::string_view s);
 std::optional<wall_clock::time_point> parse_http_date(std::string_view s);

@@ -22,7 +22,9 @@ int g_exit_code = 0;
 
 } // namespace
 
-command_registration::command_registration(int order, add_command_fn add) { registry().push_back({order, add}); }
+command_registration::command_registration(int order, add_command_fn add) {
+    registry().push_back({order, add});
+}
 
 void add_registered_commands(CLI::App& root) {
     auto& r = registry();
@@ -31,12 +33,17 @@ void add_registered_commands(CLI::App& root) {
         e.add(root);
 }
 
-void set_exit_code(int code) { g_exit_code = code; }
-int exit_code() { return g_exit_code; }
+void set_exit_code(int code) {
+    g_exit_code = code;
+}
+int exit_code() {
+    return g_exit_code;
+}
 
 void add_conf_options(CLI::App& cmd, conf_options& options) {
     cmd.add_option("-c,--conf", options.conf_file, "Configuration file (kong.conf style: key = value)");
-    cmd.add_option("--set", options.sets, "Override one key, KEY=VALUE (repeatable; wins over file and KONG_*)");
+    cmd.add_option("--set", options.sets,
+                   "Override one key, KEY=VALUE (repeatable; wins over file and KONG_*)");
 }
 
 std::optional<agent::loaded_config> load_config_or_report(const conf_options& options) {

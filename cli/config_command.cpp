@@ -5,19 +5,20 @@
 namespace {
 lifeboat::cli::conf_options options;
 
-const lifeboat::cli::command_registration reg{40, [](CLI::App& root) {
-    auto* config = root.add_subcommand("config", "Inspect the configuration");
-    config->require_subcommand(1);
-    auto* check = config->add_subcommand(
-        "check", "Validate the configuration and print the effective values (secrets redacted); exit 1 if invalid");
-    lifeboat::cli::add_conf_options(*check, options);
-    check->callback([] {
-        auto loaded = lifeboat::cli::load_config_or_report(options);
-        if (!loaded) {
-            lifeboat::cli::set_exit_code(1);
-            return;
-        }
-        std::fputs(lifeboat::agent::render_effective(*loaded).c_str(), stdout);
-    });
-}};
+const lifeboat::cli::command_registration reg{
+    40, [](CLI::App& root) {
+        auto* config = root.add_subcommand("config", "Inspect the configuration");
+        config->require_subcommand(1);
+        auto* check = config->add_subcommand("check", "Validate the configuration and print the effective "
+                                                      "values (secrets redacted); exit 1 if invalid");
+        lifeboat::cli::add_conf_options(*check, options);
+        check->callback([] {
+            auto loaded = lifeboat::cli::load_config_or_report(options);
+            if (!loaded) {
+                lifeboat::cli::set_exit_code(1);
+                return;
+            }
+            std::fputs(lifeboat::agent::render_effective(*loaded).c_str(), stdout);
+        });
+    }};
 } // namespace

@@ -3,16 +3,15 @@
 #include "base/atomic_file.hpp"
 #include "harness/test_env.hpp"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <fmt/format.h>
 
 #include <cstring>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdexcept>
+#include <sys/wait.h>
 #include <thread>
-
-#include <fmt/format.h>
+#include <unistd.h>
 
 extern char** environ;
 
@@ -136,8 +135,12 @@ bool process::wait_for_output(const std::string& needle, std::chrono::millisecon
         timeout);
 }
 
-std::string process::out() const { return slurp(stdout_); }
-std::string process::err() const { return slurp(stderr_); }
+std::string process::out() const {
+    return slurp(stdout_);
+}
+std::string process::err() const {
+    return slurp(stderr_);
+}
 
 run_result run(process_options options, std::chrono::milliseconds timeout) {
     process p(std::move(options));

@@ -12,12 +12,12 @@
 namespace lifeboat::test {
 
 struct process_options {
-    std::vector<std::string> args;                 // args[0] is the program (PATH is searched)
-    std::map<std::string, std::string> env;        // added to (or replacing in) the inherited environment
-    std::vector<std::string> unset_env;            // removed from the inherited environment
-    std::filesystem::path work_dir;                // where stdout.log/stderr.log go (default: scratch)
-    std::string name = "proc";                     // file name stem for the logs
-    std::optional<std::string> stdin_data;         // written to the child's stdin, then closed
+    std::vector<std::string> args;          // args[0] is the program (PATH is searched)
+    std::map<std::string, std::string> env; // added to (or replacing in) the inherited environment
+    std::vector<std::string> unset_env;     // removed from the inherited environment
+    std::filesystem::path work_dir;         // where stdout.log/stderr.log go (default: scratch)
+    std::string name = "proc";              // file name stem for the logs
+    std::optional<std::string> stdin_data;  // written to the child's stdin, then closed
 };
 
 class process {
@@ -34,8 +34,8 @@ public:
     std::optional<int> wait(std::chrono::milliseconds timeout);
     // Polls stderr+stdout until `needle` appears; false on timeout or early exit.
     bool wait_for_output(const std::string& needle, std::chrono::milliseconds timeout);
-    std::string out() const;  // stdout so far
-    std::string err() const;  // stderr so far
+    std::string out() const; // stdout so far
+    std::string err() const; // stderr so far
     std::filesystem::path stdout_path() const { return stdout_; }
     std::filesystem::path stderr_path() const { return stderr_; }
 

@@ -2,22 +2,27 @@
 
 #include "lifeboat_test_paths.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <netinet/in.h>
+#include <random>
+#include <set>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <random>
-
-#include <fmt/format.h>
-
 namespace lifeboat::test {
 
-std::filesystem::path lifeboat_bin() { return test_paths::lifeboat_bin; }
-std::filesystem::path source_dir() { return test_paths::source_dir; }
-std::filesystem::path shared_dir() { return test_paths::shared_dir; }
+std::filesystem::path lifeboat_bin() {
+    return test_paths::lifeboat_bin;
+}
+std::filesystem::path source_dir() {
+    return test_paths::source_dir;
+}
+std::filesystem::path shared_dir() {
+    return test_paths::shared_dir;
+}
 
 std::filesystem::path scratch_dir() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
@@ -26,14 +31,18 @@ std::filesystem::path scratch_dir() {
         if (c == '/')
             c = '_';
     auto dir = std::filesystem::path(test_paths::work_dir) / name;
-    std::filesystem::remove_all(dir);
+    // Emptied once per test (left over from an earlier run), then shared by every call in it.
+    static std::set<std::string> prepared;
+    if (prepared.insert(name).second)
+        std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     return dir;
 }
 
 std::string unique_suffix() {
-    static std::mt19937_64 rng(std::random_device{}() ^
-                               static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+    static std::mt19937_64 rng(
+        std::random_device{}() ^
+        static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
     return fmt::format("{:016x}", rng());
 }
 

@@ -14,13 +14,16 @@ struct s3_peer {
     std::string secret_key = "testsecret0123456789";
     std::string region = "us-east-1";
 };
-inline s3_peer rgw() { return {}; }
+inline s3_peer rgw() {
+    return {};
+}
 
 std::filesystem::path lifeboat_bin();
 std::filesystem::path source_dir();
 std::filesystem::path shared_dir();
 
-// A fresh empty folder for one test: <build>/test-work/<suite>.<test>, removed and re-made.
+// A folder for the current test: <build>/test-work/<suite>.<test>, emptied on the first call in a
+// test and shared by later calls in the same test.
 std::filesystem::path scratch_dir();
 
 // A unique string for keys and names, so reruns against one RGW never collide.

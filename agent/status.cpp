@@ -1,0 +1,221 @@
+#include "agent/status.hpp"
+
+#include <boost/json.hpp>
+
+#include <fmt/format.h>
+
+namespace lifeboat::agent {
+namespace {
+
+boost::json::value time_or_null(const std::optional<wall_time>& t) {
+    if (!t)
+        return nullptr;
+    return boost::json::value(format_iso8601(*t));
+}
+
+template <class T>
+boost::json::value or_null(const std::optional<T>& v) {
+    if (!v)
+        return nullptr;
+    return boost::json::value(*v);
+}
+
+boost::json::value text_or_null(const std::string& s) {
+    if (s.empty())
+        return nullptr;
+    return boost::json::value(s);
+}
+
+double seconds_since(wall_time t) {
+    return std::chrono::duration<double>(wall_clock::now() - t).count();
+}
+
+} // namespace
+
+std::vector<std::string> agent_status::degraded_reasons() const {
+    std::vector<std::string> r;
+    if (control_plane.state != "disabled" && control_plane.state != "connected")
+        r.push_back("control plane " + control_plane.state +
+                    (control_plane.last_error.empty() ? "" : ": " + control_plane.last_error));
+    if (config.source == "fallback")
+        r.push_back("serving the fallback config from the bucket, not the control plane's");
+    if (cache.state == "corrupt" || cache.state == "error")
+        r.push_back("cache " + cache.state + (cache.last_error.empty() ? "" : ": " + cache.last_error));
+    if (handoff.state == "failed")
+        r.push_back("gateway hand-off failed: " + handoff.last_error);
+    if (import.state == "failed" || (import.state == "fetching" && import.attempts > 1))
+        r.push_back("fallback import not done: " + import.last_error);
+    if (exporter.enabled && exporter.failures > 0)
+        r.push_back("export failing: " + exporter.last_error);
+    return r;
+}
+
+bool agent_status::ready(std::string& why) const {
+    if (config.source == "none") {
+        why = "no config yet";
+        return false;
+    }
+    if (handoff.kind != "none" && handoff.state != "ok") {
+        why = "the gateway does not have the config yet (hand-off " + handoff.state + ")";
+        return false;
+    }
+    why = config.source == "fallback" ? "serving the fallback config from the bucket"
+                                      : "serving the config from " + config.source;
+    return true;
+}
+
+boost::json::object to_json(const agent_status& s) {
+    namespace json = boost::json;
+    const auto reasons = s.degraded_reasons();
+    std::string ready_why;
+    const bool is_ready = s.ready(ready_why);
+    json::array reasons_json;
+    for (const auto& r : reasons)
+        reasons_json.emplace_back(r);
+    json::array candidates;
+    for (const auto& c : s.election.candidates)
+        candidates.emplace_back(c);
+
+    return json::object{
+        {"node_id", s.node_id},
+        {"version", LIFEBOAT_VERSION},
+        {"node_version", s.node_version},
+        {"hostname", s.hostname},
+        {"started_at", format_iso8601(s.started_at)},
+        {"uptime_s", seconds_since(s.started_at)},
+        {"health", reasons.empty() ? "healthy" : "degraded"},
+        {"degraded_reasons", std::move(reasons_json)},
+        {"ready", is_ready},
+        {"ready_reason", ready_why},
+        {"roles", json::object{{"import", s.import.enabled}, {"export", s.exporter.enabled}}},
+        {"storage", text_or_null(s.storage)},
+        {"control_plane",
+         json::object{
+             {"state", s.control_plane.state},
+             {"endpoint", text_or_null(s.control_plane.endpoint)},
+             {"since", time_or_null(s.control_plane.since)},
+             {"last_pong", time_or_null(s.control_plane.last_pong)},
+             {"rtt_ms", or_null(s.control_plane.rtt_ms)},
+             {"reconnects", s.control_plane.reconnects},
+             {"attempts", s.control_plane.attempts},
+             {"next_attempt_at", time_or_null(s.control_plane.next_attempt_at)},
+             {"next_attempt_delay_s", or_null(s.control_plane.next_attempt_delay_s)},
+             {"last_error", text_or_null(s.control_plane.last_error)},
+         }},
+        {"config",
+         json::object{
+             {"hash", text_or_null(s.config.hash)},
+             {"source", s.config.source},
+             {"applied_at", time_or_null(s.config.applied_at)},
+             {"cp_timestamp",
+              s.config.cp_timestamp == 0 ? json::value(nullptr) : json::value(s.config.cp_timestamp)},
+             {"size_bytes", s.config.size_bytes},
+             {"rejected", s.config.rejected},
+             {"last_rejection", text_or_null(s.config.last_rejection)},
+         }},
+        {"cache",
+         json::object{
+             {"state", s.cache.state},
+             {"path", text_or_null(s.cache.path)},
+             {"hash", text_or_null(s.cache.hash)},
+             {"written_at", time_or_null(s.cache.written_at)},
+             {"last_error", text_or_null(s.cache.last_error)},
+         }},
+        {"handoff",
+         json::object{
+             {"kind", s.handoff.kind},
+             {"state", s.handoff.state},
+             {"hash", text_or_null(s.handoff.hash)},
+             {"last_at", time_or_null(s.handoff.last_at)},
+             {"failures", s.handoff.failures},
+             {"last_error", text_or_null(s.handoff.last_error)},
+         }},
+        {"import",
+         json::object{
+             {"enabled", s.import.enabled},
+             {"state", s.import.state},
+             {"attempts", s.import.attempts},
+             {"last_at", time_or_null(s.import.last_at)},
+             {"last_error", text_or_null(s.import.last_error)},
+         }},
+        {"election",
+         json::object{
+             {"enabled", s.election.enabled},
+             {"role", s.election.role},
+             {"leader", text_or_null(s.election.leader)},
+             {"is_leader", s.election.is_leader},
+             {"term", s.election.term},
+             {"fencing", s.election.fencing},
+             {"candidates", std::move(candidates)},
+             {"next_round_in_s", or_null(s.election.next_round_in_s)},
+             {"elections", s.election.elections},
+             {"term_changes", s.election.term_changes},
+             {"note", text_or_null(s.election.note)},
+         }},
+        {"export",
+         json::object{
+             {"enabled", s.exporter.enabled},
+             {"last_hash", text_or_null(s.exporter.last_hash)},
+             {"last_at", time_or_null(s.exporter.last_at)},
+             {"pending_hash", text_or_null(s.exporter.pending_hash)},
+             {"uploads", s.exporter.uploads},
+             {"skipped", s.exporter.skipped},
+             {"failures", s.exporter.failures},
+             {"failures_total", s.exporter.failures_total},
+             {"last_error", text_or_null(s.exporter.last_error)},
+         }},
+        {"task_restarts", s.task_restarts},
+    };
+}
+
+std::string to_prometheus(const agent_status& s) {
+    std::string out;
+    auto metric = [&](std::string_view name, std::string_view type, std::string_view help, double value,
+                      std::string_view labels = {}) {
+        out += fmt::format("# HELP lifeboat_{} {}\n# TYPE lifeboat_{} {}\n", name, help, name, type);
+        out += fmt::format("lifeboat_{}{}{}{} {}\n", name, labels.empty() ? "" : "{", labels,
+                           labels.empty() ? "" : "}", value);
+    };
+    const auto reasons = s.degraded_reasons();
+    std::string why;
+    metric("up", "gauge", "1 while the agent runs.", 1);
+    metric("healthy", "gauge", "1 when nothing needs attention (see /status degraded_reasons).",
+           reasons.empty());
+    metric("ready", "gauge", "1 when a config is applied and handed to the gateway.", s.ready(why));
+    metric("control_plane_connected", "gauge", "1 while the control-plane session is up.",
+           s.control_plane.state == "connected");
+    metric("control_plane_reconnects_total", "counter", "Control-plane sessions dialled again after ending.",
+           static_cast<double>(s.control_plane.reconnects));
+    if (s.control_plane.rtt_ms)
+        metric("control_plane_rtt_seconds", "gauge", "Round trip of the last heartbeat.",
+               *s.control_plane.rtt_ms / 1000);
+    metric("config_info", "gauge", "The applied config (labels: hash, source).", 1,
+           fmt::format("hash=\"{}\",source=\"{}\"", s.config.hash, s.config.source));
+    if (s.config.applied_at)
+        metric("config_applied_timestamp_seconds", "gauge", "When the current config was applied.",
+               to_epoch_seconds(*s.config.applied_at));
+    metric("config_rejected_total", "counter", "Invalid configs dropped.",
+           static_cast<double>(s.config.rejected));
+    metric("handoff_failures_total", "counter", "Failed hand-offs to the gateway.",
+           static_cast<double>(s.handoff.failures));
+    metric("import_attempts_total", "counter", "Fallback fetch attempts.",
+           static_cast<double>(s.import.attempts));
+    metric("export_uploads_total", "counter", "Configs uploaded to the fallback storage.",
+           static_cast<double>(s.exporter.uploads));
+    metric("export_skipped_total", "counter",
+           "Exports skipped: the bucket already held that config or a newer one.",
+           static_cast<double>(s.exporter.skipped));
+    metric("export_failures_total", "counter", "Failed export attempts.",
+           static_cast<double>(s.exporter.failures_total));
+    metric("election_is_leader", "gauge", "1 while this node leads the exporters.", s.election.is_leader);
+    metric("election_term", "gauge", "The current leader term.", static_cast<double>(s.election.term));
+    metric("election_rounds_total", "counter", "Election rounds run.",
+           static_cast<double>(s.election.elections));
+    metric("election_term_changes_total", "counter", "Times the leader term changed.",
+           static_cast<double>(s.election.term_changes));
+    metric("task_restarts_total", "counter", "Agent tasks restarted after a failure.",
+           static_cast<double>(s.task_restarts));
+    return out;
+}
+
+} // namespace lifeboat::agent

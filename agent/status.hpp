@@ -1,0 +1,118 @@
+// What the agent is doing now, as served by /status, /readyz and /metrics and read by
+// `lifeboat status`. Each task owns its section and updates it in place; everything runs on the
+// one io_context thread, so there is no locking. docs/operations.md explains every field.
+#pragma once
+
+#include "base/time_format.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lifeboat::agent {
+
+using wall_time = wall_clock::time_point;
+
+struct control_plane_status {
+    std::string state = "disabled"; // disabled | connecting | connected | disconnected
+    std::string endpoint;
+    std::optional<wall_time> since;
+    std::optional<wall_time> last_pong;
+    std::optional<double> rtt_ms;
+    std::uint64_t reconnects = 0; // sessions that ended and were dialled again
+    std::uint64_t attempts = 0;   // failed connection attempts since the last healthy session
+    std::optional<wall_time> next_attempt_at;
+    std::optional<double> next_attempt_delay_s;
+    std::string last_error;
+};
+
+struct config_status {
+    std::string hash;            // 32 hex, empty before any config
+    std::string source = "none"; // none | cache | control_plane | fallback
+    std::optional<wall_time> applied_at;
+    double cp_timestamp = 0;
+    std::uint64_t size_bytes = 0;
+    std::uint64_t rejected = 0; // invalid configs dropped (the last good one stayed)
+    std::string last_rejection;
+};
+
+struct cache_status {
+    std::string state = "empty"; // empty | loaded | written | corrupt | error
+    std::string path;
+    std::string hash;
+    std::optional<wall_time> written_at;
+    std::string last_error;
+};
+
+struct handoff_status {
+    std::string kind = "none";  // none | file | admin_api
+    std::string state = "idle"; // idle | ok | failed | pending
+    std::string hash;           // the config the gateway has
+    std::optional<wall_time> last_at;
+    std::uint64_t failures = 0;
+    std::string last_error;
+};
+
+struct import_status {
+    bool enabled = false;
+    std::string state = "idle"; // idle | waiting | fetching | imported | failed | not_needed
+    std::uint64_t attempts = 0;
+    std::optional<wall_time> last_at;
+    std::string last_error;
+};
+
+struct election_status {
+    bool enabled = false;
+    std::string role = "disabled"; // disabled | candidate | follower | leader
+    std::string leader;            // node id of the leader, empty when unknown
+    bool is_leader = false;
+    std::uint64_t term = 0;
+    bool fencing = false; // the store enforces conditional writes
+    std::vector<std::string> candidates;
+    std::optional<double> next_round_in_s;
+    std::uint64_t elections = 0;
+    std::uint64_t term_changes = 0;
+    std::string note;
+};
+
+struct export_status {
+    bool enabled = false;
+    std::string last_hash;
+    std::optional<wall_time> last_at;
+    std::string pending_hash;
+    std::uint64_t uploads = 0;
+    std::uint64_t skipped = 0;  // the bucket already held that hash, or a newer config
+    std::uint64_t failures = 0; // consecutive failures (0 after a success)
+    std::uint64_t failures_total = 0;
+    std::string last_error;
+};
+
+struct agent_status {
+    std::string node_id;
+    std::string node_version;
+    std::string hostname;
+    std::string storage; // the fallback storage URL (no secrets in it)
+    wall_time started_at = wall_clock::now();
+    control_plane_status control_plane;
+    config_status config;
+    cache_status cache;
+    handoff_status handoff;
+    import_status import;
+    election_status election;
+    export_status exporter;
+    std::uint64_t task_restarts = 0;
+
+    // healthy: nothing needs attention. degraded: something does; the reasons say what.
+    std::vector<std::string> degraded_reasons() const;
+    // ready: a config is applied and the gateway has it (or there is no gateway to hand to).
+    bool ready(std::string& why) const;
+};
+
+boost::json::object to_json(const agent_status& s);
+std::string to_prometheus(const agent_status& s);
+
+} // namespace lifeboat::agent

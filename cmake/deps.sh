@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# deps.sh [build|test|bench]: installs what lifeboat needs from Debian 12's packages, skipping what
+# is already there (so a prepared machine pays nothing). Needs root for apt-get.
+set -euo pipefail
+what=${1:-build}
+
+build_pkgs=(g++ cmake ninja-build ccache pkg-config openssl curl ca-certificates
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev zlib1g-dev
+  libfmt-dev libspdlog-dev libcli11-dev)
+# The test peers: a real Ceph RGW for S3, awscli and rclone as independent S3 clients, libfaketime
+# for clock-skew tests, GoogleTest.
+test_pkgs=(libgtest-dev libgmock-dev ceph-mon ceph-osd radosgw ceph-common awscli rclone faketime jq)
+bench_pkgs=(libbenchmark-dev time)
+
+pkgs=("${build_pkgs[@]}")
+[[ $what == test || $what == bench ]] && pkgs+=("${test_pkgs[@]}")
+[[ $what == bench ]] && pkgs+=("${bench_pkgs[@]}")
+# The benchmarks are part of the build (they must keep compiling), so their library comes too.
+pkgs+=(libbenchmark-dev)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "deps.sh: installing ${missing[*]}" >&2
+  if [[ $(id -u) != 0 ]]; then echo "deps.sh: need root to apt-get install the above" >&2; exit 1; fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

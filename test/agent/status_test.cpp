@@ -1,0 +1,77 @@
+#include "agent/status.hpp"
+#include "agent/status_server.hpp"
+
+#include <boost/json.hpp>
+
+#include <gtest/gtest.h>
+
+using namespace lifeboat;
+using namespace lifeboat::agent;
+namespace json = boost::json;
+
+TEST(status, json_has_every_documented_field) {
+    agent_status s;
+    s.node_id = "3f1c0a52-9d4e-4a8e-8f0b-2b1e6c0d9a71";
+    s.node_version = "3.6.0.0";
+    const auto doc = to_json(s);
+    for (const char* key : {"node_id", "version", "node_version", "health", "ready", "roles", "control_plane",
+                            "config", "cache", "handoff", "import", "election", "export"})
+        EXPECT_TRUE(doc.contains(key)) << key;
+    const auto& cp = doc.at("control_plane").as_object();
+    for (const char* key : {"state", "since", "last_pong", "reconnects", "next_attempt_at", "rtt_ms"})
+        EXPECT_TRUE(cp.contains(key)) << key;
+    const auto& cfg = doc.at("config").as_object();
+    for (const char* key : {"hash", "source", "applied_at"})
+        EXPECT_TRUE(cfg.contains(key)) << key;
+    const auto& el = doc.at("election").as_object();
+    for (const char* key : {"leader", "is_leader", "term", "role"})
+        EXPECT_TRUE(el.contains(key)) << key;
+    const auto& ex = doc.at("export").as_object();
+    for (const char* key : {"last_hash", "last_at", "failures"})
+        EXPECT_TRUE(ex.contains(key)) << key;
+    EXPECT_EQ(doc.at("roles").at("import"), false);
+    EXPECT_EQ(doc.at("config").at("source"), "none");
+    EXPECT_TRUE(doc.at("config").at("hash").is_null());
+}
+
+TEST(status, health_and_readiness_follow_the_sections) {
+    agent_status s;
+    std::string why;
+    EXPECT_TRUE(s.degraded_reasons().empty());
+    EXPECT_FALSE(s.ready(why));
+    EXPECT_EQ(why, "no config yet");
+
+    s.control_plane.state = "disconnected";
+    s.control_plane.last_error = "connection refused";
+    s.config.source = "fallback";
+    s.config.hash = std::string(32, 'a');
+    s.handoff.kind = "file";
+    s.handoff.state = "ok";
+    const auto reasons = s.degraded_reasons();
+    ASSERT_EQ(reasons.size(), 2u);
+    EXPECT_EQ(reasons[0], "control plane disconnected: connection refused");
+    EXPECT_TRUE(s.ready(why));
+    EXPECT_EQ(why, "serving the fallback config from the bucket");
+    EXPECT_EQ(to_json(s).at("health"), "degraded");
+
+    s.handoff.state = "failed";
+    s.handoff.last_error = "reload exited 1";
+    EXPECT_FALSE(s.ready(why));
+}
+
+TEST(status, routes) {
+    agent_status s;
+    auto r = route_status_request(s, "GET", "/status");
+    EXPECT_EQ(r.status, 200u);
+    EXPECT_EQ(r.content_type, "application/json");
+    EXPECT_TRUE(json::parse(r.body).is_object());
+    EXPECT_EQ(route_status_request(s, "GET", "/readyz").status, 503u);
+    s.config.source = "cache";
+    EXPECT_EQ(route_status_request(s, "GET", "/readyz?verbose").status, 200u);
+    EXPECT_EQ(route_status_request(s, "GET", "/healthz").status, 200u);
+    EXPECT_EQ(route_status_request(s, "POST", "/status").status, 405u);
+    EXPECT_EQ(route_status_request(s, "GET", "/nope").status, 404u);
+    const auto m = route_status_request(s, "GET", "/metrics");
+    EXPECT_NE(m.body.find("# TYPE lifeboat_ready gauge\nlifeboat_ready 1\n"), std::string::npos) << m.body;
+    EXPECT_NE(m.body.find("lifeboat_config_info{hash=\"\",source=\"cache\"} 1"), std::string::npos) << m.body;
+}
