@@ -1,0 +1,322 @@
+#include "protocol/dp_session_fsm.hpp"
+
+#include "base/log.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace lifeboat::protocol {
+
+namespace {
+
+std::string seconds_text(steady_duration d) {
+    return fmt::format("{:.3f}s", std::chrono::duration<double>(d).count());
+}
+
+constexpr std::size_t max_pings_in_flight = 8;
+
+} // namespace
+
+const char* to_string(session_state s) {
+    switch (s) {
+    case session_state::connecting:
+        return "connecting";
+    case session_state::connected:
+        return "connected";
+    case session_state::disconnected:
+        return "disconnected";
+    }
+    return "disconnected";
+}
+
+dp_session_fsm::dp_session_fsm(dp_timing timing, jitter& rng, std::string initial_hash)
+    : timing_(timing)
+    , rng_(rng) {
+    status_.config_hash = std::move(initial_hash);
+}
+
+void dp_session_fsm::enter(session_state s, steady_time now, dp_action_list& out) {
+    status_.state = s;
+    status_.since = now;
+    out.push_back({dp_action::status_changed});
+}
+
+dp_action_list dp_session_fsm::start(steady_time now) {
+    dp_action_list out;
+    if (started_)
+        return out;
+    started_ = true;
+    status_.attempt = 1;
+    enter(session_state::connecting, now, out);
+    out.push_back({dp_action::connect});
+    return out;
+}
+
+dp_action_list dp_session_fsm::on_connected(steady_time now) {
+    dp_action_list out;
+    if (status_.state != session_state::connecting)
+        return out;
+    enter(session_state::connected, now, out);
+    status_.next_attempt_at.reset();
+    log::info("connected to the control plane", "attempt", status_.attempt, "config_hash",
+              status_.config_hash);
+    last_frame_at_ = now;
+    exchanged_ = false;
+    pings_in_flight_.clear();
+    // basic_info first: Kong's CP reads it before anything else and refuses any other frame.
+    out.push_back({dp_action::send_basic_info});
+    ping(now, out);
+    rearm(out);
+    return out;
+}
+
+dp_action_list dp_session_fsm::on_connect_failed(steady_time now, std::string_view error) {
+    dp_action_list out;
+    if (status_.state != session_state::connecting)
+        return out;
+    status_.last_error = std::string(error);
+    if (!outage_since_)
+        outage_since_ = now;
+    enter(session_state::disconnected, now, out);
+    schedule_reconnect(now, out);
+    log::warn("cannot connect to the control plane", "error", error, "attempt", status_.attempt, "retry_in",
+              seconds_text(status_.next_attempt_delay));
+    rearm(out);
+    return out;
+}
+
+void dp_session_fsm::schedule_reconnect(steady_time now, dp_action_list&) {
+    status_.next_attempt_delay = draw_reconnect_delay(now);
+    status_.next_attempt_at = now + status_.next_attempt_delay;
+}
+
+steady_duration dp_session_fsm::draw_reconnect_delay(steady_time now) {
+    const steady_duration lo = std::max(timing_.reconnect_min, min_reconnect_delay);
+    steady_duration hi = std::max(timing_.reconnect_max, lo);
+    if (timing_.reconnect_ceiling > hi && outage_since_ && now - *outage_since_ >= timing_.grow_after) {
+        // A long outage: widen the window so that a fleet of agents stops knocking every few
+        // seconds, doubling its upper bound with each attempt up to the ceiling.
+        ++grow_steps_;
+        for (unsigned i = 0; i < grow_steps_ && hi < timing_.reconnect_ceiling; ++i)
+            hi *= 2;
+        hi = std::min(hi, timing_.reconnect_ceiling);
+    }
+    return rng_.uniform(lo, hi);
+}
+
+void dp_session_fsm::ping(steady_time now, dp_action_list& out) {
+    out.push_back({dp_action::send_ping, status_.config_hash});
+    if (pings_in_flight_.size() < max_pings_in_flight)
+        pings_in_flight_.push_back(now);
+    next_ping_at_ = now + timing_.ping_interval;
+}
+
+// The first frame on a connection proves the CP healthy: the outage is over. (Counting a TCP or
+// TLS success as recovery would reset the window for a CP that accepts and then drops us.)
+void dp_session_fsm::healthy(steady_time, dp_action_list& out) {
+    if (exchanged_)
+        return;
+    exchanged_ = true;
+    outage_since_.reset();
+    grow_steps_ = 0;
+    if (status_.attempt != 0) {
+        status_.attempt = 0;
+        out.push_back({dp_action::status_changed});
+    }
+}
+
+void dp_session_fsm::frame_seen(steady_time now, dp_action_list& out) {
+    last_frame_at_ = now;
+    healthy(now, out);
+}
+
+dp_action_list dp_session_fsm::on_pong(steady_time now) {
+    dp_action_list out;
+    if (status_.state != session_state::connected)
+        return out;
+    frame_seen(now, out);
+    status_.last_pong = now;
+    if (!pings_in_flight_.empty()) {
+        status_.round_trip = now - pings_in_flight_.front();
+        pings_in_flight_.pop_front();
+    }
+    out.push_back({dp_action::status_changed});
+    rearm(out);
+    return out;
+}
+
+dp_action_list dp_session_fsm::on_other_frame(steady_time now) {
+    dp_action_list out;
+    if (status_.state != session_state::connected)
+        return out;
+    frame_seen(now, out);
+    rearm(out);
+    return out;
+}
+
+dp_action_list dp_session_fsm::on_config_frame(steady_time now,
+                                               const result<snapshot_ptr, std::string>& decoded) {
+    dp_action_list out;
+    if (status_.state != session_state::connected)
+        return out;
+    frame_seen(now, out);
+    if (!decoded) {
+        // Kong logs and keeps running; so do we. The current config stays.
+        status_.last_error = "invalid config from the control plane: " + decoded.error();
+        out.push_back({dp_action::status_changed});
+        log::error("invalid config from the control plane dropped; keeping the current one", "reason",
+                   decoded.error(), "config_hash", status_.config_hash);
+        rearm(out);
+        return out;
+    }
+    const snapshot_ptr& snap = decoded.value();
+    const bool same_as_current = snap->hash == status_.config_hash && !delivering_;
+    const bool same_as_delivering = delivering_ && snap->hash == delivering_->hash;
+    if (same_as_current || same_as_delivering) {
+        // Kong does not reload an identical config, but answers it with a ping right away.
+        log::debug("config from the control plane unchanged", "config_hash", snap->hash);
+        pending_.reset();
+        if (same_as_current)
+            ping(now, out);
+        rearm(out);
+        return out;
+    }
+    log::info("new config from the control plane", "config_hash", snap->hash, "bytes", snap->size());
+    if (delivering_) {
+        // Only the newest config matters; an older pending one is dropped unseen.
+        if (pending_)
+            log::info("config superseded before it was applied", "config_hash", pending_->hash);
+        pending_ = snap;
+    } else {
+        delivering_ = snap;
+        out.push_back({dp_action::deliver_config, {}, snap});
+    }
+    rearm(out);
+    return out;
+}
+
+void dp_session_fsm::deliver_next(dp_action_list& out) {
+    if (!pending_)
+        return;
+    snapshot_ptr next = std::move(pending_);
+    pending_.reset();
+    if (next->hash == status_.config_hash)
+        return;
+    delivering_ = next;
+    out.push_back({dp_action::deliver_config, {}, std::move(next)});
+}
+
+dp_action_list dp_session_fsm::on_config_applied(steady_time now, const std::string& hash, bool applied) {
+    dp_action_list out;
+    if (!delivering_ || delivering_->hash != hash)
+        return out;
+    delivering_.reset();
+    if (applied) {
+        status_.config_hash = hash;
+        out.push_back({dp_action::status_changed});
+        log::info("config applied", "config_hash", hash);
+        // Tell the CP at once which config runs now.
+        if (status_.state == session_state::connected)
+            ping(now, out);
+    } else {
+        log::error("config was not applied; keeping the current one", "rejected_hash", hash, "config_hash",
+                   status_.config_hash);
+    }
+    deliver_next(out);
+    rearm(out);
+    return out;
+}
+
+dp_action_list dp_session_fsm::on_external_config(steady_time now, const std::string& hash) {
+    dp_action_list out;
+    if (hash == status_.config_hash)
+        return out;
+    status_.config_hash = hash;
+    out.push_back({dp_action::status_changed});
+    if (status_.state == session_state::connected)
+        ping(now, out);
+    rearm(out);
+    return out;
+}
+
+void dp_session_fsm::lost(steady_time now, std::string_view error, bool quiet, dp_action_list& out) {
+    status_.last_error = std::string(error);
+    if (!outage_since_)
+        outage_since_ = now;
+    pings_in_flight_.clear();
+    enter(session_state::disconnected, now, out);
+    schedule_reconnect(now, out);
+    if (quiet)
+        log::info("control plane closed the session", "detail", error, "retry_in",
+                  seconds_text(status_.next_attempt_delay));
+    else
+        log::warn("control plane session lost", "error", error, "retry_in",
+                  seconds_text(status_.next_attempt_delay));
+    rearm(out);
+}
+
+dp_action_list dp_session_fsm::on_close_frame(steady_time now, std::string_view detail) {
+    dp_action_list out;
+    if (status_.state != session_state::connected)
+        return out;
+    lost(now, detail, true, out);
+    return out;
+}
+
+dp_action_list dp_session_fsm::on_connection_lost(steady_time now, std::string_view error) {
+    dp_action_list out;
+    // A connection the machine already gave up on (the CP went silent) reports its end too.
+    if (status_.state != session_state::connected)
+        return out;
+    lost(now, error, false, out);
+    return out;
+}
+
+dp_action_list dp_session_fsm::on_timer(steady_time now) {
+    dp_action_list out;
+    armed_.reset();
+    switch (status_.state) {
+    case session_state::connected:
+        if (now - last_frame_at_ >= timing_.dead_after) {
+            const auto reason =
+                fmt::format("no frame from the control plane for {}", seconds_text(now - last_frame_at_));
+            out.push_back({dp_action::close_session, reason});
+            lost(now, reason, false, out);
+            return out;
+        }
+        if (now >= next_ping_at_)
+            ping(now, out);
+        break;
+    case session_state::disconnected:
+        if (status_.next_attempt_at && now >= *status_.next_attempt_at) {
+            status_.next_attempt_at.reset();
+            ++status_.attempt;
+            ++status_.reconnects;
+            enter(session_state::connecting, now, out);
+            out.push_back({dp_action::connect});
+            return out;
+        }
+        break;
+    case session_state::connecting:
+        break;
+    }
+    rearm(out);
+    return out;
+}
+
+// Ask for one wake-up at the earliest deadline of the current state (none while connecting:
+// the driver bounds each connection step with its own timeout).
+void dp_session_fsm::rearm(dp_action_list& out) {
+    std::optional<steady_time> at;
+    if (status_.state == session_state::connected)
+        at = std::min(next_ping_at_, last_frame_at_ + timing_.dead_after);
+    else if (status_.state == session_state::disconnected)
+        at = status_.next_attempt_at;
+    if (at && at != armed_) {
+        armed_ = at;
+        out.push_back({dp_action::wait_until, {}, {}, *at});
+    }
+}
+
+} // namespace lifeboat::protocol

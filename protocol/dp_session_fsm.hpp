@@ -1,0 +1,145 @@
+// The data-plane side of a Kong hybrid-mode session (/v1/outlet) as a sans-io state machine:
+// events and the time come in, actions go out. No sockets, no timers, no clock reads: the driver
+// (dp_session.cpp) performs the actions, and tests step the machine on a virtual clock, as
+// Boost.Redis does with its detail/*_fsm.
+//
+// Kong's rules (kong/clustering/data_plane.lua, constants.lua):
+//  - on connect: send basic_info, then a ping whose payload is the current config hash (32 zeros
+//    before any config); then a ping every 30 s, and one right after each reconfigure frame that
+//    was handled without error;
+//  - the CP is dead after 45 s without any frame from it (pong or binary); a close frame ends
+//    the session quietly;
+//  - only the newest received config is kept; one equal to the current hash is not applied;
+//  - after a failed connect or a lost session, reconnect after a uniform random delay in
+//    [5, 10] s. Lifeboat draws it continuously rather than in whole seconds, never below
+//    min_reconnect_delay, and may widen the window during very long outages.
+#pragma once
+
+#include "base/backoff.hpp"
+#include "base/result.hpp"
+#include "protocol/config_snapshot.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lifeboat::protocol {
+
+using steady_time = std::chrono::steady_clock::time_point;
+
+struct dp_timing {
+    steady_duration ping_interval = std::chrono::seconds(30);
+    steady_duration dead_after = std::chrono::seconds(45);
+    steady_duration reconnect_min = std::chrono::seconds(5);
+    steady_duration reconnect_max = std::chrono::seconds(10);
+    // 0: the window stays [min, max]. Otherwise, once an outage has lasted `grow_after`, the
+    // window's upper bound doubles with each further attempt, up to this ceiling.
+    steady_duration reconnect_ceiling = steady_duration::zero();
+    steady_duration grow_after = std::chrono::minutes(5);
+};
+
+// Whatever the configuration says, two connection attempts are never closer than this.
+inline constexpr steady_duration min_reconnect_delay = std::chrono::milliseconds(100);
+
+enum class session_state { connecting, connected, disconnected };
+const char* to_string(session_state s);
+
+// What /status shows about the CP session. Times are on the steady clock.
+struct session_status {
+    session_state state = session_state::disconnected;
+    steady_time since{}; // when `state` was entered
+    std::optional<steady_time> last_pong;
+    std::optional<steady_duration> round_trip;  // ping -> pong, the latest
+    std::uint64_t reconnects = 0;               // connection attempts after the first
+    std::uint32_t attempt = 0;                  // attempts in the current outage (0: healthy)
+    std::optional<steady_time> next_attempt_at; // while waiting to reconnect
+    steady_duration next_attempt_delay{};
+    std::string last_error;  // the latest failure, kept after recovery
+    std::string config_hash; // what the pings carry
+};
+
+// What the driver must do. One struct rather than a std::variant: simpler to test, and GCC 12
+// reports false "maybe uninitialized" warnings on variants of strings.
+struct dp_action {
+    enum kind_t {
+        connect,         // open a connection (TCP, proxy, TLS, websocket)
+        send_basic_info, // the first frame
+        send_ping,       // payload: `text` (the config hash)
+        deliver_config,  // hand `snapshot` to the observer
+        close_session,   // close the connection; `text` says why
+        wait_until,      // call on_timer at `at` (replaces any earlier request)
+        status_changed,  // status() changed
+    };
+    kind_t kind;
+    std::string text;
+    snapshot_ptr snapshot;
+    steady_time at{};
+};
+using dp_action_list = std::vector<dp_action>;
+
+class dp_session_fsm {
+public:
+    // `rng` must outlive the machine; tests seed it.
+    dp_session_fsm(dp_timing timing, jitter& rng, std::string initial_hash = std::string(empty_config_hash));
+
+    dp_action_list start(steady_time now);
+
+    // The websocket handshake completed.
+    dp_action_list on_connected(steady_time now);
+    // TCP, proxy, TLS or websocket handshake failed.
+    dp_action_list on_connect_failed(steady_time now, std::string_view error);
+    dp_action_list on_pong(steady_time now);
+    // A binary frame, already decoded (or rejected with a reason) by decode_reconfigure_frame.
+    dp_action_list on_config_frame(steady_time now, const result<snapshot_ptr, std::string>& decoded);
+    // Any other frame from the CP (text): it proves the CP alive, nothing else.
+    dp_action_list on_other_frame(steady_time now);
+    dp_action_list on_close_frame(steady_time now, std::string_view detail);
+    dp_action_list on_connection_lost(steady_time now, std::string_view error);
+    // The observer finished with a delivered config: applied (the pings now carry its hash) or not.
+    dp_action_list on_config_applied(steady_time now, const std::string& hash, bool applied);
+    // A config applied outside this session (loaded from the fallback bucket).
+    dp_action_list on_external_config(steady_time now, const std::string& hash);
+    dp_action_list on_timer(steady_time now);
+
+    const session_status& status() const { return status_; }
+    const std::string& current_hash() const { return status_.config_hash; }
+    bool delivering() const { return delivering_ != nullptr; }
+
+private:
+    void enter(session_state s, steady_time now, dp_action_list& out);
+    void schedule_reconnect(steady_time now, dp_action_list& out);
+    steady_duration draw_reconnect_delay(steady_time now);
+    void ping(steady_time now, dp_action_list& out);
+    void healthy(steady_time now, dp_action_list& out);
+    void frame_seen(steady_time now, dp_action_list& out);
+    void deliver_next(dp_action_list& out);
+    void lost(steady_time now, std::string_view error, bool quiet, dp_action_list& out);
+    void rearm(dp_action_list& out);
+
+    dp_timing timing_;
+    jitter& rng_;
+    session_status status_;
+    bool started_ = false;
+
+    // connected
+    steady_time last_frame_at_{};
+    steady_time next_ping_at_{};
+    std::deque<steady_time> pings_in_flight_;
+    bool exchanged_ = false; // a frame arrived on this connection
+
+    // outage
+    std::optional<steady_time> outage_since_;
+    unsigned grow_steps_ = 0;
+
+    // configs
+    snapshot_ptr delivering_;
+    snapshot_ptr pending_;
+
+    std::optional<steady_time> armed_; // the last wait_until emitted
+};
+
+} // namespace lifeboat::protocol
