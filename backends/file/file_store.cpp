@@ -453,6 +453,8 @@ private:
                     store_errc::local_io, 0, "",
                     fmt::format("{} is a symbolic link, which the file store does not follow", path.string()),
                     op}};
+            if (err == ENOENT || err == ENOTDIR)
+                return failure{store_error{store_errc::not_found, 0, "", "no such object", op}};
             return failure{io_error(op, "open", path, err)};
         }
         fd.reset(raw);
