@@ -1,0 +1,61 @@
+#!/bin/sh
+# One-shot MinIO setup: the bucket, and two users with the least privilege each role needs
+# (docs/iam-policies.md has the same policies for AWS):
+#   exporter: list the prefix, read, write and delete objects under it (config.json, election/)
+#   importer: list the prefix and read objects under it; nothing else
+# Safe to run again.
+set -eu
+mc alias set demo http://minio:9000 "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null
+mc mb --ignore-existing "demo/$BUCKET"
+
+cat > /tmp/exporter.json <<JSON
+{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Sid": "ListThePrefix",
+      "Effect": "Allow",
+      "Action": ["s3:ListBucket"],
+      "Resource": ["arn:aws:s3:::$BUCKET"],
+      "Condition": {"StringLike": {"s3:prefix": ["$PREFIX/*"]}}
+    },
+    {
+      "Sid": "ReadWriteUnderThePrefix",
+      "Effect": "Allow",
+      "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+      "Resource": ["arn:aws:s3:::$BUCKET/$PREFIX/*"]
+    }
+  ]
+}
+JSON
+cat > /tmp/importer.json <<JSON
+{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Sid": "ListThePrefix",
+      "Effect": "Allow",
+      "Action": ["s3:ListBucket"],
+      "Resource": ["arn:aws:s3:::$BUCKET"],
+      "Condition": {"StringLike": {"s3:prefix": ["$PREFIX/*"]}}
+    },
+    {
+      "Sid": "ReadUnderThePrefix",
+      "Effect": "Allow",
+      "Action": ["s3:GetObject"],
+      "Resource": ["arn:aws:s3:::$BUCKET/$PREFIX/*"]
+    }
+  ]
+}
+JSON
+# `policy create` replaces a policy of the same name, so edits here take effect on the next run.
+mc admin policy create demo lifeboat-exporter /tmp/exporter.json
+mc admin policy create demo lifeboat-importer /tmp/importer.json
+mc admin user add demo "$EXPORTER_ACCESS_KEY" "$EXPORTER_SECRET_KEY"
+mc admin user add demo "$IMPORTER_ACCESS_KEY" "$IMPORTER_SECRET_KEY"
+# attach fails when the policy is already attached (a second run): check the result instead.
+mc admin policy attach demo lifeboat-exporter --user "$EXPORTER_ACCESS_KEY" >/dev/null 2>&1 || true
+mc admin policy attach demo lifeboat-importer --user "$IMPORTER_ACCESS_KEY" >/dev/null 2>&1 || true
+mc admin user info demo "$EXPORTER_ACCESS_KEY" | grep -q lifeboat-exporter
+mc admin user info demo "$IMPORTER_ACCESS_KEY" | grep -q lifeboat-importer
+echo "minio-setup: bucket $BUCKET, users $EXPORTER_ACCESS_KEY (read-write $PREFIX/*) and $IMPORTER_ACCESS_KEY (read-only $PREFIX/*)"
