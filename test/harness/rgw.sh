@@ -5,7 +5,7 @@
 # Recipe: ../shared/research/s3-servers.md. Ports: RGW 17480, mon 16789 (override RGW_PORT, MON_PORT).
 set -euo pipefail
 cmd=${1:?start|stop|env}
-D=${2:?dir}
+D=$(realpath -m "${2:?dir}") # absolute: the Ceph daemons chdir to /
 RGW_PORT=${RGW_PORT:-17480}
 MON_PORT=${MON_PORT:-16789}
 AK=AKIATESTTESTTEST0001
@@ -91,7 +91,9 @@ ceph-authtool --create-keyring "$K" --gen-key -n mon. --cap mon 'allow *' >/dev/
 ceph-authtool "$K" --gen-key -n client.admin --cap mon 'allow *' --cap osd 'allow *' --cap mgr 'allow *' >/dev/null
 ceph-authtool "$K" --gen-key -n osd.0 --cap mon 'allow profile osd' --cap mgr 'allow profile osd' --cap osd 'allow *' >/dev/null
 ceph-authtool "$K" --gen-key -n client.rgw.a --cap mon 'allow rw' --cap osd 'allow rwx' --cap mgr 'allow rw' >/dev/null
-monmaptool --create --add a "127.0.0.1:$MON_PORT" --fsid "$FSID" "$D/monmap" >/dev/null
+# --addv with an explicit v1 address: for a port other than 6789, --add would assume msgr v2,
+# which the v1-only mon_host above cannot reach.
+monmaptool --create --addv a "[v1:127.0.0.1:$MON_PORT]" --fsid "$FSID" "$D/monmap" >/dev/null
 ceph-mon "${C[@]}" -i a --mkfs --monmap "$D/monmap" --keyring "$K"
 setsid ceph-mon "${C[@]}" -i a -f > "$D/log/mon.out" 2>&1 < /dev/null & echo $! > "$D/mon.pid"
 wait_for mon "$D/mon.pid" ceph "${C[@]}" --connect-timeout 5 mon stat
