@@ -2,7 +2,7 @@
 # One-shot MinIO setup: the bucket, and two users with the least privilege each role needs
 # (docs/iam-policies.md has the same policies for AWS):
 #   exporter: list the prefix, read, write and delete objects under it (config.json, election/)
-#   importer: list the prefix and read objects under it; nothing else
+#   importer: list the prefix and read <prefix>/<version>/config.json; nothing else
 # Safe to run again.
 set -eu
 mc alias set demo http://minio:9000 "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null
@@ -40,10 +40,10 @@ cat > /tmp/importer.json <<JSON
       "Condition": {"StringLike": {"s3:prefix": ["$PREFIX/*"]}}
     },
     {
-      "Sid": "ReadUnderThePrefix",
+      "Sid": "ReadTheBackup",
       "Effect": "Allow",
       "Action": ["s3:GetObject"],
-      "Resource": ["arn:aws:s3:::$BUCKET/$PREFIX/*"]
+      "Resource": ["arn:aws:s3:::$BUCKET/$PREFIX/*/config.json"]
     }
   ]
 }
@@ -53,9 +53,15 @@ mc admin policy create demo lifeboat-exporter /tmp/exporter.json
 mc admin policy create demo lifeboat-importer /tmp/importer.json
 mc admin user add demo "$EXPORTER_ACCESS_KEY" "$EXPORTER_SECRET_KEY"
 mc admin user add demo "$IMPORTER_ACCESS_KEY" "$IMPORTER_SECRET_KEY"
-# attach fails when the policy is already attached (a second run): check the result instead.
-mc admin policy attach demo lifeboat-exporter --user "$EXPORTER_ACCESS_KEY" >/dev/null 2>&1 || true
-mc admin policy attach demo lifeboat-importer --user "$IMPORTER_ACCESS_KEY" >/dev/null 2>&1 || true
-mc admin user info demo "$EXPORTER_ACCESS_KEY" | grep -q lifeboat-exporter
-mc admin user info demo "$IMPORTER_ACCESS_KEY" | grep -q lifeboat-importer
-echo "minio-setup: bucket $BUCKET, users $EXPORTER_ACCESS_KEY (read-write $PREFIX/*) and $IMPORTER_ACCESS_KEY (read-only $PREFIX/*)"
+# attach fails when the policy is already attached (a second run): check the result instead
+# (with the shell alone: the mc image has no grep).
+attach() { # policy user
+  mc admin policy attach demo "$1" --user "$2" >/dev/null 2>&1 || true
+  case "$(mc admin user info demo "$2")" in
+    *"$1"*) ;;
+    *) echo "minio-setup: policy $1 is not attached to $2" >&2; exit 1 ;;
+  esac
+}
+attach lifeboat-exporter "$EXPORTER_ACCESS_KEY"
+attach lifeboat-importer "$IMPORTER_ACCESS_KEY"
+echo "minio-setup: bucket $BUCKET, users $EXPORTER_ACCESS_KEY (read-write $PREFIX/*) and $IMPORTER_ACCESS_KEY (read-only $PREFIX/*/config.json)"
