@@ -1,8 +1,11 @@
 #!/bin/sh
 # One-shot MinIO setup: the bucket, and two users with the least privilege each role needs
 # (docs/iam-policies.md has the same policies for AWS):
-#   exporter: list the prefix, read, write and delete objects under it (config.json, election/)
-#   importer: list the prefix and read <prefix>/<version>/config.json; nothing else
+#   exporter: list the bucket; read, write and delete objects under the prefix (config.json, election/)
+#   importer: list the bucket; read <prefix>/<version>/config.json; nothing else
+# ListBucket has no s3:prefix condition on purpose: S3 answers a missing object with 404 only to
+# callers that may list the bucket, and an exporter's first upload needs that 404
+# (docs/iam-policies.md, "Why s3:ListBucket on the whole bucket").
 # Safe to run again.
 set -eu
 mc alias set demo http://minio:9000 "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null
@@ -13,11 +16,10 @@ cat > /tmp/exporter.json <<JSON
   "Version": "2012-10-17",
   "Statement": [
     {
-      "Sid": "ListThePrefix",
+      "Sid": "ListTheBucket",
       "Effect": "Allow",
       "Action": ["s3:ListBucket"],
-      "Resource": ["arn:aws:s3:::$BUCKET"],
-      "Condition": {"StringLike": {"s3:prefix": ["$PREFIX/*"]}}
+      "Resource": ["arn:aws:s3:::$BUCKET"]
     },
     {
       "Sid": "ReadWriteUnderThePrefix",
@@ -33,11 +35,10 @@ cat > /tmp/importer.json <<JSON
   "Version": "2012-10-17",
   "Statement": [
     {
-      "Sid": "ListThePrefix",
+      "Sid": "ListTheBucket",
       "Effect": "Allow",
       "Action": ["s3:ListBucket"],
-      "Resource": ["arn:aws:s3:::$BUCKET"],
-      "Condition": {"StringLike": {"s3:prefix": ["$PREFIX/*"]}}
+      "Resource": ["arn:aws:s3:::$BUCKET"]
     },
     {
       "Sid": "ReadTheBackup",
