@@ -242,6 +242,14 @@ dp_action_list dp_session_fsm::on_external_config(steady_time now, const std::st
 
 void dp_session_fsm::lost(steady_time now, std::string_view error, bool quiet, dp_action_list& out) {
     status_.last_error = std::string(error);
+    if (!exchanged_ && status_.state == session_state::connected &&
+        now - status_.since < timing_.ping_interval)
+        // Kong's CP hangs up right after basic_info when it refuses a node (an incompatible
+        // version, a bad basic_info): say so, the CP's log has the details.
+        status_.last_error +=
+            " before answering: the control plane refused this node (check node_version against "
+            "the control plane's version, and its log)";
+    error = status_.last_error;
     if (!outage_since_)
         outage_since_ = now;
     pings_in_flight_.clear();

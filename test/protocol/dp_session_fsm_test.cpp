@@ -397,3 +397,18 @@ TEST(dp_session_fsm, an_external_config_changes_the_pings) {
     EXPECT_EQ(pings(a), std::vector<std::string>{std::string(32, 'd')});
     EXPECT_TRUE(c.fsm.on_external_config(t0 + 2s, std::string(32, 'd')).empty());
 }
+
+// Kong's CP refuses a node (incompatible version) by hanging up right after basic_info; the
+// error says so, since the close itself carries no reason.
+TEST(dp_session_fsm, a_hang_up_before_any_answer_is_reported_as_a_refusal) {
+    connected_fsm c;
+    c.fsm.on_close_frame(t0 + 5ms, "close frame (code 0)");
+    EXPECT_NE(c.fsm.status().last_error.find("the control plane refused this node"), std::string::npos);
+    // After an answer, a hang-up is just a hang-up.
+    const auto next = *c.fsm.status().next_attempt_at;
+    c.fsm.on_timer(next);
+    c.fsm.on_connected(next);
+    c.fsm.on_pong(next + 1ms);
+    c.fsm.on_connection_lost(next + 2ms, "the control plane closed the connection");
+    EXPECT_EQ(c.fsm.status().last_error, "the control plane closed the connection");
+}
