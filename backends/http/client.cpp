@@ -667,6 +667,11 @@ client::impl::exchange(Stream& stream, connection& conn, const request& req,
         buf = big_buffer.get();
         buf_size = 256 * 1024;
     }
+    // Beast reads as much as the connection's buffer can hold: a large body read through the
+    // 512-byte header buffer would cost one syscall per 512 bytes.
+    const bool bulk = !declared || *declared > 64 * 1024;
+    if (bulk)
+        conn.buffer.reserve(256 * 1024);
     std::uint64_t received = 0;
     while (!parser.is_done()) {
         parser.get().body().data = buf;
@@ -711,6 +716,8 @@ client::impl::exchange(Stream& stream, connection& conn, const request& req,
             co_return failure{std::move(f)};
         }
     }
+    if (bulk && conn.buffer.size() == 0)
+        conn.buffer.shrink_to_fit(); // idle pooled connections stay small
     res.body_bytes = received;
     if (file_sink) {
         if (file_sink->accept) {

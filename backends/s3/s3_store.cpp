@@ -7,6 +7,8 @@
 #include "base/digest.hpp"
 #include "base/log.hpp"
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -571,29 +573,46 @@ private:
                           "store", describe(), "key", key);
         };
 
-        std::vector<std::string> etags;
-        for (std::uint64_t offset = 0, number = 1; offset < size; offset += part, ++number) {
-            s3_call up;
-            up.method = http::verb::put;
-            up.key = key;
-            up.query = {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}};
-            up.body = http::request_body::from_file_range(path, offset, std::min(part, size - offset));
-            auto r = co_await execute(std::move(up));
-            if (!r || !r->ok()) {
-                auto err = r ? to_store_error(*r, fmt::format("{} part {}", operation, number)) : r.error();
-                co_await abort();
-                co_return failure{std::move(err)};
+        // Parts go up on several connections at once: while one part is being hashed, others
+        // are on the wire, and the store writes them in parallel.
+        const std::uint64_t count = (size + part - 1) / part;
+        std::vector<std::string> etags(count);
+        std::optional<store_error> first_error;
+        std::uint64_t next = 0;
+        auto worker = [&]() -> asio::awaitable<void> {
+            while (!first_error && next < count) {
+                const std::uint64_t index = next++;
+                const std::uint64_t offset = index * part;
+                const auto number = std::to_string(index + 1);
+                s3_call up;
+                up.method = http::verb::put;
+                up.key = key;
+                up.query = {{"partNumber", number}, {"uploadId", upload_id}};
+                up.body = http::request_body::from_file_range(path, offset, std::min(part, size - offset));
+                auto r = co_await execute(std::move(up));
+                if (!r || !r->ok()) {
+                    if (!first_error)
+                        first_error =
+                            r ? to_store_error(*r, fmt::format("{} part {}", operation, number)) : r.error();
+                    co_return;
+                }
+                etags[index] = strip_etag_quotes(r->header(http::field::etag));
+                if (etags[index].empty() && !first_error)
+                    first_error =
+                        store_error{store_errc::protocol, static_cast<int>(r->status), "",
+                                    fmt::format("part {} was stored without an ETag", number), operation};
             }
-            const auto etag = strip_etag_quotes(r->header(http::field::etag));
-            if (etag.empty()) {
-                co_await abort();
-                co_return failure{store_error{store_errc::protocol,
-                                              static_cast<int>(r->status),
-                                              {},
-                                              fmt::format("part {} was stored without an ETag", number),
-                                              operation}};
-            }
-            etags.push_back(etag);
+        };
+        using namespace asio::experimental::awaitable_operators;
+        if (options_.multipart_concurrency >= 4 && count >= 4)
+            co_await (worker() && worker() && worker() && worker());
+        else if (options_.multipart_concurrency >= 2 && count >= 2)
+            co_await (worker() && worker());
+        else
+            co_await worker();
+        if (first_error) {
+            co_await abort();
+            co_return failure{std::move(*first_error)};
         }
 
         s3_call complete;

@@ -48,6 +48,7 @@ struct s3_options {
     // CompleteMultipartUpload). Memory bodies and conditional writes always use one PUT.
     std::uint64_t multipart_threshold = std::uint64_t(100) << 20;
     std::uint64_t part_size = std::uint64_t(16) << 20; // 5 MiB minimum (S3), at most 10,000 parts
+    unsigned multipart_concurrency = 4;                // parts in flight at once (1, 2 or 4)
     http::timeouts timeout{};
     http::retry_policy retry{};
     // The If-Match ETag form to start with (see above); the store switches on a false 412.

@@ -43,6 +43,13 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "s3_transfer_bench: %s\n", options.error().c_str());
         return 2;
     }
+    // Experiment knobs (sizes in MiB), to compare single PUTs with parallel multipart.
+    if (const char* v = std::getenv("S3_BENCH_MULTIPART_THRESHOLD_MIB"))
+        options->multipart_threshold = std::strtoull(v, nullptr, 10) << 20;
+    if (const char* v = std::getenv("S3_BENCH_PART_SIZE_MIB"))
+        options->part_size = std::strtoull(v, nullptr, 10) << 20;
+    if (const char* v = std::getenv("S3_BENCH_CONCURRENCY"))
+        options->multipart_concurrency = static_cast<unsigned>(std::strtoul(v, nullptr, 10));
     boost::asio::io_context ioc;
     auto store = s3::make_s3_store(ioc.get_executor(), std::move(*options));
     const bool put = std::strcmp(argv[1], "put") == 0;
