@@ -90,13 +90,8 @@ action election_fsm::on_timer(steady_time now) {
     // Our registration went unrenewed for a whole lease (the process was paused, or the store was
     // out of reach): the others may have replaced us. Come back as a new registration at the
     // back of the queue rather than take the lead back from the node that took over.
-    if (last_renewal_ && now - *last_renewal_ >= lease_) {
-        log::warn("registration lapsed; re-registering at the back of the queue", "registration", self_.name,
-                  "unrenewed_ms", ms(now - *last_renewal_), "lease_ms", ms(lease_));
-        lose_leadership(now, "registration lapsed");
-        old_keys_.push_back(self_key_);
-        set_registration(config_.register_time + std::chrono::duration<double>(now - started_at_).count());
-    }
+    if (last_renewal_ && now - *last_renewal_ >= lease_)
+        lapse(now);
 
     // Kong takes register_time at the first registration, not at process start: of two nodes
     // started together, the one that registered first stays first.
@@ -112,6 +107,14 @@ action election_fsm::on_timer(steady_time now) {
         return act::remove{old_keys_.back(), {}};
     }
     return begin_register(now);
+}
+
+void election_fsm::lapse(steady_time now) {
+    log::warn("registration lapsed; re-registering at the back of the queue", "registration", self_.name,
+              "unrenewed_ms", ms(now - *last_renewal_), "lease_ms", ms(lease_));
+    lose_leadership(now, "registration lapsed");
+    old_keys_.push_back(self_key_);
+    set_registration(config_.register_time + std::chrono::duration<double>(now - started_at_).count());
 }
 
 action election_fsm::on_probe(steady_time now, const backends::store_result<bool>& r) {
@@ -152,6 +155,14 @@ action election_fsm::on_registered(steady_time now, const backends::store_result
         return act::wait{next_round_at_.value_or(now)};
     if (!r)
         return fail_round(now, "register", r.error());
+    // This put may have landed a whole lease after the previous one (it hung, or the process
+    // stalled while it was in flight): the others may have declared us dead and replaced us
+    // meanwhile. It must not bring the old registration, and its place in the queue, back.
+    if (last_renewal_ && now - *last_renewal_ >= lease_) {
+        lapse(now);
+        phase_ = phase::removing_old;
+        return act::remove{old_keys_.back(), {}};
+    }
     // The lease runs from when the put was sent: the others saw it land at that time or later.
     last_renewal_ = register_sent_at_;
     if (heartbeat_seq_ == 1)

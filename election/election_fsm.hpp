@@ -165,6 +165,7 @@ private:
         stopped
     };
 
+    void lapse(steady_time now); // come back as a new registration at the back of the queue
     action begin_register(steady_time now);
     action finish_round(steady_time now);
     action next_removal(steady_time now);

@@ -304,6 +304,35 @@ TEST(election_sim, a_paused_leader_waking_up_cannot_overwrite_its_successor) {
     EXPECT_EQ(s.upload(0, 13).outcome, fenced_outcome::not_leader);
 }
 
+TEST(election_sim, a_heartbeat_that_lands_after_the_lease_does_not_bring_the_old_leader_back) {
+    log::capture logs;
+    sim s;
+    start_fleet(s, 3);
+    ASSERT_EQ(s.only_exporter(), 0u);
+    // Freeze n1 for 25 s while its registration put is in flight: sent 10 s after the previous
+    // one, the put lands 35 s after it, when the others may already have declared n1 dead.
+    bool paused = false;
+    bool exported_after = false;
+    s.run_until(s.now + 3min, [&] {
+        if (!paused && std::holds_alternative<election::act::put_registration>(s.node(0).pending)) {
+            s.pause(0, 25s);
+            paused = true;
+        } else if (paused && s.fsm(0).may_export(s.now) && !s.node(0).paused_until) {
+            exported_after = true;
+        }
+    });
+    ASSERT_TRUE(paused);
+    EXPECT_FALSE(exported_after);
+    EXPECT_TRUE(logs.contains("registration lapsed; re-registering at the back of the queue"));
+    EXPECT_EQ(s.only_exporter(), 1u); // n2 took over and keeps the lead
+    EXPECT_EQ(leader_seen_by(s, 0), "n2");
+    EXPECT_EQ(s.fsm(0).current_role(s.now), role::follower);
+    int n1_keys = 0; // only n1's new registration is left
+    for (const auto& k : s.bucket->keys(sim::prefix))
+        n1_keys += k.ends_with("-n1");
+    EXPECT_EQ(n1_keys, 1);
+}
+
 TEST(election_sim, a_kong_exporter_in_the_fleet_leads_while_it_refreshes) {
     sim s;
     const std::string kong_key = sim::prefix + "1767225000.5-kong-node"; // registered before everyone
