@@ -1,14 +1,65 @@
 #include "agent/agent.hpp"
 
+#include "agent/exporter.hpp"
+#include "agent/importer.hpp"
+#include "backends/layout.hpp"
+#include "backends/store_factory.hpp"
 #include "base/log.hpp"
+#include "election/elector.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <fmt/format.h>
 
 namespace lifeboat::agent {
 
-agent::agent(boost::asio::any_io_executor executor, settings config, std::string node_id)
+namespace asio = boost::asio;
+
+namespace {
+
+std::optional<wall_time> to_wall(std::optional<std::chrono::steady_clock::time_point> t) {
+    if (!t)
+        return std::nullopt;
+    return wall_clock::now() -
+           std::chrono::duration_cast<wall_clock::duration>(std::chrono::steady_clock::now() - *t);
+}
+
+protocol::dp_session_options session_options(const settings& s, const std::string& node_id) {
+    protocol::dp_session_options o;
+    o.control_plane = s.cluster_control_plane;
+    o.mtls = s.cluster_mtls == mtls_mode::pki ? protocol::cluster_mtls::pki : protocol::cluster_mtls::shared;
+    o.cert = s.cluster_cert;
+    o.key = s.cluster_cert_key;
+    o.ca_cert = s.cluster_ca_cert;
+    o.server_name = s.cluster_server_name;
+    if (s.cluster_use_proxy)
+        o.proxy = s.proxy_server;
+    o.node_id = node_id;
+    o.node_hostname = s.node_hostname;
+    o.node_version = s.node_version;
+    auto plugins = protocol::plugin_list(s.dp_plugins, s.node_version);
+    if (!plugins)
+        throw std::runtime_error("dp_plugins: " + plugins.error());
+    o.plugins = std::move(plugins).value();
+    o.labels = s.cluster_dp_labels;
+    o.max_payload = s.cluster_max_payload;
+    o.max_config_size = s.cluster_max_config_size;
+    o.timing.ping_interval = s.cluster_ping_interval;
+    o.timing.dead_after = s.cluster_dead_after;
+    o.timing.reconnect_min = s.cluster_reconnect_delay_min;
+    o.timing.reconnect_max = s.cluster_reconnect_delay_max;
+    o.timing.reconnect_ceiling = s.cluster_reconnect_delay_ceiling;
+    return o;
+}
+
+} // namespace
+
+agent::agent(asio::any_io_executor executor, settings config, std::string node_id)
     : executor_(executor)
     , config_(std::move(config))
     , supervisor_(executor) {
-    status_.node_id = std::move(node_id);
+    status_.node_id = node_id;
     status_.node_version = config_.node_version;
     status_.hostname = config_.node_hostname;
     status_.storage = config_.cluster_fallback_config_storage;
@@ -17,10 +68,56 @@ agent::agent(boost::asio::any_io_executor executor, settings config, std::string
     status_.election.enabled = config_.cluster_fallback_config_export;
     status_.control_plane.endpoint = config_.cluster_control_plane;
     status_.control_plane.state = config_.cluster_control_plane.empty() ? "disabled" : "connecting";
-    status_.handoff.kind = config_.gateway_handoff == handoff_kind::file        ? "file"
-                           : config_.gateway_handoff == handoff_kind::admin_api ? "admin_api"
-                                                                                : "none";
     supervisor_.on_restart = [this](const std::string&) { status_.task_restarts = supervisor_.restarts(); };
+
+    // Storage: only import and export need it.
+    if (config_.cluster_fallback_config_import || config_.cluster_fallback_config_export) {
+        auto store = backends::make_object_store(executor_, config_.cluster_fallback_config_storage,
+                                                 config_.storage_env);
+        if (!store)
+            throw std::runtime_error("cluster_fallback_config_storage: " + store.error());
+        store_ = std::move(store).value();
+    }
+
+    auto handoff = make_handoff(executor_, config_);
+    status_.handoff.kind = handoff ? handoff->kind() : "none";
+    pipeline_ = std::make_unique<config_pipeline>(executor_, config_, status_, std::move(handoff));
+    cached_ = pipeline_->load_cache();
+
+    if (!config_.cluster_control_plane.empty()) {
+        auto options = session_options(config_, node_id);
+        if (cached_)
+            options.initial_config_hash = cached_->hash;
+        session_ = std::make_unique<protocol::dp_session>(executor_, std::move(options),
+                                                          static_cast<protocol::dp_session_observer&>(*this));
+        pipeline_->on_delivered_late = [this](const std::string& hash) { session_->set_current_hash(hash); };
+    }
+
+    const auto url = backends::parse_storage_url(config_.cluster_fallback_config_storage);
+    const std::string key_prefix = url ? url->prefix : std::string();
+    if (config_.cluster_fallback_config_import && !cached_) {
+        importer_ = std::make_unique<importer>(executor_, *store_,
+                                               backends::config_key(key_prefix, config_.node_version),
+                                               config_.cluster_max_config_size, *pipeline_, status_.import);
+    } else if (config_.cluster_fallback_config_import) {
+        status_.import.state = "not_needed"; // a restarted node serves its cache; the bucket is not read
+    }
+    if (config_.cluster_fallback_config_export) {
+        election::elector_options eo;
+        eo.election_prefix = backends::election_prefix(key_prefix, config_.node_version);
+        eo.node_id = node_id;
+        eo.hostname = config_.node_hostname;
+        eo.interval = config_.election_interval;
+        elector_ = std::make_unique<election::elector>(*store_, eo);
+        exporter_ = std::make_unique<exporter>(executor_, config_, node_id, *elector_, status_.exporter);
+    }
+    pipeline_->on_applied = [this](const protocol::snapshot_ptr& s) {
+        if (exporter_)
+            exporter_->offer(s);
+        if (importer_)
+            importer_->config_arrived();
+    };
+
     status_server_ = std::make_unique<status_server>(executor_, config_.status_listen, status_);
 }
 
@@ -28,11 +125,95 @@ agent::~agent() = default;
 
 void agent::start() {
     supervisor_.spawn("status_server", [this] { return status_server_->run(); });
+    supervisor_.spawn("handoff_retries", [this] { return pipeline_->run_handoff_retries(); });
+    if (cached_) {
+        // A restarted node serves its last config at once, even while the CP is down.
+        supervisor_.spawn(
+            "apply_cache",
+            [this]() -> asio::awaitable<void> {
+                if (!pipeline_->has_config())
+                    co_await pipeline_->apply(cached_);
+            },
+            supervisor::kind::one_shot);
+    }
+    if (session_)
+        supervisor_.spawn("cp_session", [this] { return session_->run(); });
+    if (importer_) {
+        supervisor_.spawn("importer", [this] { return importer_->run(); });
+        if (!session_)
+            importer_->control_plane_unreachable(); // no CP to wait for
+    }
+    if (elector_) {
+        supervisor_.spawn("election", [this]() -> asio::awaitable<void> {
+            // Status refresh rides along: the election changes only once per round.
+            co_await elector_->run();
+        });
+        supervisor_.spawn("election_status", [this]() -> asio::awaitable<void> {
+            asio::steady_timer t(executor_);
+            for (;;) {
+                refresh_election_status();
+                t.expires_after(std::chrono::milliseconds(500));
+                co_await t.async_wait(asio::use_awaitable);
+            }
+        });
+        supervisor_.spawn("exporter", [this] { return exporter_->run(); });
+    }
     log::info("lifeboat agent started", "node_id", status_.node_id, "node_version", status_.node_version,
               "status", status_server_->local_address(), "control_plane",
               config_.cluster_control_plane.empty() ? "(none)" : config_.cluster_control_plane, "import",
               config_.cluster_fallback_config_import ? "on" : "off", "export",
-              config_.cluster_fallback_config_export ? "on" : "off");
+              config_.cluster_fallback_config_export ? "on" : "off", "storage",
+              store_ ? store_->describe() : "(none)", "cache", status_.cache.state);
+}
+
+asio::awaitable<void> agent::shutdown(steady_duration grace) {
+    // A leader that stops gracefully deletes its registration so a successor takes over at once.
+    if (elector_)
+        elector_->stop();
+    co_await supervisor_.shutdown(grace);
+}
+
+void agent::on_status(const protocol::session_status& s) {
+    auto& cp = status_.control_plane;
+    cp.state = protocol::to_string(s.state);
+    cp.since = to_wall(s.since);
+    cp.last_pong = to_wall(s.last_pong);
+    if (s.round_trip)
+        cp.rtt_ms = std::chrono::duration<double, std::milli>(*s.round_trip).count();
+    cp.reconnects = s.reconnects;
+    cp.attempts = s.attempt;
+    cp.next_attempt_at = to_wall(s.next_attempt_at);
+    cp.next_attempt_delay_s =
+        s.next_attempt_at ? std::optional<double>(std::chrono::duration<double>(s.next_attempt_delay).count())
+                          : std::nullopt;
+    cp.last_error = s.last_error;
+    // The first failed connection is the importer's cue (as Kong's DP imports when connect_cp fails).
+    if (importer_ && s.state != protocol::session_state::connected && s.attempt >= 1)
+        importer_->control_plane_unreachable();
+}
+
+asio::awaitable<bool> agent::on_config(protocol::snapshot_ptr snapshot) {
+    co_return co_await pipeline_->apply(std::move(snapshot));
+}
+
+void agent::refresh_election_status() {
+    const auto e = elector_->status();
+    auto& out = status_.election;
+    out.role = election::to_string(e.my_role);
+    out.leader = e.leader ? e.leader->node_id : std::string();
+    out.is_leader = elector_->is_leader();
+    out.term = e.term;
+    out.fencing = e.fencing == election::fencing_state::enforced;
+    out.candidates.clear();
+    for (const auto& c : e.candidates)
+        if (c.alive)
+            out.candidates.push_back(c.node_id);
+    out.next_round_in_s = e.next_round_in
+                              ? std::optional<double>(std::chrono::duration<double>(*e.next_round_in).count())
+                              : std::nullopt;
+    out.elections = e.counters.rounds;
+    out.term_changes = e.counters.term_changes;
+    out.note = e.fencing_note.empty() ? e.last_error : e.fencing_note;
 }
 
 } // namespace lifeboat::agent

@@ -1,37 +1,65 @@
 // The lifeboat agent: one io_context, one thread, every activity a task under the supervisor.
-// This is the composition root: it builds the parts from the settings and wires them together.
+// This is the composition root: it builds the parts from the settings and wires them together:
+//
+//   CP session ──┐
+//   cache ───────┼─> config_pipeline ─> cache, gateway hand-off ─> exporter ─> elector.fenced_put
+//   importer ────┘
 #pragma once
 
 #include "agent/config.hpp"
+#include "agent/config_pipeline.hpp"
 #include "agent/status.hpp"
 #include "agent/status_server.hpp"
 #include "agent/supervisor.hpp"
+#include "protocol/dp_session.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 
 #include <memory>
 
+namespace lifeboat::backends {
+class object_store;
+}
+namespace lifeboat::election {
+class elector;
+}
+
 namespace lifeboat::agent {
 
-class agent {
+class importer;
+class exporter;
+
+class agent final : private protocol::dp_session_observer {
 public:
-    // Binds the status endpoint at once (throws std::runtime_error with one clear line).
+    // Builds every part and binds the status endpoint. Throws std::runtime_error with one clear
+    // line when the settings cannot work (a taken port, a bad storage URL, unreadable certs).
     agent(boost::asio::any_io_executor executor, settings config, std::string node_id);
     ~agent();
 
     void start();
-    boost::asio::awaitable<void> shutdown(steady_duration grace) { return supervisor_.shutdown(grace); }
+    boost::asio::awaitable<void> shutdown(steady_duration grace);
     void stop_now() { supervisor_.stop_now(); }
 
     const agent_status& status() const { return status_; }
     std::string status_address() const { return status_server_->local_address(); }
 
 private:
+    void on_status(const protocol::session_status& s) override;
+    boost::asio::awaitable<bool> on_config(protocol::snapshot_ptr snapshot) override;
+    void refresh_election_status();
+
     boost::asio::any_io_executor executor_;
     settings config_;
     agent_status status_;
     supervisor supervisor_;
     std::unique_ptr<status_server> status_server_;
+    std::unique_ptr<backends::object_store> store_;
+    std::unique_ptr<config_pipeline> pipeline_;
+    std::unique_ptr<protocol::dp_session> session_;
+    std::unique_ptr<importer> importer_;
+    std::unique_ptr<election::elector> elector_;
+    std::unique_ptr<exporter> exporter_;
+    protocol::snapshot_ptr cached_;
 };
 
 } // namespace lifeboat::agent

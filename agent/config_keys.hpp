@@ -45,4 +45,8 @@ const key_spec* find_key(std::string_view name);
 // password removed), everything else is returned as is.
 std::string display_value(const key_spec& spec, std::string_view value);
 
+// docs/configuration.md, generated from this table (`lifeboat config reference`); a test keeps
+// the committed file equal to it.
+std::string configuration_reference_markdown();
+
 } // namespace lifeboat::agent

@@ -18,10 +18,11 @@ supervisor::supervisor(asio::any_io_executor executor, backoff_policy restart_ba
     , backoff_(restart_backoff)
     , all_done_(executor_) {}
 
-void supervisor::spawn(std::string name, task_fn fn) {
+void supervisor::spawn(std::string name, task_fn fn, kind k) {
     auto& t = tasks_.emplace_back();
     t.name = std::move(name);
     t.fn = std::move(fn);
+    t.k = k;
     ++running_;
     asio::co_spawn(executor_, run(t),
                    asio::bind_cancellation_slot(t.signal.slot(), [this, &t](std::exception_ptr) {
@@ -40,7 +41,7 @@ asio::awaitable<void> supervisor::run(task& t) {
         std::string why;
         try {
             co_await t.fn();
-            if (stopping_)
+            if (stopping_ || t.k == kind::one_shot)
                 break;
             why = "returned unexpectedly";
         } catch (const boost::system::system_error& e) {

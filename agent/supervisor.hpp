@@ -31,7 +31,10 @@ public:
     supervisor(const supervisor&) = delete;
     supervisor& operator=(const supervisor&) = delete;
 
-    void spawn(std::string name, task_fn fn);
+    // A task normally runs until cancelled; returning early counts as a failure. A `one_shot`
+    // task (loading the cache at start, say) may finish; only an exception restarts it.
+    enum class kind { long_running, one_shot };
+    void spawn(std::string name, task_fn fn, kind k = kind::long_running);
 
     // Polite cancel, wait up to `grace`, then terminal cancel; completes when every task ended.
     boost::asio::awaitable<void> shutdown(steady_duration grace);
@@ -48,6 +51,7 @@ private:
     struct task {
         std::string name;
         task_fn fn;
+        kind k = kind::long_running;
         boost::asio::cancellation_signal signal;
         bool done = false;
     };

@@ -1,3 +1,4 @@
+#include "agent/config_keys.hpp"
 #include "cli/command.hpp"
 
 #include <cstdio>
@@ -20,5 +21,10 @@ const lifeboat::cli::command_registration reg{
             }
             std::fputs(lifeboat::agent::render_effective(*loaded).c_str(), stdout);
         });
+        auto* reference = config->add_subcommand(
+            "reference",
+            "Print the configuration reference (every key, default, environment variable) as Markdown");
+        reference->callback(
+            [] { std::fputs(lifeboat::agent::configuration_reference_markdown().c_str(), stdout); });
     }};
 } // namespace

@@ -1,6 +1,7 @@
 #include "agent/config.hpp"
 #include "agent/config_keys.hpp"
 #include "agent/config_values.hpp"
+#include "base/atomic_file.hpp"
 #include "harness/test_env.hpp"
 
 #include <gtest/gtest.h>
@@ -211,4 +212,12 @@ TEST(config, node_id_persists_in_the_prefix) {
     auto refused = ensure_node_id(s);
     ASSERT_FALSE(refused);
     EXPECT_NE(refused.error().find("/proc/no-such-dir"), std::string::npos) << refused.error();
+}
+
+TEST(config, docs_configuration_md_is_generated_from_the_key_table) {
+    auto committed = read_whole_file(test::source_dir() / "docs" / "configuration.md");
+    ASSERT_TRUE(committed) << committed.error();
+    EXPECT_EQ(committed.value(), configuration_reference_markdown())
+        << "docs/configuration.md is stale: regenerate it with `lifeboat config reference > "
+           "docs/configuration.md`";
 }

@@ -1,0 +1,182 @@
+#include "agent/config_pipeline.hpp"
+
+#include "base/log.hpp"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace lifeboat::agent {
+
+namespace asio = boost::asio;
+using protocol::config_source;
+
+namespace {
+constexpr auto forever = std::chrono::steady_clock::time_point::max();
+}
+
+config_pipeline::config_pipeline(asio::any_io_executor executor, const settings& s, agent_status& status,
+                                 std::unique_ptr<gateway_handoff> handoff)
+    : executor_(executor)
+    , status_(status)
+    , cache_(s.prefix)
+    , max_config_size_(s.cluster_max_config_size)
+    , handoff_(std::move(handoff))
+    , apply_done_(executor, forever)
+    , retry_wakeup_(executor, forever) {
+    status_.cache.path = cache_.manifest_path().string();
+}
+
+protocol::snapshot_ptr config_pipeline::load_cache() {
+    auto loaded = cache_.load(max_config_size_);
+    switch (loaded.status) {
+    case cache_load_status::empty:
+        status_.cache.state = "empty";
+        return nullptr;
+    case cache_load_status::corrupt:
+        status_.cache.state = "corrupt";
+        status_.cache.last_error = loaded.error;
+        log::error("config cache is corrupt and is not used", "error", loaded.error);
+        return nullptr;
+    case cache_load_status::loaded:
+        status_.cache.state = "loaded";
+        status_.cache.hash = loaded.snapshot->hash;
+        log::info("config cache loaded", "hash", loaded.snapshot->hash, "bytes", loaded.snapshot->size(),
+                  "first_source", protocol::to_string(loaded.stored_source));
+        return loaded.snapshot;
+    }
+    return nullptr;
+}
+
+asio::awaitable<bool> config_pipeline::apply(protocol::snapshot_ptr snapshot) {
+    // One apply at a time, in order: a later config must not overtake an earlier one half-way.
+    while (applying_) {
+        boost::system::error_code ec;
+        co_await apply_done_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec && ec != asio::error::operation_aborted)
+            throw boost::system::system_error(ec);
+        // operation_aborted is also how a waiting apply is woken; a real cancellation shows up on
+        // the next wait or I/O of the caller.
+    }
+    applying_ = true;
+    struct release {
+        config_pipeline* self;
+        ~release() {
+            self->applying_ = false;
+            self->apply_done_.cancel();
+        }
+    } guard{this};
+
+    const bool same = current_ && current_->hash == snapshot->hash;
+    if (same && delivered_ && delivered_->hash == snapshot->hash) {
+        // Already running this config (the CP confirmed what the cache or the bucket gave us).
+        if (snapshot->source == config_source::control_plane &&
+            current_->source != config_source::control_plane) {
+            current_ = snapshot;
+            status_.config.source = protocol::to_string(snapshot->source);
+            status_.config.cp_timestamp = snapshot->cp_timestamp;
+            log::info("control plane confirmed the running config", "hash", snapshot->hash);
+            if (on_applied)
+                on_applied(snapshot);
+        }
+        co_return true;
+    }
+
+    if (snapshot->source != config_source::cache) {
+        if (auto stored = cache_.store(*snapshot); stored) {
+            status_.cache.state = "written";
+            status_.cache.hash = snapshot->hash;
+            status_.cache.written_at = wall_clock::now();
+            status_.cache.last_error.clear();
+        } else {
+            // The gateway still gets the config; the node just would not survive a restart with it.
+            status_.cache.state = "error";
+            status_.cache.last_error = stored.error();
+            log::error("config cache write failed", "hash", snapshot->hash, "error", stored.error());
+        }
+    }
+    current_ = snapshot;
+    status_.config.hash = snapshot->hash;
+    status_.config.source = protocol::to_string(snapshot->source);
+    status_.config.cp_timestamp = snapshot->cp_timestamp;
+    status_.config.size_bytes = snapshot->size();
+    status_.config.applied_at = wall_clock::now();
+    log::info("config accepted", "hash", snapshot->hash, "source", protocol::to_string(snapshot->source),
+              "bytes", snapshot->size());
+    if (on_applied)
+        on_applied(snapshot);
+    co_return co_await deliver(snapshot);
+}
+
+asio::awaitable<bool> config_pipeline::deliver(const protocol::snapshot_ptr& snapshot) {
+    if (!handoff_) {
+        delivered_ = snapshot;
+        status_.handoff.hash = snapshot->hash;
+        co_return true;
+    }
+    status_.handoff.state = "pending";
+    const auto started = std::chrono::steady_clock::now();
+    auto r = co_await handoff_->deliver(*snapshot);
+    status_.handoff.last_at = wall_clock::now();
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    if (r) {
+        delivered_ = snapshot;
+        status_.handoff.state = "ok";
+        status_.handoff.hash = snapshot->hash;
+        status_.handoff.last_error.clear();
+        log::info("config handed to the gateway", "hash", snapshot->hash, "via", handoff_->kind(), "ms",
+                  ms.count());
+        co_return true;
+    }
+    status_.handoff.state = "failed";
+    status_.handoff.last_error = r.error();
+    ++status_.handoff.failures;
+    log::error("gateway hand-off failed; will retry", "hash", snapshot->hash, "via", handoff_->kind(),
+               "error", r.error());
+    retry_wakeup_.cancel(); // let the retry loop take over
+    co_return false;
+}
+
+asio::awaitable<void> config_pipeline::run_handoff_retries() {
+    unsigned attempt = 0;
+    for (;;) {
+        const bool needed = handoff_ && current_ && (!delivered_ || delivered_->hash != current_->hash) &&
+                            status_.handoff.state == "failed";
+        retry_wakeup_.expires_at(
+            needed ? std::chrono::steady_clock::now() + retry_backoff_.delay(attempt, jitter_) : forever);
+        boost::system::error_code ec;
+        co_await retry_wakeup_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            // Woken by a new failure (operation_aborted from cancel()) or a real cancellation:
+            // tell them apart by our own cancellation state.
+            auto cs = co_await asio::this_coro::cancellation_state;
+            if (cs.cancelled() != asio::cancellation_type::none)
+                co_return;
+            attempt = 0;
+            continue;
+        }
+        if (!needed || applying_)
+            continue;
+        ++attempt;
+        const auto target = current_;
+        applying_ = true;
+        bool ok = false;
+        {
+            struct release {
+                config_pipeline* self;
+                ~release() {
+                    self->applying_ = false;
+                    self->apply_done_.cancel();
+                }
+            } guard{this};
+            ok = co_await deliver(target);
+        }
+        if (ok) {
+            attempt = 0;
+            if (on_delivered_late)
+                on_delivered_late(target->hash);
+        }
+    }
+}
+
+} // namespace lifeboat::agent

@@ -1,0 +1,48 @@
+// Fallback export (cluster_fallback_config_export = on): each new config from the control plane
+// is uploaded to <prefix>/<node_version>/config.json as the plain JSON config_table (content type
+// application/json, metadata uploader = <node_id>, plus cluster_fallback_export_s3_config), the
+// same object Kong Enterprise writes. Only the elected leader uploads, through the elector's
+// fenced put, so a deposed or paused leader never overwrites a newer config.
+//
+// Configs are coalesced over cluster_fallback_config_export_delay (the newest wins); failures are
+// retried with back-off; the newest config always ends up in the bucket once this node leads.
+#pragma once
+
+#include "agent/config.hpp"
+#include "agent/status.hpp"
+#include "base/backoff.hpp"
+#include "election/elector.hpp"
+#include "protocol/config_snapshot.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+namespace lifeboat::agent {
+
+class exporter {
+public:
+    exporter(boost::asio::any_io_executor executor, const settings& s, std::string node_id,
+             election::elector& elector, export_status& status);
+
+    // A config was accepted: remember it (the newest wins) and wake the loop.
+    void offer(const protocol::snapshot_ptr& snapshot);
+
+    boost::asio::awaitable<void> run();
+
+private:
+    boost::asio::awaitable<void> wait(steady_duration d);
+
+    std::string key_;
+    std::string node_id_;
+    std::chrono::milliseconds delay_;
+    std::map<std::string, std::string> s3_fields_;
+    election::elector& elector_;
+    export_status& status_;
+    protocol::snapshot_ptr pending_;
+    boost::asio::steady_timer wakeup_;
+    backoff_policy backoff_{std::chrono::milliseconds(500), std::chrono::seconds(30),
+                            std::chrono::milliseconds(200)};
+    jitter jitter_;
+};
+
+} // namespace lifeboat::agent

@@ -1,0 +1,208 @@
+#include "agent/handoff.hpp"
+
+#include "backends/http/client.hpp"
+#include "base/atomic_file.hpp"
+#include "base/log.hpp"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+
+#include <fmt/format.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace lifeboat::agent {
+
+namespace asio = boost::asio;
+
+asio::awaitable<result<void, std::string>> run_command(const std::string& command,
+                                                       std::chrono::milliseconds timeout) {
+    // Output goes to a temporary file so a chatty command can never block on a full pipe.
+    char out_template[] = "/tmp/lifeboat-reload-XXXXXX";
+    const int out_fd = ::mkstemp(out_template);
+    if (out_fd < 0)
+        co_return failure{
+            fmt::format("cannot create a file for the command's output: {}", std::strerror(errno))};
+    ::unlink(out_template);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+    posix_spawn_file_actions_adddup2(&actions, out_fd, 2);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP); // its own group: a timeout kills it all
+    posix_spawnattr_setpgroup(&attr, 0);
+    const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
+    pid_t pid = -1;
+    const int rc = ::posix_spawn(&pid, "/bin/sh", &actions, &attr, const_cast<char* const*>(argv), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) {
+        ::close(out_fd);
+        co_return failure{fmt::format("cannot start /bin/sh: {}", std::strerror(rc))};
+    }
+
+    auto output_tail = [&] {
+        std::string text(512, '\0');
+        const off_t end = ::lseek(out_fd, 0, SEEK_END);
+        const off_t from = end > 512 ? end - 512 : 0;
+        const ssize_t n = ::pread(out_fd, text.data(), text.size(), from);
+        text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+        for (auto& c : text)
+            if (c == '\n' || c == '\r')
+                c = ' ';
+        while (!text.empty() && text.back() == ' ')
+            text.pop_back();
+        return text;
+    };
+
+    // Poll for the exit: cheap (a reload takes seconds at most) and needs no SIGCHLD handler that
+    // would interfere with other children.
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    auto ex = co_await asio::this_coro::executor;
+    asio::steady_timer timer(ex);
+    int status = 0;
+    for (auto wait = std::chrono::milliseconds(2);;
+         wait = std::min(wait * 2, std::chrono::milliseconds(50))) {
+        const pid_t r = ::waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            break;
+        if (std::chrono::steady_clock::now() >= deadline) {
+            ::kill(-pid, SIGKILL);
+            ::waitpid(pid, &status, 0);
+            auto tail = output_tail();
+            ::close(out_fd);
+            co_return failure{fmt::format("reload command timed out after {} ms and was killed{}{}",
+                                          timeout.count(), tail.empty() ? "" : ": ", tail)};
+        }
+        timer.expires_after(wait);
+        boost::system::error_code ec;
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) { // cancelled: do not leave the child behind
+            ::kill(-pid, SIGKILL);
+            ::waitpid(pid, &status, 0);
+            ::close(out_fd);
+            throw boost::system::system_error(ec);
+        }
+    }
+    auto tail = output_tail();
+    ::close(out_fd);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        co_return ok_v;
+    const auto how = WIFEXITED(status) ? fmt::format("exited with {}", WEXITSTATUS(status))
+                                       : fmt::format("was killed by signal {}", WTERMSIG(status));
+    co_return failure{fmt::format("reload command {}{}{}", how, tail.empty() ? "" : ": ", tail)};
+}
+
+namespace {
+
+class file_handoff final : public gateway_handoff {
+public:
+    explicit file_handoff(const settings& s)
+        : path_(s.gateway_config_path)
+        , reload_(s.gateway_reload_command)
+        , timeout_(s.gateway_reload_timeout) {}
+
+    const char* kind() const override { return "file"; }
+
+    asio::awaitable<result<void, std::string>> deliver(const protocol::config_snapshot& snapshot) override {
+        // 0640: the gateway usually reads it as another user of the same group; the config holds
+        // credentials, so never world-readable.
+        if (auto w = write_file_atomically(path_, snapshot.config_json, 0640); !w)
+            co_return failure{w.error()};
+        if (reload_.empty())
+            co_return ok_v;
+        co_return co_await run_command(reload_, timeout_);
+    }
+
+private:
+    std::filesystem::path path_;
+    std::string reload_;
+    std::chrono::milliseconds timeout_;
+};
+
+class admin_api_handoff final : public gateway_handoff {
+public:
+    admin_api_handoff(asio::any_io_executor executor, const settings& s)
+        : client_(executor, {})
+        , url_(s.gateway_admin_url)
+        , token_(s.gateway_admin_token) {}
+
+    const char* kind() const override { return "admin_api"; }
+
+    asio::awaitable<result<void, std::string>> deliver(const protocol::config_snapshot& snapshot) override {
+        auto where = http::split_url(url_);
+        if (!where)
+            co_return failure{fmt::format("gateway_admin_url: {}", where.error())};
+        http::request req;
+        req.method = http::verb::post;
+        req.server = where->server;
+        auto base = where->target == "/" ? std::string() : where->target;
+        if (base.ends_with('/'))
+            base.pop_back();
+        req.target = base + "/config";
+        req.headers.set(http::field::content_type, "application/json");
+        if (!token_.empty())
+            req.headers.set("Kong-Admin-Token", token_);
+        // The snapshot owns its bytes; the request shares them without a copy.
+        req.body.parts.push_back(
+            http::memory_part{std::shared_ptr<const std::string>(snapshot.storage, &storage_view(snapshot))});
+        req.retry =
+            http::retry_policy{6, backoff_policy{std::chrono::milliseconds(200), std::chrono::seconds(5),
+                                                 std::chrono::milliseconds(50)}};
+        auto res = co_await client_.send(std::move(req));
+        if (!res)
+            co_return failure{fmt::format("POST {}/config: {}", url_, res.error().message)};
+        if (res->status == 201 || res->status == 200)
+            co_return ok_v;
+        std::string message = res->body.substr(0, 300);
+        boost::system::error_code ec;
+        if (auto doc = boost::json::parse(res->body, ec); !ec && doc.is_object())
+            if (auto* m = doc.as_object().if_contains("message"); m && m->is_string())
+                message = std::string(m->as_string());
+        co_return failure{fmt::format("POST {}/config: HTTP {}: {}", url_, res->status, message)};
+    }
+
+private:
+    // The request body must be exactly the config_table text. When the snapshot's storage holds
+    // more (a whole envelope), keep a string of just the slice, made once per snapshot.
+    const std::string& storage_view(const protocol::config_snapshot& s) {
+        if (s.storage && s.storage->data() == s.config_json.data() &&
+            s.storage->size() == s.config_json.size())
+            return *s.storage;
+        slice_ = std::string(s.config_json);
+        return slice_;
+    }
+
+    http::client client_;
+    std::string url_;
+    std::string token_;
+    std::string slice_;
+};
+
+} // namespace
+
+std::unique_ptr<gateway_handoff> make_handoff(asio::any_io_executor executor, const settings& s) {
+    switch (s.gateway_handoff) {
+    case handoff_kind::file:
+        return std::make_unique<file_handoff>(s);
+    case handoff_kind::admin_api:
+        return std::make_unique<admin_api_handoff>(std::move(executor), s);
+    case handoff_kind::none:
+        return nullptr;
+    }
+    return nullptr;
+}
+
+} // namespace lifeboat::agent

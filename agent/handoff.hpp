@@ -1,0 +1,39 @@
+// Hands each new config to the gateway next to the agent:
+//   file       the declarative config written atomically to gateway_config_path, then
+//              gateway_reload_command run with `sh -c` under a timeout (`kong reload`, a signal);
+//   admin_api  POST <gateway_admin_url>/config to a DB-less Kong, success checked (Kong answers
+//              201), retried with back-off on network errors and 5xx; a 400 (Kong refused the
+//              config) is final and reported with Kong's message;
+//   none       nothing to do (the agent only caches and exports).
+#pragma once
+
+#include "agent/config.hpp"
+#include "base/result.hpp"
+#include "protocol/config_snapshot.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <memory>
+#include <string>
+
+namespace lifeboat::agent {
+
+class gateway_handoff {
+public:
+    virtual ~gateway_handoff() = default;
+    // One line saying what failed, e.g. "reload command exited with 1: <stderr tail>".
+    virtual boost::asio::awaitable<result<void, std::string>>
+    deliver(const protocol::config_snapshot& snapshot) = 0;
+    virtual const char* kind() const = 0;
+};
+
+// nullptr for handoff_kind::none.
+std::unique_ptr<gateway_handoff> make_handoff(boost::asio::any_io_executor executor, const settings& s);
+
+// Runs `sh -c command` with a timeout; on timeout the whole process group is killed. Returns the
+// exit code, or an error line (spawn failure, timeout) with the tail of the command's output.
+boost::asio::awaitable<result<void, std::string>> run_command(const std::string& command,
+                                                              std::chrono::milliseconds timeout);
+
+} // namespace lifeboat::agent

@@ -1,0 +1,89 @@
+#include "agent/importer.hpp"
+
+#include "base/log.hpp"
+#include "protocol/envelope.hpp"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace lifeboat::agent {
+
+namespace asio = boost::asio;
+
+importer::importer(asio::any_io_executor executor, backends::object_store& store, std::string key,
+                   std::size_t max_config_size, config_pipeline& pipeline, import_status& status)
+    : store_(store)
+    , key_(std::move(key))
+    , max_config_size_(max_config_size)
+    , pipeline_(pipeline)
+    , status_(status)
+    , wakeup_(executor, std::chrono::steady_clock::time_point::max()) {}
+
+void importer::control_plane_unreachable() {
+    if (!go_) {
+        go_ = true;
+        wakeup_.cancel();
+    }
+}
+
+void importer::config_arrived() {
+    wakeup_.cancel();
+}
+
+asio::awaitable<void> importer::wait(steady_duration d) {
+    wakeup_.expires_after(d);
+    boost::system::error_code ec;
+    co_await wakeup_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    auto cs = co_await asio::this_coro::cancellation_state;
+    if (cs.cancelled() != asio::cancellation_type::none)
+        throw boost::system::system_error(asio::error::operation_aborted);
+}
+
+asio::awaitable<void> importer::run() {
+    status_.state = "waiting";
+    while (!go_ && !pipeline_.has_config())
+        co_await wait(std::chrono::hours(24));
+    unsigned attempt = 0;
+    while (!pipeline_.has_config()) {
+        status_.state = "fetching";
+        ++status_.attempts;
+        status_.last_at = wall_clock::now();
+        if (attempt == 0)
+            log::info("control plane not reachable and no config: fetching the fallback config", "storage",
+                      store_.describe(), "key", key_);
+        auto got = co_await store_.get(key_, max_config_size_);
+        if (pipeline_.has_config())
+            break; // the CP answered meanwhile: its config wins
+        std::string error;
+        if (!got) {
+            error = got.error().code == backends::store_errc::not_found
+                        ? "no backup at " + key_ + " (has an exporter with this node_version run yet?)"
+                        : got.error().to_string();
+        } else {
+            auto snap = protocol::snapshot_from_config_table(std::move(got->bytes),
+                                                             protocol::config_source::fallback);
+            if (!snap) {
+                error = "the backup at " + key_ + " is invalid: " + snap.error();
+            } else {
+                const bool delivered = co_await pipeline_.apply(snap.value());
+                status_.state = "imported";
+                status_.last_error.clear();
+                log::info("fallback config applied", "hash", snap.value()->hash, "bytes",
+                          snap.value()->size(), "handed_to_gateway", delivered);
+                break;
+            }
+        }
+        status_.last_error = error;
+        const auto delay = backoff_.delay(attempt++, jitter_);
+        log::warn("fallback import failed; retrying", "error", error, "attempt", status_.attempts,
+                  "retry_in_ms", std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
+        co_await wait(delay);
+    }
+    if (status_.state != "imported")
+        status_.state = "not_needed";
+    // Done for the life of the process: the storage is not read again.
+    for (;;)
+        co_await wait(std::chrono::hours(24));
+}
+
+} // namespace lifeboat::agent

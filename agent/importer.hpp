@@ -1,0 +1,47 @@
+// Fallback import (cluster_fallback_config_import = on): a node with no config whose first
+// control-plane connection fails provisions itself from <prefix>/<node_version>/config.json.
+// Unlike Kong (one try) the fetch is retried with back-off until it succeeds or the CP delivers a
+// config; once the node has a config, the storage is not read again.
+#pragma once
+
+#include "agent/config_pipeline.hpp"
+#include "agent/status.hpp"
+#include "backends/object_store.hpp"
+#include "base/backoff.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <string>
+
+namespace lifeboat::agent {
+
+class importer {
+public:
+    importer(boost::asio::any_io_executor executor, backends::object_store& store, std::string key,
+             std::size_t max_config_size, config_pipeline& pipeline, import_status& status);
+
+    // The CP could not be reached (or none is configured): start fetching.
+    void control_plane_unreachable();
+    // Something else gave the node a config: stop.
+    void config_arrived();
+
+    // Waits for control_plane_unreachable(), then fetches until the node has a config.
+    boost::asio::awaitable<void> run();
+
+private:
+    boost::asio::awaitable<void> wait(steady_duration d);
+
+    backends::object_store& store_;
+    std::string key_;
+    std::size_t max_config_size_;
+    config_pipeline& pipeline_;
+    import_status& status_;
+    boost::asio::steady_timer wakeup_;
+    bool go_ = false;
+    backoff_policy backoff_{std::chrono::milliseconds(500), std::chrono::seconds(30),
+                            std::chrono::milliseconds(200)};
+    jitter jitter_;
+};
+
+} // namespace lifeboat::agent

@@ -1,0 +1,179 @@
+#include "fleet.hpp"
+
+#include "base/atomic_file.hpp"
+#include "cli/status_client.hpp"
+
+#include <boost/json.hpp>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+namespace lifeboat::test {
+
+cluster_certs make_cluster_certs(const std::filesystem::path& dir) {
+    cluster_certs c{dir / "cluster.crt", dir / "cluster.key"};
+    auto r = run({.args = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384",
+                           "-nodes", "-keyout", c.key.string(), "-out", c.cert.string(), "-days", "2",
+                           "-subj", "/CN=kong_clustering"},
+                  .work_dir = dir,
+                  .name = "openssl"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return c;
+}
+
+std::string sample_config(const std::string& marker, std::size_t services) {
+    std::string s = R"({"_format_version":"3.0","_transform":false,"services":[)";
+    for (std::size_t i = 0; i < services; ++i) {
+        if (i)
+            s += ',';
+        s += fmt::format(
+            R"({{"id":"{:08x}-0000-4000-8000-{:012x}","name":"{}-svc-{}","host":"upstream-{}.internal",)"
+            R"("port":8080,"protocol":"http","path":"/","retries":5,"connect_timeout":60000,)"
+            R"("write_timeout":60000,"read_timeout":60000,"enabled":true,"tags":["lifeboat-test"]}})",
+            i, i, marker, i, i);
+    }
+    s += R"(],"routes":[)";
+    for (std::size_t i = 0; i < services; ++i) {
+        if (i)
+            s += ',';
+        s += fmt::format(
+            R"({{"id":"{:08x}-1111-4000-8000-{:012x}","name":"{}-route-{}","paths":["/{}/{}"],)"
+            R"("service":"{:08x}-0000-4000-8000-{:012x}","strip_path":true,"protocols":["http","https"]}})",
+            i, i, marker, i, marker, i, i, i);
+    }
+    s += "]}";
+    return s;
+}
+
+reference_cp::reference_cp(const std::filesystem::path& dir, const cluster_certs& certs,
+                           const std::string& config_json, unsigned short port)
+    : dir_(dir)
+    , config_file_(dir / "cp-config.json")
+    , certs_(certs)
+    , port_(port ? port : free_port()) {
+    set_config(config_json);
+    start();
+}
+
+void reference_cp::set_config(const std::string& config_json) {
+    EXPECT_TRUE(write_file_atomically(config_file_, config_json, 0644));
+}
+
+void reference_cp::start() {
+    proc_ = std::make_unique<process>(process_options{
+        .args = {lifeboat_bin().string(), "cp", "--listen", address(), "--cert", certs_.cert.string(),
+                 "--key", certs_.key.string(), "--config", config_file_.string()},
+        .work_dir = dir_,
+        .name = "cp-" + std::to_string(port_)});
+    // Wait until it accepts connections.
+    eventually(
+        [&] {
+            std::string error;
+            cli::get_status(address(), "/", std::chrono::milliseconds(200), error);
+            return error.find("refused") == std::string::npos;
+        },
+        std::chrono::seconds(10));
+}
+
+void reference_cp::kill() {
+    if (proc_) {
+        proc_->signal(SIGKILL);
+        proc_->wait(std::chrono::seconds(5));
+    }
+}
+
+agent_process::agent_process(const std::filesystem::path& dir, std::string name,
+                             std::map<std::string, std::string> settings,
+                             std::map<std::string, std::string> env)
+    : dir_(dir)
+    , prefix_(dir / (name + "-prefix"))
+    , name_(std::move(name))
+    , addr_("127.0.0.1:" + std::to_string(free_port()))
+    , settings_(std::move(settings))
+    , env_(std::move(env)) {
+    settings_["prefix"] = prefix_.string();
+    settings_["status_listen"] = addr_;
+    start();
+}
+
+void agent_process::start() {
+    std::vector<std::string> args{lifeboat_bin().string(), "run"};
+    for (const auto& [k, v] : settings_) {
+        args.push_back("--set");
+        args.push_back(k + "=" + v);
+    }
+    proc_ = std::make_unique<process>(process_options{
+        .args = args, .env = env_, .work_dir = dir_, .name = name_ + "-" + std::to_string(std::rand())});
+    EXPECT_TRUE(proc_->wait_for_output("lifeboat agent started", std::chrono::seconds(10))) << name_ << ":\n"
+                                                                                            << proc_->err();
+}
+
+void agent_process::signal(int sig) {
+    proc_->signal(sig);
+}
+void agent_process::kill9() {
+    proc_->signal(SIGKILL);
+    proc_->wait(std::chrono::seconds(5));
+}
+std::optional<int> agent_process::wait(std::chrono::milliseconds timeout) {
+    return proc_->wait(timeout);
+}
+std::string agent_process::log() const {
+    return proc_->err();
+}
+
+boost::json::value agent_process::status() const {
+    std::string error;
+    auto reply = cli::get_status(addr_, "/status", std::chrono::seconds(2), error);
+    if (!reply || reply->status != 200)
+        return nullptr;
+    boost::system::error_code ec;
+    auto v = boost::json::parse(reply->body, ec);
+    return ec ? boost::json::value(nullptr) : v;
+}
+
+std::string agent_process::status_field(const std::string& section, const std::string& key) const {
+    auto s = status();
+    if (!s.is_object())
+        return "<unreachable>";
+    const auto* sec = s.as_object().if_contains(section);
+    if (!sec || !sec->is_object())
+        return "<no section>";
+    const auto* v = sec->as_object().if_contains(key);
+    if (!v || v->is_null())
+        return "";
+    if (v->is_string())
+        return std::string(v->as_string());
+    return boost::json::serialize(*v);
+}
+
+std::map<std::string, std::string> rgw_env() {
+    const auto p = rgw();
+    return {{"AWS_ACCESS_KEY_ID", p.access_key},
+            {"AWS_SECRET_ACCESS_KEY", p.secret_key},
+            {"AWS_REGION", p.region},
+            {"AWS_CONFIG_STORAGE_ENDPOINT", p.endpoint}};
+}
+
+std::string rgw_storage_url(const std::string& prefix) {
+    return "s3://" + rgw().bucket + "/" + prefix;
+}
+
+run_result aws_s3api(const std::vector<std::string>& args) {
+    const auto p = rgw();
+    std::vector<std::string> all{"/usr/bin/aws", "--endpoint-url", p.endpoint, "s3api"};
+    all.insert(all.end(), args.begin(), args.end());
+    return run({.args = all,
+                .env = {{"AWS_ACCESS_KEY_ID", p.access_key},
+                        {"AWS_SECRET_ACCESS_KEY", p.secret_key},
+                        {"AWS_DEFAULT_REGION", p.region},
+                        {"AWS_CONFIG_FILE", "/dev/null"},
+                        {"AWS_SHARED_CREDENTIALS_FILE", "/dev/null"},
+                        {"AWS_EC2_METADATA_DISABLED", "true"}},
+                .name = "aws"},
+               std::chrono::seconds(60));
+}
+
+} // namespace lifeboat::test

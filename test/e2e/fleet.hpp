@@ -1,0 +1,73 @@
+// Helpers for end-to-end tests: certificates, a reference CP process, agent processes with their
+// own prefix and status port, and reading status.
+#pragma once
+
+#include "harness/process.hpp"
+#include "harness/test_env.hpp"
+
+#include <boost/json/value.hpp>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace lifeboat::test {
+
+struct cluster_certs {
+    std::filesystem::path cert, key;
+};
+// A shared-mode cluster certificate, as `kong hybrid gen_cert` makes (EC P-384, CN=kong_clustering).
+cluster_certs make_cluster_certs(const std::filesystem::path& dir);
+
+// A small Kong declarative config; `marker` ends up in a service name so configs differ.
+std::string sample_config(const std::string& marker, std::size_t services = 3);
+
+class reference_cp {
+public:
+    reference_cp(const std::filesystem::path& dir, const cluster_certs& certs, const std::string& config_json,
+                 unsigned short port = 0);
+    void set_config(const std::string& config_json); // the CP notices the file change and pushes
+    void start();
+    void kill();
+    std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+    process* proc() { return proc_.get(); }
+
+private:
+    std::filesystem::path dir_, config_file_;
+    cluster_certs certs_;
+    unsigned short port_;
+    std::unique_ptr<process> proc_;
+};
+
+class agent_process {
+public:
+    // `settings`: key -> value passed with --set; prefix and status_listen are filled in.
+    agent_process(const std::filesystem::path& dir, std::string name,
+                  std::map<std::string, std::string> settings, std::map<std::string, std::string> env = {});
+    void start();
+    void signal(int sig);
+    void kill9();
+    std::optional<int> wait(std::chrono::milliseconds timeout);
+    boost::json::value status() const; // null when unreachable
+    std::string status_field(const std::string& section, const std::string& key) const;
+    std::string log() const;
+    const std::filesystem::path& prefix() const { return prefix_; }
+    const std::string& name() const { return name_; }
+
+private:
+    std::filesystem::path dir_, prefix_;
+    std::string name_, addr_;
+    std::map<std::string, std::string> settings_, env_;
+    std::unique_ptr<process> proc_;
+};
+
+// The environment and storage URL for a unique prefix in the RGW test bucket.
+std::map<std::string, std::string> rgw_env();
+std::string rgw_storage_url(const std::string& prefix);
+
+// awscli (Debian's /usr/bin/aws) against RGW: an independent S3 client.
+run_result aws_s3api(const std::vector<std::string>& args);
+
+} // namespace lifeboat::test

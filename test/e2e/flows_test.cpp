@@ -1,0 +1,201 @@
+// The resilience flows end to end: real lifeboat agents, the reference CP, the Ceph RGW fixture,
+// and awscli as an independent S3 client to read and write the bucket.
+#include "base/atomic_file.hpp"
+#include "fleet.hpp"
+
+#include <boost/json.hpp>
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+using namespace lifeboat;
+using namespace lifeboat::test;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+namespace {
+
+json::value parse(const std::string& s) {
+    boost::system::error_code ec;
+    auto v = json::parse(s, ec);
+    return ec ? json::value(nullptr) : v;
+}
+
+// What the bucket holds at `key`, parsed; null when absent.
+json::value bucket_json(const std::string& key) {
+    const auto out = scratch_dir() / "bucket-read.json";
+    auto r = aws_s3api({"get-object", "--bucket", rgw().bucket, "--key", key, out.string()});
+    if (r.exit_code != 0)
+        return nullptr;
+    auto text = read_whole_file(out);
+    return text ? parse(text.value()) : json::value(nullptr);
+}
+
+json::value file_json(const std::filesystem::path& p) {
+    auto text = read_whole_file(p);
+    return text ? parse(text.value()) : json::value(nullptr);
+}
+
+void aws_put(const std::string& key, const std::string& body) {
+    const auto in = scratch_dir() / "bucket-write.json";
+    ASSERT_TRUE(write_file_atomically(in, body, 0644));
+    auto r = aws_s3api({"put-object", "--bucket", rgw().bucket, "--key", key, "--body", in.string(),
+                        "--content-type", "application/json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+}
+
+std::map<std::string, std::string> exporter_settings(const std::string& cp, const cluster_certs& certs,
+                                                     const std::string& prefix) {
+    return {{"cluster_control_plane", cp},
+            {"cluster_cert", certs.cert.string()},
+            {"cluster_cert_key", certs.key.string()},
+            {"cluster_fallback_config_export", "on"},
+            {"cluster_fallback_config_storage", rgw_storage_url(prefix)},
+            {"cluster_fallback_config_export_delay", "0.2"},
+            {"election_interval", "1"},
+            {"node_version", "3.9.0.0"}};
+}
+
+std::map<std::string, std::string> importer_settings(const std::string& cp, const cluster_certs& certs,
+                                                     const std::string& prefix,
+                                                     const std::filesystem::path& gateway) {
+    return {{"cluster_control_plane", cp},
+            {"cluster_cert", certs.cert.string()},
+            {"cluster_cert_key", certs.key.string()},
+            {"cluster_fallback_config_import", "on"},
+            {"cluster_fallback_config_storage", rgw_storage_url(prefix)},
+            {"gateway_handoff", "file"},
+            {"gateway_config_path", gateway.string()},
+            {"cluster_reconnect_delay_min", "0.5"},
+            {"cluster_reconnect_delay_max", "1"},
+            {"node_version", "3.9.0.0"}};
+}
+
+} // namespace
+
+TEST(flows, cp_up_exporter_uploads_and_a_change_reaches_the_bucket) {
+    const auto dir = scratch_dir();
+    const auto prefix = "flows-" + unique_suffix();
+    const auto key = prefix + "/3.9.0.0/config.json";
+    const auto certs = make_cluster_certs(dir);
+    reference_cp cp(dir, certs, sample_config("alpha"));
+    agent_process exporter(dir, "exporter", exporter_settings(cp.address(), certs, prefix), rgw_env());
+
+    ASSERT_TRUE(eventually([&] { return bucket_json(key) == parse(sample_config("alpha")); }, 30s))
+        << exporter.log() << "\nCP:\n"
+        << cp.proc()->err();
+    // Kong's object: plain JSON config_table, application/json, uploader metadata.
+    auto head = aws_s3api({"head-object", "--bucket", rgw().bucket, "--key", key});
+    ASSERT_EQ(head.exit_code, 0) << head.err;
+    const auto meta = parse(head.out);
+    ASSERT_TRUE(meta.is_object()) << head.out;
+    EXPECT_EQ(meta.at("ContentType"), "application/json");
+    const auto status = exporter.status();
+    ASSERT_TRUE(status.is_object()) << "status unreachable\n" << exporter.log();
+    EXPECT_EQ(meta.at("Metadata").at("uploader"), status.at("node_id")) << head.out;
+
+    cp.set_config(sample_config("beta"));
+    ASSERT_TRUE(eventually([&] { return bucket_json(key) == parse(sample_config("beta")); }, 30s))
+        << exporter.log();
+    EXPECT_EQ(exporter.status_field("export", "failures"), "0");
+    EXPECT_EQ(exporter.status_field("election", "is_leader"), "true");
+}
+
+TEST(flows, cp_down_new_importer_provisions_from_the_bucket_then_follows_the_cp) {
+    const auto dir = scratch_dir();
+    const auto prefix = "flows-" + unique_suffix();
+    const auto certs = make_cluster_certs(dir);
+    // The backup as an exporter (or Kong) left it, written by an independent client.
+    aws_put(prefix + "/3.9.0.0/config.json", sample_config("backup"));
+    const auto cp_port = free_port(); // nothing listens: the CP is down
+    const auto gateway = dir / "gateway" / "kong.json";
+    std::filesystem::create_directories(gateway.parent_path());
+    agent_process dp(dir, "importer",
+                     importer_settings("127.0.0.1:" + std::to_string(cp_port), certs, prefix, gateway),
+                     rgw_env());
+
+    ASSERT_TRUE(eventually([&] { return file_json(gateway) == parse(sample_config("backup")); }, 30s))
+        << dp.log();
+    auto st = dp.status();
+    EXPECT_EQ(st.at("config").at("source"), "fallback");
+    EXPECT_EQ(st.at("import").at("state"), "imported");
+    EXPECT_EQ(st.at("ready"), true);
+    EXPECT_EQ(st.at("health"), "degraded"); // serving from the backup, CP down: an operator should look
+
+    // The CP comes back with a newer config: the node follows it.
+    reference_cp cp(dir, certs, sample_config("fresh"), cp_port);
+    ASSERT_TRUE(eventually([&] { return file_json(gateway) == parse(sample_config("fresh")); }, 30s))
+        << dp.log();
+    ASSERT_TRUE(eventually([&] { return dp.status_field("config", "source") == "control_plane"; }, 10s));
+    EXPECT_EQ(dp.status_field("control_plane", "state"), "connected");
+}
+
+TEST(flows, restart_with_cp_down_serves_the_cache_without_reading_the_bucket) {
+    const auto dir = scratch_dir();
+    const auto prefix = "flows-" + unique_suffix();
+    const auto certs = make_cluster_certs(dir);
+    const auto cp_port = free_port();
+    const auto gateway = dir / "kong.json";
+    {
+        reference_cp cp(dir, certs, sample_config("cached"), cp_port);
+        agent_process dp(dir, "node", importer_settings(cp.address(), certs, prefix, gateway), rgw_env());
+        ASSERT_TRUE(eventually([&] { return file_json(gateway) == parse(sample_config("cached")); }, 30s))
+            << dp.log();
+        dp.signal(SIGTERM);
+        ASSERT_EQ(dp.wait(5s), 0);
+        cp.kill();
+    }
+    std::filesystem::remove(gateway);
+    // If the node read the bucket, it would find this and serve it instead.
+    aws_put(prefix + "/3.9.0.0/config.json", sample_config("bucket"));
+    agent_process again(dir, "node",
+                        importer_settings("127.0.0.1:" + std::to_string(cp_port), certs, prefix, gateway),
+                        rgw_env());
+    ASSERT_TRUE(eventually([&] { return file_json(gateway) == parse(sample_config("cached")); }, 15s))
+        << again.log();
+    std::this_thread::sleep_for(2s); // time enough for a wrong import to happen
+    auto st = again.status();
+    EXPECT_EQ(st.at("config").at("source"), "cache");
+    EXPECT_EQ(st.at("import").at("state"), "not_needed");
+    EXPECT_EQ(st.at("import").at("attempts"), 0);
+    EXPECT_EQ(file_json(gateway), parse(sample_config("cached")));
+}
+
+TEST(flows, an_invalid_backup_is_refused_then_a_valid_one_is_imported) {
+    const auto dir = scratch_dir();
+    const auto prefix = "flows-" + unique_suffix();
+    const auto certs = make_cluster_certs(dir);
+    const auto key = prefix + "/3.9.0.0/config.json";
+    aws_put(key, R"(["not","a","declarative","config"])");
+    const auto gateway = dir / "kong.json";
+    agent_process dp(dir, "importer",
+                     importer_settings("127.0.0.1:" + std::to_string(free_port()), certs, prefix, gateway),
+                     rgw_env());
+    ASSERT_TRUE(eventually(
+        [&] { return dp.status_field("import", "last_error").find("invalid") != std::string::npos; }, 20s))
+        << dp.log();
+    EXPECT_FALSE(std::filesystem::exists(gateway)) << "nothing may be applied from an invalid backup";
+    EXPECT_EQ(dp.status_field("config", "source"), "none");
+    EXPECT_NE(dp.log().find("is invalid"), std::string::npos);
+
+    aws_put(key, sample_config("repaired"));
+    ASSERT_TRUE(eventually([&] { return file_json(gateway) == parse(sample_config("repaired")); }, 40s))
+        << dp.log();
+}
+
+TEST(flows, a_missing_backup_is_retried_until_it_appears) {
+    const auto dir = scratch_dir();
+    const auto prefix = "flows-" + unique_suffix();
+    const auto certs = make_cluster_certs(dir);
+    const auto gateway = dir / "kong.json";
+    agent_process dp(dir, "importer",
+                     importer_settings("127.0.0.1:" + std::to_string(free_port()), certs, prefix, gateway),
+                     rgw_env());
+    ASSERT_TRUE(eventually([&] { return std::stoi("0" + dp.status_field("import", "attempts")) >= 2; }, 20s))
+        << dp.log();
+    EXPECT_NE(dp.status_field("import", "last_error").find("no backup at"), std::string::npos);
+    aws_put(prefix + "/3.9.0.0/config.json", sample_config("late"));
+    ASSERT_TRUE(eventually([&] { return file_json(gateway) == parse(sample_config("late")); }, 40s))
+        << dp.log();
+}
