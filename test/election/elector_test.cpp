@@ -5,6 +5,7 @@
 #include "election/elector_scenarios.hpp"
 #include "election/memory_bucket.hpp"
 
+#include <algorithm>
 #include <unistd.h>
 
 namespace lifeboat::test {
@@ -18,7 +19,9 @@ std::filesystem::path file_bucket() {
     const std::filesystem::path shm = "/dev/shm";
     if (!std::filesystem::is_directory(shm) || !info)
         return scratch_dir() / "bucket";
-    return shm / fmt::format("lifeboat-election-{}-{}", ::getpid(), info->name());
+    std::string name = info->name(); // "scenario/file"
+    std::replace(name.begin(), name.end(), '/', '_');
+    return shm / fmt::format("lifeboat-election-{}-{}", ::getpid(), name);
 }
 
 store_factory file_store() {
