@@ -352,7 +352,7 @@ struct client::impl {
             if (!((*it)->key == key))
                 continue;
             auto conn = std::move(*it);
-            idle.erase(it);
+            it = idle.erase(it); // the next --it moves on to the element before
             if (now - conn->idle_since > max_age || conn->looks_closed()) {
                 conn->close();
                 continue;

@@ -80,7 +80,7 @@ std::string explain(std::string_view code, unsigned status) {
     if (code.empty() && status == 404)
         return "not found";
     if (code.empty() && status == 403)
-        return "forbidden";
+        return "forbidden: wrong credentials or no permission (a HEAD answer carries no error details)";
     return {};
 }
 
@@ -146,8 +146,8 @@ store_error to_store_error(const http::error& err, std::string operation, write_
     case http::errc::cancelled:
         e.code = store_errc::cancelled;
         break;
-    case http::errc::tls:
-        e.code = store_errc::network;
+    case http::errc::tls: // a trust problem (CA bundle, host name): retrying will not help
+        e.code = store_errc::protocol;
         break;
     default:
         e.code = store_errc::network;

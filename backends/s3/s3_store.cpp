@@ -195,7 +195,7 @@ public:
         if (!res)
             co_return failure{res.error()};
         if (!res->ok())
-            co_return failure{to_store_error(*res, op("HEAD", key))};
+            co_return failure{failed(*res, op("HEAD", key))};
         co_return info_from_headers(*res, std::move(key));
     }
 
@@ -209,7 +209,7 @@ public:
         if (!res)
             co_return failure{res.error()};
         if (!res->ok())
-            co_return failure{to_store_error(*res, op("GET", key))};
+            co_return failure{failed(*res, op("GET", key))};
         object_data out;
         out.info = info_from_headers(*res, key);
         out.info.size = res->body.size();
@@ -228,7 +228,7 @@ public:
         if (!res)
             co_return failure{res.error()};
         if (!res->ok())
-            co_return failure{to_store_error(*res, op("GET", key))};
+            co_return failure{failed(*res, op("GET", key))};
         auto info = info_from_headers(*res, std::move(key));
         info.size = res->body_bytes;
         co_return info;
@@ -322,7 +322,7 @@ public:
                           "store", describe(), "quoted", if_match_quoted_);
                 continue;
             }
-            co_return failure{to_store_error(*res, operation, kind)};
+            co_return failure{failed(*res, operation, kind)};
         }
     }
 
@@ -356,7 +356,7 @@ public:
             co_return failure{res.error()};
         if (res->ok() || res->status == 404)
             co_return ok_v;
-        co_return failure{to_store_error(*res, operation, kind)};
+        co_return failure{failed(*res, operation, kind)};
     }
 
     asio::awaitable<store_result<std::vector<object_info>>> list(std::string prefix,
@@ -377,7 +377,7 @@ public:
             if (!res)
                 co_return failure{res.error()};
             if (!res->ok())
-                co_return failure{to_store_error(*res, operation)};
+                co_return failure{failed(*res, operation)};
             auto page = parse_list_page(res->body);
             if (!page)
                 co_return failure{store_error{
@@ -409,6 +409,27 @@ private:
             c.retry.retryable_response = is_retryable_s3_response;
         c.user_agent = "lifeboat/" LIFEBOAT_VERSION;
         return c;
+    }
+
+    // An S3 error as the caller gets it, also written to the log: a missing key or a lost
+    // conditional write is an ordinary outcome (debug), anything else a warning.
+    store_error report(store_error e) const {
+        const bool ordinary = e.code == store_errc::not_found || e.code == store_errc::precondition_failed;
+        if (ordinary)
+            log::debug("S3 request refused", "op", e.operation, "status", e.http_status, "code",
+                       e.provider_code);
+        else
+            log::warn("S3 request failed", "op", e.operation, "status", e.http_status, "code",
+                      e.provider_code, "error", backends::to_string(e.code), "message", e.message);
+        return e;
+    }
+    store_error failed(const http::response& res, std::string operation,
+                       write_kind kind = write_kind::plain) const {
+        return report(to_store_error(res, std::move(operation), kind));
+    }
+    store_error failed(const http::error& err, std::string operation,
+                       write_kind kind = write_kind::plain) const {
+        return report(to_store_error(err, std::move(operation), kind));
     }
 
     std::string op(std::string_view verb, std::string_view key) const {
@@ -499,7 +520,7 @@ private:
             };
             auto res = co_await web_.send(std::move(req));
             if (!res)
-                co_return failure{to_store_error(res.error(), operation, call.kind)};
+                co_return failure{failed(res.error(), operation, call.kind)};
             if (auto date = res->date())
                 last_date_ = date;
             if (res->status == 403 || res->status == 400) {
@@ -553,7 +574,7 @@ private:
         if (!created)
             co_return failure{created.error()};
         if (!created->ok())
-            co_return failure{to_store_error(*created, operation)};
+            co_return failure{failed(*created, operation)};
         const auto upload_id = xml::text(created->body, "UploadId").value_or("");
         if (upload_id.empty())
             co_return failure{store_error{store_errc::protocol,
@@ -593,7 +614,7 @@ private:
                 if (!r || !r->ok()) {
                     if (!first_error)
                         first_error =
-                            r ? to_store_error(*r, fmt::format("{} part {}", operation, number)) : r.error();
+                            r ? failed(*r, fmt::format("{} part {}", operation, number)) : r.error();
                     co_return;
                 }
                 etags[index] = strip_etag_quotes(r->header(http::field::etag));
@@ -628,7 +649,7 @@ private:
         }
         // CompleteMultipartUpload may answer 200 and still fail, with an <Error> in the body.
         if (!done->ok() || parse_error(done->body)) {
-            auto err = to_store_error(*done, operation);
+            auto err = failed(*done, operation);
             if (done->ok())
                 err.code = store_errc::server_error;
             co_await abort();
