@@ -25,10 +25,10 @@ inline constexpr std::string_view empty_config_hash = "0000000000000000000000000
 
 struct config_snapshot {
     std::shared_ptr<const std::string> storage; // owns the bytes config_json points into
-    std::string_view config_json;              // the declarative config_table as JSON text
-    std::string hash;                          // 32 lower-case hex: the CP's, or Kong's algorithm
+    std::string_view config_json;               // the declarative config_table as JSON text
+    std::string hash;                           // 32 lower-case hex: the CP's, or Kong's algorithm
     config_hashes hashes;
-    double cp_timestamp = 0;                   // the CP's envelope "timestamp" (seconds), 0 if unknown
+    double cp_timestamp = 0; // the CP's envelope "timestamp" (seconds), 0 if unknown
     config_source source = config_source::none;
     wall_clock::time_point received_at{};
 

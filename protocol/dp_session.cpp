@@ -605,7 +605,7 @@ struct dp_session::impl {
         c->ws.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
             req.set(http::field::user_agent, "lifeboat/" LIFEBOAT_VERSION);
         }));
-        c->ws.read_message_max(opt.max_payload);
+        c->ws.read_message_max(0); // read_loop enforces max_payload (see there)
         c->ws.auto_fragment(false);
         c->ws.binary(true);
         websocket::response_type response;
@@ -666,11 +666,26 @@ struct dp_session::impl {
             dispatch(fsm.on_connection_lost(now(), reason));
     }
 
+    // Reads messages piece by piece and enforces cluster_max_payload itself: Beast's own limit
+    // would fail the connection but report the error of its TLS teardown, not the cause.
     asio::awaitable<void> read_loop(std::string& reason, bool& quiet) {
         co_await asio::this_coro::throw_if_cancelled(false); // cancellation is checked, not thrown
+        constexpr std::size_t piece = std::size_t(1) << 20;
         beast::flat_buffer buffer;
         for (;;) {
-            auto [ec, n] = co_await conn->ws.async_read(buffer, as_tuple_awaitable);
+            boost::system::error_code ec;
+            bool too_big = false;
+            do {
+                auto [rec, n] = co_await conn->ws.async_read_some(buffer, piece, as_tuple_awaitable);
+                ec = rec;
+                too_big = !ec && buffer.size() > opt.max_payload;
+            } while (!ec && !too_big && !conn->ws.is_message_done());
+            if (too_big) {
+                reason = fmt::format("the control plane sent a frame over cluster_max_payload ({} bytes)",
+                                     opt.max_payload);
+                log::error("frame from the control plane rejected", "reason", reason);
+                co_return;
+            }
             if (ec) {
                 if (ec == websocket::error::closed || close_frame_seen) {
                     quiet = true;
@@ -678,10 +693,6 @@ struct dp_session::impl {
                     reason = fmt::format("close frame (code {}{}{})", static_cast<unsigned>(cr.code),
                                          cr.reason.empty() ? "" : ": ",
                                          std::string(cr.reason.data(), cr.reason.size()));
-                } else if (ec == websocket::error::message_too_big) {
-                    reason = fmt::format("the control plane sent a frame over cluster_max_payload ({} bytes)",
-                                         opt.max_payload);
-                    log::error("frame from the control plane rejected", "reason", reason);
                 } else if (reason.empty()) {
                     reason = describe(ec);
                 }
@@ -693,11 +704,11 @@ struct dp_session::impl {
                 auto decoded = decode_reconfigure_frame(frame, decode_options{opt.max_config_size});
                 dispatch(fsm.on_config_frame(now(), decoded));
             } else {
-                log::info("ignored a text frame from the control plane", "bytes", n);
+                log::info("ignored a text frame from the control plane", "bytes", buffer.size());
                 dispatch(fsm.on_other_frame(now()));
             }
             buffer.consume(buffer.size());
-            if (buffer.capacity() > (std::size_t(1) << 20))
+            if (buffer.capacity() > piece)
                 buffer.shrink_to_fit(); // an idle session does not keep a config-sized buffer
         }
     }
