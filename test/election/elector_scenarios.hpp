@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,7 +28,8 @@ using namespace std::chrono_literals;
 
 struct store_factory {
     std::string name;
-    std::function<std::unique_ptr<backends::object_store>()> make; // one instance per node
+    // One instance per node, each with its own connections, as separate processes would have.
+    std::function<std::unique_ptr<backends::object_store>(boost::asio::any_io_executor)> make;
     bool enforces_conditions = true;
     std::function<void()> cleanup = [] {}; // after each test
 };
@@ -55,7 +57,7 @@ struct fleet {
         , interval(interval_)
         , cleanup(factory.cleanup) {
         for (int i = 0; i < n; ++i) {
-            stores.push_back(std::make_unique<gated_store>(factory.make()));
+            stores.push_back(std::make_unique<gated_store>(factory.make(io.get_executor())));
             electors.push_back(std::make_unique<election::elector>(
                 *stores.back(), election::elector_options{.election_prefix = election_prefix,
                                                           .node_id = "node-" + std::to_string(i + 1),
@@ -78,6 +80,13 @@ struct fleet {
             e->stop();
         io.restart();
         io.run_for(2s);
+        // Leave nothing behind in a shared bucket: config.json, terms, stray registrations.
+        if (!stores.empty())
+            if (auto left =
+                    await(stores.front()->list(prefix + "/", std::numeric_limits<std::size_t>::max()));
+                left.ok())
+                for (const auto& o : *left)
+                    (void)await(stores.front()->remove(o.key, {}));
         electors.clear();
         stores.clear();
         cleanup();

@@ -25,7 +25,7 @@ std::filesystem::path file_bucket() {
 }
 
 store_factory file_store() {
-    return {"file", [] { return backends::make_file_store(file_bucket()); }, true,
+    return {"file", [](auto) { return backends::make_file_store(file_bucket()); }, true,
             [] {
                 std::error_code ec;
                 std::filesystem::remove_all(file_bucket(), ec);
@@ -36,7 +36,7 @@ store_factory memory(bool enforce) {
     // One bucket per test: the factory is called for each node of one fleet.
     auto bucket = std::make_shared<std::shared_ptr<memory_bucket>>();
     return {enforce ? "memory" : "memory_lenient",
-            [bucket, enforce] {
+            [bucket, enforce](boost::asio::any_io_executor) {
                 const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
                 static std::string owner;
                 std::string me = info ? info->name() : "";
