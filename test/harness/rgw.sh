@@ -28,7 +28,11 @@ stop() {
   done
 }
 
-if [[ $cmd == stop ]]; then stop; rm -rf "$D/osd.0/block.file"; exit 0; fi
+if [[ $cmd == stop ]]; then
+  # An RGW this fixture borrowed belongs to someone else (another build's fixture, a developer's).
+  if [[ -f $D/borrowed ]]; then rm -f "$D/borrowed"; exit 0; fi
+  stop; rm -rf "$D/osd.0/block.file"; exit 0
+fi
 if [[ $cmd == env ]]; then
   echo "export LIFEBOAT_TEST_S3_ENDPOINT=http://127.0.0.1:$RGW_PORT LIFEBOAT_TEST_S3_BUCKET=$BUCKET"
   echo "export AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_REGION=us-east-1"
@@ -43,6 +47,12 @@ done
 # An RGW from an earlier run that still answers is reused (fast local iteration).
 if [[ -f $D/rgw.pid ]] && kill -0 "$(cat "$D/rgw.pid")" 2>/dev/null && curl -sf -o /dev/null "http://127.0.0.1:$RGW_PORT/"; then
   echo "rgw.sh: reusing RGW on 127.0.0.1:$RGW_PORT"; exit 0
+fi
+# An RGW started elsewhere (another build tree's fixture, or by hand) on the same port, with the
+# test bucket: borrow it rather than fail to bind, and leave it running at stop.
+if curl -sf -o /dev/null "http://127.0.0.1:$RGW_PORT/$BUCKET" --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AK:$SK" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD"; then
+  mkdir -p "$D"; touch "$D/borrowed"
+  echo "rgw.sh: borrowing the RGW already on 127.0.0.1:$RGW_PORT"; exit 0
 fi
 stop
 rm -rf "$D"; mkdir -p "$D"/{run,log,mon.a,osd.0,rgw}
@@ -85,7 +95,7 @@ rgw_data = $D/rgw
 rgw_dns_name = localhost
 CONF
 wait_for() { local n=$1 pf=$2; shift 2
-  for _ in $(seq 600); do kill -0 "$(cat "$pf")" 2>/dev/null || { echo "rgw.sh: $n died, see $D/log" >&2; tail -20 "$D/log/"*"$n"* >&2 || true; exit 1; }
+  for _ in $(seq 600); do kill -0 "$(cat "$pf")" 2>/dev/null || { echo "rgw.sh: $n died, see $D/log" >&2; tail -n 20 "$D/log/"*"$n"* >&2 || true; exit 1; }
     "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done; echo "rgw.sh: $n not up after 120 s" >&2; exit 1; }
 ceph-authtool --create-keyring "$K" --gen-key -n mon. --cap mon 'allow *' >/dev/null
 ceph-authtool "$K" --gen-key -n client.admin --cap mon 'allow *' --cap osd 'allow *' --cap mgr 'allow *' >/dev/null
