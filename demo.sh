@@ -73,7 +73,7 @@ trap 'echo "demo: interrupted" >&2; exit 130' INT TERM
 start() { # name command...: runs in the background, stderr (the log) to $work/name.log
   local name=$1
   shift
-  "$@" >"$work/$name.out" 2>"$work/$name.log" &
+  "$@" >>"$work/$name.out" 2>>"$work/$name.log" & # appended: a restarted CP keeps its history
   pids[$name]=$!
   [[ " ${names[*]} " == *" $name "* ]] || names+=("$name")
 }
@@ -102,11 +102,12 @@ until_true() {
 }
 
 # --- status of a node, read from `lifeboat status --json` ---------------------------------------
-# The document is compact JSON (Boost.JSON); every section is a flat object, so a field is found
-# by its section and key without a JSON tool (none is required on a fresh machine).
+# The document is compact JSON (Boost.JSON) whose sections are objects nested at most one level
+# deeper, so a field is found by its section and key without a JSON tool (none is required on a
+# fresh machine).
 status_json() { "$bin" status --conf "$work/$1.conf" --json 2>/dev/null || true; }
 field() { # node section key -> the value, quotes removed; empty when null or absent
-  { status_json "$1" | grep -o "\"$2\":{[^{}]*}" | grep -o "\"$3\":\(\"[^\"]*\"\|[^,}]*\)" |
+  { status_json "$1" | grep -oE "\"$2\":\\{([^{}]|\\{[^{}]*\\})*\\}" | grep -o "\"$3\":\(\"[^\"]*\"\|[^,}]*\)" |
     head -n 1 | sed -e "s/^\"$3\"://" -e 's/^"\(.*\)"$/\1/' -e 's/^null$//'; } || true
 }
 show_status() { # node...: the human summary; exit 0 healthy, 1 degraded, 2 unreachable
@@ -195,7 +196,10 @@ step "1. The control plane starts (lifeboat cp, Kong's hybrid-mode protocol on $
 start_cp() {
   start cp "$bin" cp --listen "$cp_addr" --cert "$work/cluster.crt" --key "$work/cluster.key" \
     --config "$work/cp/kong.json" --version "$node_version"
-  until_true 10 "the control plane listening on $cp_addr" cp -- port_taken "$cp_port"
+  local before
+  before=$(grep -c "control plane listening" "$work/cp.log" 2>/dev/null || true)
+  cp_listening() { (($(grep -c "control plane listening" "$work/cp.log") > before)); }
+  until_true 15 "the control plane listening on $cp_addr" cp -- cp_listening
 }
 start_cp
 say "serving demo/kong-config.json to data planes that present the cluster certificate"
@@ -205,8 +209,8 @@ step "2. Two backup exporters connect, elect a leader, and the leader uploads th
 start exporter-1 "$bin" run --conf "$work/exporter-1.conf"
 start exporter-2 "$bin" run --conf "$work/exporter-2.conf"
 connected() { [[ $(field "$1" control_plane state) == connected && -n $(field "$1" config hash) ]]; }
-until_true 15 "exporter-1 receiving the config from the CP" exporter-1 cp -- connected exporter-1
-until_true 15 "exporter-2 receiving the config from the CP" exporter-2 cp -- connected exporter-2
+until_true 30 "exporter-1 receiving the config from the CP" exporter-1 cp -- connected exporter-1
+until_true 30 "exporter-2 receiving the config from the CP" exporter-2 cp -- connected exporter-2
 v1_hash=$(field exporter-1 config hash)
 say "both exporters hold config $v1_hash from the control plane"
 
@@ -218,12 +222,12 @@ find_leader() {
   done
   [[ -n $leader ]]
 }
-until_true 20 "a leader elected among the exporters" exporter-1 exporter-2 -- find_leader
+until_true 30 "a leader elected among the exporters" exporter-1 exporter-2 -- find_leader
 follower=exporter-1
 [[ $leader == exporter-1 ]] && follower=exporter-2
 say "$leader leads (term $(field "$leader" election term)); $follower is $(field "$follower" election role)"
 backed_up() { [[ -s $backup && $(field "$leader" export last_hash) == "$1" ]]; }
-until_true 15 "the leader uploading config $v1_hash" "$leader" -- backed_up "$v1_hash"
+until_true 30 "the leader uploading config $v1_hash" "$leader" -- backed_up "$v1_hash"
 say "backup written: ${backup#"$work/"} ($(wc -c <"$backup") bytes), uploaded by $leader only:"
 say "  $leader uploads: $(field "$leader" export uploads), $follower uploads: $(field "$follower" export uploads)"
 show_status exporter-1 exporter-2
@@ -241,7 +245,7 @@ step "4. A brand-new data-plane node starts: no cache, no control plane"
 [[ ! -e $work/dp-1 ]] || fail "dp-1 already has a prefix (it must start with no cache)"
 start dp-1 "$bin" run --conf "$work/dp-1.conf"
 provisioned() { [[ -s $work/gateway/kong.json && $(field dp-1 config source) == fallback ]]; }
-until_true 20 "dp-1 provisioning itself from the backup" dp-1 -- provisioned
+until_true 30 "dp-1 provisioning itself from the backup" dp-1 -- provisioned
 dp_hash=$(field dp-1 config hash)
 [[ $dp_hash == "$v1_hash" ]] || fail "dp-1 applied $dp_hash, the backup holds $v1_hash" dp-1
 say "dp-1 could not reach the CP, read ${backup#"$work/"} and handed it to its gateway:"
@@ -255,12 +259,12 @@ sed -e 's/"minute": 120/"minute": 60/' -e 's/"hour": 5000/"hour": 2500/' "$root/
 cmp -s "$root/demo/kong-config.json" "$work/cp/kong.json" && fail "the config change did not apply (demo/kong-config.json changed?)"
 start_cp
 follows() { [[ $(field "$1" config source) == control_plane && $(field "$1" config hash) != "$v1_hash" ]]; }
-until_true 20 "dp-1 following the control plane's new config" dp-1 cp -- follows dp-1
+until_true 30 "dp-1 following the control plane's new config" dp-1 cp -- follows dp-1
 v2_hash=$(field dp-1 config hash)
 say "dp-1 reconnected and applied config $v2_hash from the control plane"
 grep -q '"minute": *60' "$work/gateway/kong.json" || fail "the gateway file does not hold the new rate limit" dp-1
 say "its gateway file now has the 60/min limit"
-until_true 20 "the leader backing up the new config $v2_hash" exporter-1 exporter-2 cp -- backed_up "$v2_hash"
+until_true 30 "the leader backing up the new config $v2_hash" exporter-1 exporter-2 cp -- backed_up "$v2_hash"
 say "$leader uploaded the new config: the next new node would get $v2_hash"
 
 # --- 6. every node, then a clean stop -----------------------------------------------------------
