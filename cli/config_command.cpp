@@ -3,7 +3,8 @@
 
 #include <cstdio>
 
-namespace {
+// Named, not anonymous: the cli target is a unity build (see cli/CMakeLists.txt).
+namespace lifeboat::cli::config_command {
 lifeboat::cli::conf_options options;
 
 const lifeboat::cli::command_registration reg{
@@ -27,4 +28,4 @@ const lifeboat::cli::command_registration reg{
         reference->callback(
             [] { std::fputs(lifeboat::agent::configuration_reference_markdown().c_str(), stdout); });
     }};
-} // namespace
+} // namespace lifeboat::cli::config_command

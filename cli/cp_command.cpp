@@ -11,7 +11,8 @@
 
 #include <cstdio>
 
-namespace {
+// Named, not anonymous: the cli target is a unity build (see cli/CMakeLists.txt).
+namespace lifeboat::cli::cp_command {
 
 namespace asio = boost::asio;
 using namespace lifeboat;
@@ -95,4 +96,4 @@ const cli::command_registration reg{
         cmd->callback([] { cli::set_exit_code(run_cp()); });
     }};
 
-} // namespace
+} // namespace lifeboat::cli::cp_command

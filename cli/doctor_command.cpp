@@ -10,7 +10,8 @@
 
 #include <cstdio>
 
-namespace {
+// Named, not anonymous: the cli target is a unity build (see cli/CMakeLists.txt).
+namespace lifeboat::cli::doctor_command {
 
 using namespace lifeboat;
 
@@ -65,4 +66,4 @@ const cli::command_registration reg{
         cmd->callback([] { cli::set_exit_code(run_doctor_command()); });
     }};
 
-} // namespace
+} // namespace lifeboat::cli::doctor_command

@@ -10,7 +10,8 @@
 
 #include <cstdio>
 
-namespace {
+// Named, not anonymous: the cli target is a unity build (see cli/CMakeLists.txt).
+namespace lifeboat::cli::fetch_command {
 
 using namespace lifeboat;
 
@@ -85,4 +86,4 @@ const cli::command_registration reg{
         cmd->callback([] { cli::set_exit_code(run_fetch()); });
     }};
 
-} // namespace
+} // namespace lifeboat::cli::fetch_command

@@ -12,7 +12,8 @@
 
 #include <cstdio>
 
-namespace {
+// Named, not anonymous: the cli target is a unity build (see cli/CMakeLists.txt).
+namespace lifeboat::cli::run_command {
 
 namespace asio = boost::asio;
 using namespace lifeboat;
@@ -87,4 +88,4 @@ const cli::command_registration reg{
         cmd->callback([] { cli::set_exit_code(run_agent()); });
     }};
 
-} // namespace
+} // namespace lifeboat::cli::run_command

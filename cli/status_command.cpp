@@ -9,7 +9,8 @@
 
 #include <cstdio>
 
-namespace {
+// Named, not anonymous: the cli target is a unity build (see cli/CMakeLists.txt).
+namespace lifeboat::cli::status_command {
 
 namespace json = boost::json;
 using namespace lifeboat;
@@ -47,6 +48,31 @@ std::string short_hash(const std::string& h) {
     return h.size() > 12 ? h.substr(0, 12) : h;
 }
 
+// election       follower, leader node-b, term 3, fenced; candidates node-a*, node-b, node-c (dead); next
+// round in 2.1 s
+void print_election(const json::object& el) {
+    std::string candidates;
+    if (auto* cs = el.if_contains("candidates"); cs && cs->is_array())
+        for (const auto& c : cs->as_array()) {
+            if (!c.is_object())
+                continue;
+            const auto& o = c.as_object();
+            candidates +=
+                fmt::format("{}{}{}{}", candidates.empty() ? "" : ", ", str(o, "node_id"),
+                            num(o, "self") == "yes" ? "*" : "", num(o, "alive") == "yes" ? "" : " (dead)");
+        }
+    std::string fencing = str(el, "fencing_state", num(el, "fencing") == "yes" ? "enforced" : "unknown");
+    fencing = fencing == "enforced" ? "fenced"
+              : fencing == "unknown"
+                  ? "fencing not probed yet"
+                  : fmt::format("NOT fenced ({})", str(el, "note", "the store ignores conditional writes"));
+    std::printf("election       %s, leader %s, term %s, %s; candidates %s; next round in %s s\n",
+                str(el, "role").c_str(), str(el, "leader").c_str(), num(el, "term").c_str(), fencing.c_str(),
+                candidates.empty() ? "none seen" : candidates.c_str(), num(el, "next_round_in_s").c_str());
+    if (!str(el, "last_error", "").empty())
+        std::printf("               last failed round: %s\n", str(el, "last_error").c_str());
+}
+
 void print_summary(const json::object& s) {
     const auto& cp = sub(s, "control_plane");
     const auto& cfg = sub(s, "config");
@@ -77,9 +103,7 @@ void print_summary(const json::object& s) {
                     ? fmt::format("{} ({} attempts)", str(imp, "state"), num(imp, "attempts")).c_str()
                     : "off");
     if (num(el, "enabled") == "yes")
-        std::printf("election       %s, leader %s, term %s%s\n", str(el, "role").c_str(),
-                    str(el, "leader").c_str(), num(el, "term").c_str(),
-                    num(el, "fencing") == "yes" ? ", fenced" : ", not fenced");
+        print_election(el);
     std::printf("export         %s\n",
                 num(ex, "enabled") == "yes"
                     ? fmt::format("last {} at {}, {} uploads, {} failing", short_hash(str(ex, "last_hash")),
@@ -136,4 +160,4 @@ const cli::command_registration reg{
         cmd->callback([] { cli::set_exit_code(status_main()); });
     }};
 
-} // namespace
+} // namespace lifeboat::cli::status_command

@@ -14,7 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-namespace {
+// Named, not anonymous: the cli target is a unity build (see cli/CMakeLists.txt).
+namespace lifeboat::cli::storage_command {
 
 using namespace lifeboat;
 namespace fs = std::filesystem;
@@ -213,4 +214,4 @@ const cli::command_registration reg{
         rm->callback([] { cli::set_exit_code(rm_command()); });
     }};
 
-} // namespace
+} // namespace lifeboat::cli::storage_command

@@ -7,7 +7,8 @@
 
 #include <cstdio>
 
-namespace {
+// Named, not anonymous: the cli target is a unity build (see cli/CMakeLists.txt).
+namespace lifeboat::cli::version_command {
 const lifeboat::cli::command_registration reg{
     90, [](CLI::App& root) {
         auto* cmd =
@@ -22,4 +23,4 @@ const lifeboat::cli::command_registration reg{
                             ZLIB_VERSION);
         });
     }};
-} // namespace
+} // namespace lifeboat::cli::version_command

@@ -10,7 +10,7 @@ build_pkgs=(g++ cmake ninja-build ccache pkg-config openssl curl ca-certificates
 # The test peers: a real Ceph RGW for S3, awscli and rclone as independent S3 clients, libfaketime
 # for clock-skew tests, GoogleTest.
 test_pkgs=(libgtest-dev libgmock-dev ceph-mon ceph-osd radosgw ceph-common awscli rclone faketime jq)
-bench_pkgs=(libbenchmark-dev time)
+bench_pkgs=(libbenchmark-dev time strace python3)
 
 pkgs=("${build_pkgs[@]}")
 [[ $what == test || $what == bench ]] && pkgs+=("${test_pkgs[@]}")
