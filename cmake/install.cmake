@@ -4,7 +4,8 @@
 #   <prefix>/bin/lifeboat
 #   <prefix>/lib/systemd/system/lifeboat.service    ExecStart points at <prefix>/bin/lifeboat
 #   <prefix>/lib/sysusers.d/lifeboat.conf           the `lifeboat` system user the unit runs as
-#   <prefix>/share/doc/lifeboat/                    README.md, docs/, lifeboat.conf.example
+#   <prefix>/share/doc/lifeboat/                    README.md, lifeboat.conf.example, docs/*.md
+#                                                   (in docs/, so the README's links work)
 #
 # The configuration itself is the operator's: copy lifeboat.conf.example to
 # /etc/lifeboat/lifeboat.conf. Packagers: LIFEBOAT_SYSTEMD_UNIT_DIR and LIFEBOAT_SYSUSERS_DIR are
@@ -39,5 +40,5 @@ install(CODE "
 install(FILES packaging/lifeboat.sysusers DESTINATION ${LIFEBOAT_SYSUSERS_DIR} RENAME lifeboat.conf)
 install(FILES README.md packaging/lifeboat.conf.example DESTINATION ${CMAKE_INSTALL_DOCDIR})
 if(IS_DIRECTORY ${PROJECT_SOURCE_DIR}/docs)
-  install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR} FILES_MATCHING PATTERN "*.md")
+  install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs FILES_MATCHING PATTERN "*.md")
 endif()
