@@ -173,6 +173,7 @@ action election_fsm::on_registered(steady_time now, const backends::store_result
 
 action election_fsm::fail_round(steady_time now, std::string_view step, const backends::store_error& e) {
     ++counters_.failed_rounds;
+    ++consecutive_failures_;
     last_error_ = fmt::format("{}: {}", step, e.to_string());
     log::warn("election round failed; keeping the previous view", "step", step, "error", e.to_string());
     return next_removal(now);
@@ -182,6 +183,14 @@ action election_fsm::finish_round(steady_time now) {
     phase_ = phase::waiting;
     // Fixed rate: the heartbeat gap stays one interval however long the round took.
     auto next = round_started_ + config_.interval;
+    // The first failure after good rounds is retried soon: a single lost heartbeat must not
+    // lapse a 2-round lease. Further failures keep the interval (the store is down; no storm).
+    if (consecutive_failures_ == 1)
+        next = std::min(next, now + config_.interval / std::max(config_.retry_divisor, 1u));
+    // Look again the moment the leader's lease ends rather than up to an interval later: that
+    // extra round (only when the leader stopped renewing) takes an interval off the failover.
+    if (auto expiry = leader_expiry(now); expiry && *expiry < next)
+        next = *expiry;
     next_round_at_ = std::max(next, now);
     return act::wait{*next_round_at_};
 }
@@ -192,6 +201,15 @@ action election_fsm::finish_round(steady_time now) {
 steady_duration election_fsm::lease_for(const tracked& t) const {
     // Kong's own margin plus two of our rounds: we see its refresh up to a round late.
     return t.kong ? config_.kong_interval + kong_margin + 2 * config_.interval : lease_;
+}
+
+std::optional<steady_time> election_fsm::leader_expiry(steady_time now) const {
+    if (!leader_key_ || *leader_key_ == self_key_ || stopping_)
+        return std::nullopt;
+    auto it = candidates_.find(*leader_key_);
+    if (it == candidates_.end() || !alive(it->second, now))
+        return std::nullopt;
+    return it->second.last_change + lease_for(it->second);
 }
 
 bool election_fsm::alive(const tracked& t, steady_time now) const {
@@ -211,6 +229,7 @@ action election_fsm::on_listed(steady_time now,
         return act::wait{next_round_at_.value_or(now)};
     if (!r)
         return fail_round(now, "list", r.error());
+    consecutive_failures_ = 0;
 
     const auto& prefix = config_.election_prefix;
     std::map<std::string, tracked> view;

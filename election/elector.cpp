@@ -45,7 +45,7 @@ elector::elector(backends::object_store& store, elector_options options)
     , random_(options_.seed ? jitter(*options_.seed) : jitter())
     , fsm_(make_fsm_config(options_), random_) {
     if (options_.op_timeout <= std::chrono::milliseconds::zero())
-        options_.op_timeout = options_.interval;
+        options_.op_timeout = std::max(options_.interval / 2, std::chrono::milliseconds(1000));
 }
 
 // Every store request gets a deadline, so a hung connection delays a round but never stalls

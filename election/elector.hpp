@@ -33,9 +33,11 @@
 // timestamp. Without conditional writes (fencing "unsupported") it is Kong's registration-only
 // election: one leader in steady state, and the same ordering checks without the atomicity.
 //
-// Cost per node: two requests per interval (PUT registration, LIST election prefix), i.e. 12 per
-// minute with the default 10 s; a leadership change adds a PUT and a GET. A dead leader is
-// replaced within lease + 2 intervals (30-50 s by default), a stopped one within an interval.
+// Cost per node: two requests per interval (PUT registration, LIST election prefix), i.e. 24 per
+// minute with the default 5 s; a leadership change adds a PUT and a GET, the first round the
+// conditional-write probe (6 requests). A dead leader is replaced 5-15 s after it died (lease -
+// interval .. lease + interval, plus one round's requests; 2 rounds of 5 s by default, see
+// election_fsm.hpp), a stopped one within an interval plus one round.
 #pragma once
 
 #include "backends/object_store.hpp"
@@ -58,12 +60,14 @@ struct elector_options {
     std::string election_prefix; // backends::election_prefix(prefix, node_version); ends with '/'
     std::string node_id;
     std::string hostname;
-    std::chrono::milliseconds interval{10'000}; // settings.election_interval
-    unsigned lease_rounds = 3;                  // a registration unchanged this many intervals is dead
+    std::chrono::milliseconds interval{5'000}; // settings.election_interval (as fsm_config)
+    unsigned lease_rounds = 2;                 // a registration unchanged this many intervals is dead
     fencing_mode fencing = fencing_mode::automatic;
-    std::optional<double> register_time;           // default: the wall clock at construction
-    std::optional<std::uint64_t> seed;             // for the first-round jitter (tests)
-    std::chrono::milliseconds op_timeout{0};       // per store request; 0: one interval
+    std::optional<double> register_time; // default: the wall clock at construction
+    std::optional<std::uint64_t> seed;   // for the first-round jitter (tests)
+    // Per store request; 0: half an interval (at least 1 s), so that a hung heartbeat is retried
+    // (after a quarter interval) before the 2-round lease runs out.
+    std::chrono::milliseconds op_timeout{0};
     std::chrono::milliseconds stop_timeout{3'000}; // for the delete on the way out
     std::chrono::seconds kong_interval{600};       // Kong exporters' DP_RESILIENCE_ELECTION_INTERVAL
 };

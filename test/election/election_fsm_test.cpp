@@ -24,6 +24,10 @@ fsm_config config(std::string node_id = "n1", double register_time = 1000.25) {
     c.hostname = "host";
     c.register_time = register_time;
     c.first_round_max_delay = 0s; // the registration keeps exactly `register_time`
+    // The mechanics below are written at 10 s rounds and a 3-round lease, to keep their numbers
+    // readable; the defaults (5 s, 2 rounds) have their own tests at the end.
+    c.interval = 10s;
+    c.lease_rounds = 3;
     return c;
 }
 
@@ -161,11 +165,17 @@ TEST(election_fsm, a_failed_list_keeps_the_previous_view) {
     as<act::put_registration>(n.fsm.on_timer(n.now));
     as<act::list>(n.fsm.on_registered(n.now, object_info{}));
     auto w = as<act::wait>(n.fsm.on_listed(n.now, lifeboat::failure{error(store_errc::server_error, 503)}));
-    EXPECT_EQ(w.until, n.now + 10s);
+    EXPECT_EQ(w.until, n.now + 2500ms);   // the first failure is retried after a quarter interval
     EXPECT_TRUE(n.fsm.may_export(n.now)); // still renewing, still the leader
     EXPECT_EQ(n.fsm.status(n.now).counters.failed_rounds, 1u);
     EXPECT_TRUE(logs.contains("election round failed; keeping the previous view"));
     EXPECT_TRUE(logs.contains("step=list"));
+    // A second failure in a row waits the whole interval: a store that is down gets no storm.
+    n.now = w.until;
+    as<act::put_registration>(n.fsm.on_timer(n.now));
+    as<act::list>(n.fsm.on_registered(n.now, object_info{}));
+    w = as<act::wait>(n.fsm.on_listed(n.now, lifeboat::failure{error(store_errc::server_error, 503)}));
+    EXPECT_EQ(w.until, n.now + 10s);
 }
 
 TEST(election_fsm, a_failed_register_aborts_the_round_and_the_lead_runs_out) {
@@ -540,6 +550,59 @@ TEST(election_fsm, status_serialises_to_json) {
     EXPECT_NE(j.find(R"("term":1)"), std::string::npos) << j;
     EXPECT_NE(j.find(R"("elections_won":1)"), std::string::npos) << j;
     EXPECT_NE(j.find(R"("next_round_in_ms":10000)"), std::string::npos) << j;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The defaults: 5 s rounds, a 2-round lease.
+
+TEST(election_fsm, defaults_are_five_second_rounds_and_a_ten_second_lease) {
+    fsm_config c;
+    EXPECT_EQ(c.interval, 5s);
+    EXPECT_EQ(c.lease_rounds, 2u);
+    jitter random(1);
+    c.election_prefix = prefix;
+    c.node_id = "n1";
+    election_fsm fsm(c, random);
+    EXPECT_EQ(fsm.lease(), 10s);
+    EXPECT_EQ(fsm.renew_deadline(), 7500ms);
+}
+
+TEST(election_fsm, a_follower_looks_again_the_moment_the_leaders_lease_ends) {
+    auto c = config("n1", 1000.25);
+    c.interval = 5s;
+    c.lease_rounds = 2;
+    jitter random(1);
+    election_fsm fsm(c, random);
+    auto now = as<act::wait>(fsm.start(t0)).until;
+    as<act::probe>(fsm.on_timer(now));
+    as<act::put_registration>(fsm.on_probe(now, true));
+    auto round = [&](const std::string& leader_etag) {
+        as<act::list>(fsm.on_registered(now, object_info{}));
+        return as<act::wait>(
+            fsm.on_listed(now, std::vector{listed("999-n0", leader_etag), listed("1000.25-n1", "e")}));
+    };
+    // n0 renews: the next round is a whole interval later.
+    auto w = round("a");
+    EXPECT_EQ(w.until, now + 5s);
+    const auto seen_change = now;
+    // n0 stops renewing. At the next round its lease (from when its change was seen) has 5 s to
+    // run, as much as the interval: no extra round.
+    now = w.until;
+    as<act::put_registration>(fsm.on_timer(now));
+    w = round("a");
+    EXPECT_EQ(w.until, seen_change + 10s);
+    // The round after that is not an interval after this one but when the lease ends; here both
+    // coincide. Shift this node's phase by 2 s to see the difference:
+    now = w.until - 3s;
+    as<act::put_registration>(fsm.on_timer(now)); // (the timer fired early: a round like any other)
+    w = round("a");
+    EXPECT_EQ(w.until, seen_change + 10s) << "woken when the lease ends, not at " << (now + 5s - t0).count();
+    now = w.until;
+    as<act::put_registration>(fsm.on_timer(now));
+    as<act::list>(fsm.on_registered(now, object_info{}));
+    auto a = fsm.on_listed(now, std::vector{listed("999-n0", "a"), listed("1000.25-n1", "e")});
+    EXPECT_TRUE(std::holds_alternative<act::create_term>(a)) << action_name(a);
+    EXPECT_EQ(now - seen_change, 10s);
 }
 
 } // namespace

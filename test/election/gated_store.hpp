@@ -21,17 +21,21 @@ public:
     bool held = false;            // every request waits while this is set
     std::string hold_next_put_to; // the next PUT to this key sets `held` before it waits
     std::size_t requests = 0;
+    // Time spent in requests that were not held (the store's own latency), for the bench.
+    std::chrono::steady_clock::duration busy{};
 
     backends::store_kind kind() const override { return inner_->kind(); }
     std::string describe() const override { return inner_->describe(); }
 
     boost::asio::awaitable<backends::store_result<backends::object_info>> head(std::string key) override {
         co_await gate();
+        timed t(*this);
         co_return co_await inner_->head(std::move(key));
     }
     boost::asio::awaitable<backends::store_result<backends::object_data>> get(std::string key,
                                                                               std::size_t max_size) override {
         co_await gate();
+        timed t(*this);
         co_return co_await inner_->get(std::move(key), max_size);
     }
     boost::asio::awaitable<backends::store_result<backends::object_info>>
@@ -46,16 +50,19 @@ public:
             held = true;
         }
         co_await gate();
+        timed t(*this);
         co_return co_await inner_->put(std::move(key), std::move(body), std::move(options));
     }
     boost::asio::awaitable<backends::store_result<void>> remove(std::string key,
                                                                 std::string expected) override {
         co_await gate();
+        timed t(*this);
         co_return co_await inner_->remove(std::move(key), std::move(expected));
     }
     boost::asio::awaitable<backends::store_result<std::vector<backends::object_info>>>
     list(std::string prefix, std::size_t max_keys) override {
         co_await gate();
+        timed t(*this);
         co_return co_await inner_->list(std::move(prefix), max_keys);
     }
     std::optional<wall_clock::time_point> last_server_date() const override {
@@ -63,6 +70,13 @@ public:
     }
 
 private:
+    struct timed {
+        gated_store& s;
+        std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+        explicit timed(gated_store& store) : s(store) {}
+        ~timed() { s.busy += std::chrono::steady_clock::now() - start; }
+    };
+
     boost::asio::awaitable<void> gate() {
         ++requests;
         boost::asio::steady_timer t(co_await boost::asio::this_coro::executor);
