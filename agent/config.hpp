@@ -57,7 +57,7 @@ struct settings {
     std::chrono::milliseconds gateway_reload_timeout{30'000};
     std::string gateway_admin_url = "http://127.0.0.1:8001";
     std::string gateway_admin_token; // secret: sent as Kong-Admin-Token
-    std::chrono::milliseconds election_interval{10'000};
+    std::chrono::milliseconds election_interval{5'000};
     std::string log_level = "info";
     std::string log_format = "logfmt";
 
