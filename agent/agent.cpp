@@ -203,17 +203,30 @@ void agent::refresh_election_status() {
     out.leader = e.leader ? e.leader->node_id : std::string();
     out.is_leader = elector_->is_leader();
     out.term = e.term;
+    out.my_term = e.my_term;
     out.fencing = e.fencing == election::fencing_state::enforced;
+    out.fencing_state = election::to_string(e.fencing);
     out.candidates.clear();
     for (const auto& c : e.candidates)
-        if (c.alive)
-            out.candidates.push_back(c.node_id);
+        out.candidates.push_back({.node_id = c.node_id,
+                                  .registration = c.registration,
+                                  .alive = c.alive,
+                                  .self = c.self,
+                                  .kong = c.kong,
+                                  .since_change_s = std::chrono::duration<double>(c.since_change).count()});
     out.next_round_in_s = e.next_round_in
                               ? std::optional<double>(std::chrono::duration<double>(*e.next_round_in).count())
                               : std::nullopt;
-    out.elections = e.counters.rounds;
+    out.interval_s = std::chrono::duration<double>(e.interval).count();
+    out.lease_s = std::chrono::duration<double>(e.lease).count();
+    out.rounds = e.counters.rounds;
+    out.failed_rounds = e.counters.failed_rounds;
+    out.elections_won = e.counters.elections_won;
+    out.leader_changes = e.counters.leader_changes;
     out.term_changes = e.counters.term_changes;
-    out.note = e.fencing_note.empty() ? e.last_error : e.fencing_note;
+    out.step_downs = e.counters.step_downs;
+    out.note = e.fencing_note;
+    out.last_error = e.last_error;
 }
 
 } // namespace lifeboat::agent

@@ -74,7 +74,12 @@ boost::json::object to_json(const agent_status& s) {
         reasons_json.emplace_back(r);
     json::array candidates;
     for (const auto& c : s.election.candidates)
-        candidates.emplace_back(c);
+        candidates.emplace_back(json::object{{"node_id", c.node_id},
+                                             {"registration", c.registration},
+                                             {"alive", c.alive},
+                                             {"self", c.self},
+                                             {"kong", c.kong},
+                                             {"since_change_s", c.since_change_s}});
 
     return json::object{
         {"node_id", s.node_id},
@@ -145,12 +150,21 @@ boost::json::object to_json(const agent_status& s) {
              {"leader", text_or_null(s.election.leader)},
              {"is_leader", s.election.is_leader},
              {"term", s.election.term},
+             {"my_term", s.election.my_term},
              {"fencing", s.election.fencing},
+             {"fencing_state", s.election.fencing_state},
              {"candidates", std::move(candidates)},
              {"next_round_in_s", or_null(s.election.next_round_in_s)},
-             {"elections", s.election.elections},
+             {"interval_s", s.election.interval_s},
+             {"lease_s", s.election.lease_s},
+             {"rounds", s.election.rounds},
+             {"failed_rounds", s.election.failed_rounds},
+             {"elections_won", s.election.elections_won},
+             {"leader_changes", s.election.leader_changes},
              {"term_changes", s.election.term_changes},
+             {"step_downs", s.election.step_downs},
              {"note", text_or_null(s.election.note)},
+             {"last_error", text_or_null(s.election.last_error)},
          }},
         {"export",
          json::object{
@@ -207,12 +221,34 @@ std::string to_prometheus(const agent_status& s) {
            static_cast<double>(s.exporter.skipped));
     metric("export_failures_total", "counter", "Failed export attempts.",
            static_cast<double>(s.exporter.failures_total));
-    metric("election_is_leader", "gauge", "1 while this node leads the exporters.", s.election.is_leader);
-    metric("election_term", "gauge", "The current leader term.", static_cast<double>(s.election.term));
-    metric("election_rounds_total", "counter", "Election rounds run.",
-           static_cast<double>(s.election.elections));
-    metric("election_term_changes_total", "counter", "Times the leader term changed.",
-           static_cast<double>(s.election.term_changes));
+    if (s.election.enabled) {
+        metric("election_is_leader", "gauge", "1 while this node leads the exporters.", s.election.is_leader);
+        metric("election_term", "gauge", "The highest leader term seen.",
+               static_cast<double>(s.election.term));
+        metric("election_fencing_enforced", "gauge",
+               "1 when the store enforces conditional writes (terms fence uploads); 0 when it ignores "
+               "them (registration-only election) or before the probe.",
+               s.election.fencing);
+        std::size_t alive = 0;
+        for (const auto& c : s.election.candidates)
+            alive += c.alive;
+        metric("election_candidates", "gauge",
+               "Live registrations seen at the last list (this node included).", static_cast<double>(alive));
+        if (s.election.next_round_in_s)
+            metric("election_next_round_seconds", "gauge", "Time to this node's next election round.",
+                   *s.election.next_round_in_s);
+        metric("election_rounds_total", "counter", "Election rounds run.",
+               static_cast<double>(s.election.rounds));
+        metric("election_failed_rounds_total", "counter",
+               "Election rounds that failed (register, list or probe); the previous view was kept.",
+               static_cast<double>(s.election.failed_rounds));
+        metric("election_elections_won_total", "counter", "Leader terms this node took.",
+               static_cast<double>(s.election.elections_won));
+        metric("election_leader_changes_total", "counter", "Times the leader in this node's view changed.",
+               static_cast<double>(s.election.leader_changes));
+        metric("election_term_changes_total", "counter", "Times the highest leader term seen went up.",
+               static_cast<double>(s.election.term_changes));
+    }
     metric("task_restarts_total", "counter", "Agent tasks restarted after a failure.",
            static_cast<double>(s.task_restarts));
     return out;

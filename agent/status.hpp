@@ -65,18 +65,36 @@ struct import_status {
     std::string last_error;
 };
 
+struct election_candidate {
+    std::string node_id;
+    std::string registration; // <register_time>-<node_id> under the election prefix
+    bool alive = false;       // its registration changed within the lease (this node's clock)
+    bool self = false;
+    bool kong = false;         // a Kong Enterprise exporter's registration
+    double since_change_s = 0; // since this node saw it change
+};
+
 struct election_status {
     bool enabled = false;
     std::string role = "disabled"; // disabled | candidate | follower | leader
     std::string leader;            // node id of the leader, empty when unknown
     bool is_leader = false;
-    std::uint64_t term = 0;
-    bool fencing = false; // the store enforces conditional writes
-    std::vector<std::string> candidates;
+    std::uint64_t term = 0;                     // the highest term seen
+    std::uint64_t my_term = 0;                  // the term this node holds, 0 for none
+    bool fencing = false;                       // the store enforces conditional writes: terms fence uploads
+    std::string fencing_state = "unknown";      // unknown | enforced | unsupported | off
+    std::vector<election_candidate> candidates; // every registration seen at the last list
     std::optional<double> next_round_in_s;
-    std::uint64_t elections = 0;
-    std::uint64_t term_changes = 0;
-    std::string note;
+    double interval_s = 0;
+    double lease_s = 0;
+    std::uint64_t rounds = 0;
+    std::uint64_t failed_rounds = 0;
+    std::uint64_t elections_won = 0;  // terms this node took
+    std::uint64_t leader_changes = 0; // times the leader in this node's view changed
+    std::uint64_t term_changes = 0;   // times the highest term seen went up
+    std::uint64_t step_downs = 0;
+    std::string note;       // why fencing is not enforced
+    std::string last_error; // the last failed round
 };
 
 struct export_status {

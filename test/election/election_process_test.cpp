@@ -1,0 +1,332 @@
+// The election with real `lifeboat run` processes following the reference CP (`lifeboat cp`)
+// and exporting to the Ceph RGW fixture; awscli reads what the bucket holds. Each node runs a
+// 1 s election interval (a 2 s lease), so every scenario settles in seconds. Bounds here are
+// generous (a loaded 2-core machine); the tight failover figures live in bench/election.
+#include "base/atomic_file.hpp"
+#include "e2e/fleet.hpp"
+
+#include <boost/json.hpp>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <signal.h>
+#include <thread>
+
+using namespace lifeboat;
+using namespace lifeboat::test;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+namespace {
+
+constexpr auto node_version = "3.9.0.0";
+constexpr double election_interval_s = 1;
+const char* const libfaketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+std::string node_uuid(int i) {
+    return fmt::format("00000000-0000-4000-8000-{:012d}", i);
+}
+
+// What the bucket holds at the config key: the body and the `uploader` metadata (awscli).
+struct bucket_config {
+    std::string body;
+    std::string uploader;
+};
+
+std::optional<bucket_config> read_bucket(const std::string& key) {
+    const auto out = scratch_dir() / "bucket-read.json";
+    auto r = aws_s3api({"get-object", "--bucket", rgw().bucket, "--key", key, out.string()});
+    if (r.exit_code != 0)
+        return std::nullopt;
+    boost::system::error_code ec;
+    auto meta = json::parse(r.out, ec);
+    bucket_config c;
+    if (!ec && meta.is_object())
+        if (auto* m = meta.as_object().if_contains("Metadata"); m && m->is_object())
+            if (auto* u = m->as_object().if_contains("uploader"); u && u->is_string())
+                c.uploader = std::string(u->as_string());
+    auto text = read_whole_file(out);
+    if (!text)
+        return std::nullopt;
+    c.body = std::move(text).value();
+    return c;
+}
+
+bool holds(const std::optional<bucket_config>& c, const std::string& marker) {
+    return c && c->body.find("\"" + marker + "-svc-0\"") != std::string::npos;
+}
+
+std::uint64_t number(const boost::json::value& v) {
+    if (v.is_uint64())
+        return v.as_uint64();
+    if (v.is_int64())
+        return static_cast<std::uint64_t>(v.as_int64());
+    return 0;
+}
+
+struct election_fleet {
+    std::filesystem::path dir = scratch_dir();
+    std::string prefix = "election-proc-" + unique_suffix();
+    cluster_certs certs = make_cluster_certs(dir);
+    reference_cp cp{dir, certs, sample_config("v1")};
+    std::vector<std::unique_ptr<agent_process>> nodes;
+
+    std::string key() const { return prefix + "/" + node_version + "/config.json"; }
+
+    agent_process& add(int i, std::map<std::string, std::string> extra_env = {}) {
+        auto env = rgw_env();
+        env.insert(extra_env.begin(), extra_env.end());
+        nodes.push_back(std::make_unique<agent_process>(
+            dir, fmt::format("node{}", i),
+            std::map<std::string, std::string>{{"node_id", node_uuid(i)},
+                                               {"cluster_control_plane", cp.address()},
+                                               {"cluster_cert", certs.cert.string()},
+                                               {"cluster_cert_key", certs.key.string()},
+                                               {"cluster_fallback_config_export", "on"},
+                                               {"cluster_fallback_config_storage", rgw_storage_url(prefix)},
+                                               {"cluster_fallback_config_export_delay", "0.2"},
+                                               {"election_interval", fmt::format("{}", election_interval_s)},
+                                               {"node_version", node_version}},
+            env));
+        return *nodes.back();
+    }
+
+    // The election sections of every node's status (null for a node that does not answer).
+    std::vector<json::value> elections(const std::vector<std::size_t>& skip = {}) const {
+        std::vector<json::value> out;
+        for (std::size_t i = 0; i < nodes.size(); ++i) {
+            if (std::find(skip.begin(), skip.end(), i) != skip.end()) {
+                out.emplace_back(nullptr);
+                continue;
+            }
+            auto s = nodes[i]->status();
+            out.push_back(s.is_object() ? s.at("election") : json::value(nullptr));
+        }
+        return out;
+    }
+
+    std::vector<std::size_t> leaders(const std::vector<std::size_t>& skip = {}) const {
+        std::vector<std::size_t> out;
+        auto e = elections(skip);
+        for (std::size_t i = 0; i < e.size(); ++i)
+            if (e[i].is_object() && e[i].at("is_leader") == true)
+                out.push_back(i);
+        return out;
+    }
+
+    std::uint64_t uploads(std::size_t i) const {
+        auto s = nodes[i]->status();
+        return s.is_object() ? number(s.at("export").at("uploads")) : 0;
+    }
+
+    std::string logs() const {
+        std::string all;
+        for (const auto& n : nodes)
+            all += "---- " + n->name() + "\n" + n->log();
+        return all;
+    }
+};
+
+// Waits for exactly one leader and the first config in the bucket; returns the leader's index.
+std::optional<std::size_t> settle(election_fleet& f, std::vector<std::size_t> skip = {}) {
+    std::optional<std::size_t> leader;
+    bool ok = eventually(
+        [&] {
+            auto l = f.leaders(skip);
+            if (l.size() != 1)
+                return false;
+            leader = l.front();
+            return f.uploads(*leader) >= 1;
+        },
+        30s);
+    return ok ? leader : std::nullopt;
+}
+
+TEST(election_process, three_exporters_upload_each_config_exactly_once) {
+    election_fleet f;
+    for (int i = 1; i <= 3; ++i)
+        f.add(i);
+    auto leader = settle(f);
+    ASSERT_TRUE(leader) << f.logs();
+    auto first = read_bucket(f.key());
+    ASSERT_TRUE(holds(first, "v1")) << f.logs();
+    EXPECT_EQ(first->uploader, node_uuid(int(*leader) + 1));
+
+    // Every node agrees on the leader, and sees the three candidates alive.
+    for (const auto& e : f.elections()) {
+        ASSERT_TRUE(e.is_object());
+        EXPECT_EQ(e.at("leader"), json::value(node_uuid(int(*leader) + 1))) << e;
+        EXPECT_EQ(e.at("fencing_state"), "enforced") << e;
+        std::size_t alive = 0;
+        for (const auto& c : e.at("candidates").as_array())
+            alive += c.at("alive") == true;
+        EXPECT_EQ(alive, 3u) << e;
+    }
+
+    std::vector<std::string> uploaders{first->uploader};
+    for (const char* marker : {"v2", "v3"}) {
+        f.cp.set_config(sample_config(marker));
+        std::optional<bucket_config> c;
+        ASSERT_TRUE(eventually(
+            [&] {
+                c = read_bucket(f.key());
+                return holds(c, marker);
+            },
+            30s))
+            << f.logs();
+        uploaders.push_back(c->uploader);
+    }
+    std::this_thread::sleep_for(2s); // time enough for a second, wrong upload to happen
+    std::uint64_t total = 0;
+    for (std::size_t i = 0; i < f.nodes.size(); ++i) {
+        const auto n = f.uploads(i);
+        total += n;
+        // A node's uploads are exactly the configs whose `uploader` metadata names it.
+        EXPECT_EQ(n, std::uint64_t(std::count(uploaders.begin(), uploaders.end(), node_uuid(int(i) + 1))))
+            << "node " << i + 1;
+    }
+    EXPECT_EQ(total, 3u) << "each of the three configs is uploaded exactly once\n" << f.logs();
+    EXPECT_EQ(f.leaders().size(), 1u);
+}
+
+TEST(election_process, kill_9_of_the_leader_another_node_uploads_the_next_config_within_the_bound) {
+    election_fleet f;
+    for (int i = 1; i <= 3; ++i)
+        f.add(i);
+    auto leader = settle(f);
+    ASSERT_TRUE(leader) << f.logs();
+    const double lease = json::value_to<double>(f.elections()[*leader].at("lease_s"));
+
+    f.nodes[*leader]->kill9();
+    const auto killed_at = std::chrono::steady_clock::now();
+    f.cp.set_config(sample_config("after-crash"));
+    std::optional<std::size_t> successor;
+    ASSERT_TRUE(eventually(
+        [&] {
+            for (std::size_t i = 0; i < f.nodes.size(); ++i)
+                if (i != *leader && f.uploads(i) >= 1) {
+                    successor = i;
+                    return true;
+                }
+            return false;
+        },
+        30s))
+        << f.logs();
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
+    // Design bound: the lease plus an interval, plus a round's requests and the export delay.
+    const double bound = lease + election_interval_s;
+    std::printf("failover after kill -9: %.2f s (interval %g s, lease %g s; design bound %g s + a round "
+                "and the 0.2 s export delay)\n",
+                took, election_interval_s, lease, bound);
+    EXPECT_LE(took, bound + 10) << "generous on a loaded machine; bench/election measures it tightly";
+    auto c = read_bucket(f.key());
+    ASSERT_TRUE(holds(c, "after-crash")) << f.logs();
+    EXPECT_EQ(c->uploader, node_uuid(int(*successor) + 1));
+    EXPECT_EQ(f.leaders({*leader}), std::vector<std::size_t>{*successor});
+}
+
+TEST(election_process, a_paused_leader_that_wakes_up_never_overwrites_its_successor) {
+    election_fleet f;
+    for (int i = 1; i <= 3; ++i)
+        f.add(i);
+    auto leader = settle(f);
+    ASSERT_TRUE(leader) << f.logs();
+    const auto old_term = number(f.elections()[*leader].at("my_term"));
+    ASSERT_GE(old_term, 1u);
+    const auto old_uploads = f.uploads(*leader);
+
+    f.nodes[*leader]->signal(SIGSTOP);
+    f.cp.set_config(sample_config("while-paused"));
+    std::optional<std::size_t> successor;
+    ASSERT_TRUE(eventually(
+        [&] {
+            for (std::size_t i = 0; i < f.nodes.size(); ++i)
+                if (i != *leader && f.uploads(i) >= 1) {
+                    successor = i;
+                    return true;
+                }
+            return false;
+        },
+        30s))
+        << f.logs();
+    auto c = read_bucket(f.key());
+    ASSERT_TRUE(holds(c, "while-paused")) << f.logs();
+    const auto new_term = number(f.elections()[*successor].at("my_term"));
+    EXPECT_GT(new_term, old_term);
+
+    f.nodes[*leader]->signal(SIGCONT);
+    // The old leader wakes: it sees the higher term and stops exporting.
+    ASSERT_TRUE(eventually(
+        [&] {
+            auto e = f.elections()[*leader];
+            return e.is_object() && e.at("is_leader") == false && number(e.at("term")) >= new_term;
+        },
+        15s))
+        << f.logs();
+    std::this_thread::sleep_for(3s); // several rounds and export attempts of the woken node
+    c = read_bucket(f.key());
+    ASSERT_TRUE(holds(c, "while-paused")) << f.logs();
+    EXPECT_EQ(c->uploader, node_uuid(int(*successor) + 1));
+    EXPECT_EQ(f.uploads(*leader), old_uploads) << f.nodes[*leader]->log();
+    EXPECT_EQ(f.leaders(), std::vector<std::size_t>{*successor});
+
+    // The next config still comes from the successor alone.
+    const auto successor_uploads = f.uploads(*successor);
+    f.cp.set_config(sample_config("after-wake"));
+    ASSERT_TRUE(eventually([&] { return holds(read_bucket(f.key()), "after-wake"); }, 30s)) << f.logs();
+    EXPECT_EQ(read_bucket(f.key())->uploader, node_uuid(int(*successor) + 1));
+    EXPECT_EQ(f.uploads(*successor), successor_uploads + 1);
+    EXPECT_EQ(f.uploads(*leader), old_uploads);
+}
+
+TEST(election_process, a_node_with_its_clock_five_minutes_ahead_changes_nothing) {
+    ASSERT_TRUE(std::filesystem::exists(libfaketime)) << "libfaketime is missing (apt install libfaketime)";
+    election_fleet f;
+    // Only the wall clock moves (as with a wrong NTP setting); the monotonic clock stays true.
+    f.add(1, {{"LD_PRELOAD", libfaketime}, {"FAKETIME", "+5m"}, {"FAKETIME_DONT_FAKE_MONOTONIC", "1"}});
+    f.add(2);
+    f.add(3);
+    auto leader = settle(f);
+    ASSERT_TRUE(leader) << f.logs();
+
+    // The shifted node registered with a time five minutes later than the others: it follows
+    // (Kong's rule: the earliest register time leads) and still counts the others alive, which
+    // Kong's LastModified-against-local-clock freshness would not.
+    auto e = f.elections();
+    double shifted = 0, others = 0;
+    for (const auto& c : e[0].at("candidates").as_array()) {
+        const auto name = std::string(c.at("registration").as_string());
+        const double t = std::stod(name.substr(0, name.find('-')));
+        (c.at("self") == true ? shifted : others) = t;
+        EXPECT_EQ(c.at("alive"), true) << e[0];
+    }
+    EXPECT_GT(shifted - others, 240) << e[0];
+    EXPECT_NE(*leader, 0u);
+
+    // Exactly one leader, the same in every node's view, over many rounds.
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    std::size_t samples = 0;
+    while (std::chrono::steady_clock::now() < until) {
+        auto views = f.elections();
+        std::size_t leading = 0;
+        for (const auto& v : views) {
+            ASSERT_TRUE(v.is_object());
+            EXPECT_EQ(v.at("leader"), json::value(node_uuid(int(*leader) + 1))) << v;
+            leading += v.at("is_leader") == true;
+        }
+        EXPECT_EQ(leading, 1u);
+        ++samples;
+        std::this_thread::sleep_for(200ms);
+    }
+    EXPECT_GE(samples, 5u);
+    f.cp.set_config(sample_config("skewed"));
+    ASSERT_TRUE(eventually([&] { return holds(read_bucket(f.key()), "skewed"); }, 30s)) << f.logs();
+    EXPECT_EQ(read_bucket(f.key())->uploader, node_uuid(int(*leader) + 1));
+}
+
+} // namespace
