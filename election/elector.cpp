@@ -121,7 +121,8 @@ asio::awaitable<void> elector::run() {
     action a = fsm_.start(steady::now());
     for (;;) {
         auto cs = co_await asio::this_coro::cancellation_state;
-        if ((stop_requested_ || cs.cancelled() != asio::cancellation_type::none) && !fsm_.stopping()) {
+        if ((stop_requested_ || cancel_seen_ || cs.cancelled() != asio::cancellation_type::none) &&
+            !fsm_.stopping()) {
             if (cs.cancelled() != asio::cancellation_type::none)
                 co_await asio::this_coro::reset_cancellation_state();
             a = fsm_.stop(steady::now());
@@ -137,7 +138,16 @@ asio::awaitable<void> elector::run() {
             a = fsm_.on_timer(steady::now());
             continue;
         }
+        // A store request in flight is not cut short by cancellation (its deadline bounds it): a
+        // registration PUT aborted on our side may still land at the store after the DELETE that
+        // follows, and leave the registration behind for a whole lease. The cancellation is
+        // recorded meanwhile and handled at the top of the loop.
+        co_await asio::this_coro::reset_cancellation_state(asio::enable_terminal_cancellation(),
+                                                           asio::disable_cancellation());
         a = co_await perform(a);
+        if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
+            cancel_seen_ = true;
+        co_await asio::this_coro::reset_cancellation_state();
     }
     timer_.reset();
     running_ = false;
@@ -150,12 +160,12 @@ void elector::stop() {
 }
 
 bool elector::is_leader() const {
-    return !stop_requested_ && running_ && fsm_.may_export(steady::now());
+    return !stop_requested_ && !cancel_seen_ && running_ && fsm_.may_export(steady::now());
 }
 
 election_status elector::status() const {
     auto s = fsm_.status(steady::now());
-    if (!running_ || stop_requested_)
+    if (!running_ || stop_requested_ || cancel_seen_)
         s.my_role = role::disabled;
     return s;
 }

@@ -111,6 +111,7 @@ private:
     election_fsm fsm_;
     std::optional<boost::asio::steady_timer> timer_;
     bool stop_requested_ = false;
+    bool cancel_seen_ = false; // run() was cancelled while a store request was in flight
     bool running_ = false;
 };
 
