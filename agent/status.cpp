@@ -45,6 +45,15 @@ std::vector<std::string> agent_status::degraded_reasons() const {
         r.push_back("gateway hand-off failed: " + handoff.last_error);
     if (import.state == "failed" || (import.state == "fetching" && import.attempts > 1))
         r.push_back("fallback import not done: " + import.last_error);
+    // A follower whose rounds fail cannot take over when the leader dies; one failure is retried
+    // within a quarter interval, so two in a row mean the store is out of reach.
+    if (election.enabled && election.failing_rounds >= 2)
+        r.push_back("election rounds failing (" + std::to_string(election.failing_rounds) +
+                    " in a row): " + election.last_error);
+    else if (election.enabled && election.fencing_state == "unknown" && election.rounds >= 2)
+        r.push_back("election: the store could not be probed for conditional writes, so this node cannot "
+                    "lead: " +
+                    election.last_error);
     if (exporter.enabled && exporter.failures > 0)
         r.push_back("export failing: " + exporter.last_error);
     return r;
@@ -163,6 +172,7 @@ boost::json::object to_json(const agent_status& s) {
              {"leader_changes", s.election.leader_changes},
              {"term_changes", s.election.term_changes},
              {"step_downs", s.election.step_downs},
+             {"failing_rounds", s.election.failing_rounds},
              {"note", text_or_null(s.election.note)},
              {"last_error", text_or_null(s.election.last_error)},
          }},

@@ -589,6 +589,7 @@ election_status election_fsm::status(steady_time now) const {
     s.interval = config_.interval;
     s.lease = lease_;
     s.counters = counters_;
+    s.failing_rounds = consecutive_failures_;
     s.last_error = last_error_;
     if (next_round_at_ && phase_ == phase::waiting)
         s.next_round_in = std::max(steady_duration::zero(), *next_round_at_ - now);

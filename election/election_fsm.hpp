@@ -6,7 +6,9 @@
 //   -> (the earliest live registration is this node and it holds no current term)
 //        create terms/<highest+1> if absent -> read it back to confirm this node owns it
 //   -> (leader) delete terms older than the newest `terms_kept`, and long-dead registrations
-//   -> wait for the next round.
+//   -> wait for the next round: an interval after this one started, sooner when the leader's
+//      lease ends first (an extra round only while the leader stops renewing) or to retry the
+//      first failed round after good ones (a quarter interval).
 //
 // Liveness never compares clocks. A registration is alive while its (ETag, LastModified, size)
 // keeps changing as observed on this node's monotonic clock, as client-go does with its

@@ -77,6 +77,7 @@ boost::json::value to_json(const election_status& s) {
                      {"step_downs", s.counters.step_downs},
                      {"fenced_uploads", s.counters.fenced_uploads},
                      {"fenced_refusals", s.counters.fenced_refusals}};
+    o["failing_rounds"] = s.failing_rounds;
     if (!s.last_error.empty())
         o["last_error"] = s.last_error;
     return o;

@@ -65,6 +65,7 @@ struct election_status {
     steady_duration interval{};
     steady_duration lease{};
     election_counters counters;
+    std::uint64_t failing_rounds = 0; // failed rounds in a row, 0 after a good one
     std::string last_error;
 };
 

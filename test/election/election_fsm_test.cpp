@@ -176,6 +176,14 @@ TEST(election_fsm, a_failed_list_keeps_the_previous_view) {
     as<act::list>(n.fsm.on_registered(n.now, object_info{}));
     w = as<act::wait>(n.fsm.on_listed(n.now, lifeboat::failure{error(store_errc::server_error, 503)}));
     EXPECT_EQ(w.until, n.now + 10s);
+    EXPECT_EQ(n.fsm.status(n.now).failing_rounds, 2u);
+    // A good round ends the streak (the counter of failed rounds stays).
+    n.now = w.until;
+    as<act::put_registration>(n.fsm.on_timer(n.now));
+    as<act::list>(n.fsm.on_registered(n.now, object_info{}));
+    as<act::wait>(n.fsm.on_listed(n.now, std::vector{listed(n.fsm.status(n.now).registration, "e2")}));
+    EXPECT_EQ(n.fsm.status(n.now).failing_rounds, 0u);
+    EXPECT_EQ(n.fsm.status(n.now).counters.failed_rounds, 2u);
 }
 
 TEST(election_fsm, a_failed_register_aborts_the_round_and_the_lead_runs_out) {

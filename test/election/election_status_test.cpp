@@ -96,3 +96,27 @@ TEST(election_status, metrics_count_rounds_elections_and_term_changes) {
     EXPECT_EQ(to_prometheus(off).find("lifeboat_election_"), std::string::npos);
     EXPECT_EQ(to_json(off).at("election").at("role"), "disabled");
 }
+
+TEST(election_status, failing_rounds_and_an_unprobed_store_make_the_node_degraded) {
+    auto s = follower_status();
+    EXPECT_TRUE(s.degraded_reasons().empty());
+    s.election.failing_rounds = 1; // retried within a quarter interval: not yet worth a look
+    s.election.last_error = "list: timed out";
+    EXPECT_TRUE(s.degraded_reasons().empty());
+    s.election.failing_rounds = 2;
+    ASSERT_EQ(s.degraded_reasons().size(), 1u);
+    EXPECT_EQ(s.degraded_reasons()[0], "election rounds failing (2 in a row): list: timed out");
+    EXPECT_EQ(to_json(s).at("election").at("failing_rounds"), 2);
+
+    s.election.failing_rounds = 0;
+    s.election.fencing = false;
+    s.election.fencing_state = "unknown";
+    s.election.last_error = "probe: AccessDenied";
+    ASSERT_EQ(s.degraded_reasons().size(), 1u);
+    EXPECT_NE(s.degraded_reasons()[0].find("could not be probed for conditional writes"), std::string::npos);
+    // A store that ignores conditional writes is a property of the store, said in the status, not
+    // a fault.
+    s.election.fencing_state = "unsupported";
+    s.election.note = "the store ignores conditional writes";
+    EXPECT_TRUE(s.degraded_reasons().empty());
+}
