@@ -168,7 +168,7 @@ node_version = $node_version
 node_hostname = $1
 prefix = $work/$1
 status_listen = unix:$work/$1.sock
-# Short timings so the demo runs in seconds (defaults: reconnect 5-10 s, election 10 s).
+# Short timings so the demo runs in seconds (defaults: reconnect 5-10 s, election 5 s).
 cluster_reconnect_delay_min = 0.5
 cluster_reconnect_delay_max = 1
 EOF
