@@ -77,9 +77,11 @@ start() { # name command...: runs in the background, stderr (the log) to $work/n
   pids[$name]=$!
   [[ " ${names[*]} " == *" $name "* ]] || names+=("$name")
 }
-stop() { # name: SIGTERM, then the exit code must be 0 (a graceful stop)
+stop() { # name: SIGTERM, then the exit code must be 0 (a graceful stop) within 10 s
   local name=$1 pid=${pids[$1]} rc=0
   kill -TERM "$pid"
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && fail "$name still runs 10 s after SIGTERM" "$name"
   wait "$pid" || rc=$?
   unset "pids[$name]"
   ((rc == 0)) || fail "$name exited with $rc after SIGTERM (expected 0)" "$name"
