@@ -93,11 +93,13 @@ agent::agent(asio::any_io_executor executor, settings config, std::string node_i
         pipeline_->on_delivered_late = [this](const std::string& hash) { session_->set_current_hash(hash); };
     }
 
+    // The key prefix is the part of the storage URL after the bucket (empty for the file store,
+    // whose keys are relative to its directory).
     const auto url = backends::parse_storage_url(config_.cluster_fallback_config_storage);
     const std::string key_prefix = url ? url->prefix : std::string();
+    const std::string config_key = backends::config_key(key_prefix, config_.node_version);
     if (config_.cluster_fallback_config_import && !cached_) {
-        importer_ = std::make_unique<importer>(executor_, *store_,
-                                               backends::config_key(key_prefix, config_.node_version),
+        importer_ = std::make_unique<importer>(executor_, *store_, config_key,
                                                config_.cluster_max_config_size, *pipeline_, status_.import);
     } else if (config_.cluster_fallback_config_import) {
         status_.import.state = "not_needed"; // a restarted node serves its cache; the bucket is not read
@@ -109,7 +111,8 @@ agent::agent(asio::any_io_executor executor, settings config, std::string node_i
         eo.hostname = config_.node_hostname;
         eo.interval = config_.election_interval;
         elector_ = std::make_unique<election::elector>(*store_, eo);
-        exporter_ = std::make_unique<exporter>(executor_, config_, node_id, *elector_, status_.exporter);
+        exporter_ =
+            std::make_unique<exporter>(executor_, config_, config_key, node_id, *elector_, status_.exporter);
     }
     pipeline_->on_applied = [this](const protocol::snapshot_ptr& s) {
         if (exporter_)

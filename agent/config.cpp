@@ -264,6 +264,7 @@ std::string render_effective(const loaded_config& config) {
         {"gateway_reload_timeout", ms(s.gateway_reload_timeout)},
         {"gateway_admin_url", s.gateway_admin_url},
         {"gateway_admin_token", s.gateway_admin_token},
+        {"gateway_admin_timeout", ms(s.gateway_admin_timeout)},
         {"election_interval", ms(s.election_interval)},
         {"log_level", s.log_level},
         {"log_format", s.log_format},

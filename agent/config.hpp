@@ -56,7 +56,8 @@ struct settings {
     std::string gateway_reload_command;        // run after the file is written (sh -c)
     std::chrono::milliseconds gateway_reload_timeout{30'000};
     std::string gateway_admin_url = "http://127.0.0.1:8001";
-    std::string gateway_admin_token; // secret: sent as Kong-Admin-Token
+    std::string gateway_admin_token;                         // secret: sent as Kong-Admin-Token
+    std::chrono::milliseconds gateway_admin_timeout{60'000}; // one POST /config, its quick retries included
     std::chrono::milliseconds election_interval{5'000};
     std::string log_level = "info";
     std::string log_format = "logfmt";

@@ -293,6 +293,11 @@ const std::array keys{
                  s.gateway_admin_token = std::string(v);
                  return ok;
              }},
+    key_spec{
+        "gateway_admin_timeout", "60", key_kind::duration, false, false,
+        "Admin API hand-off: one POST /config (its quick retries on 5xx and refused connections "
+        "included) fails after this long; the hand-off is then retried with a slower back-off.",
+        [](settings& s, std::string_view v) { return set_positive_duration(s.gateway_admin_timeout, v); }},
     key_spec{"election_interval", "5", key_kind::duration, false, false,
              "Leader election round among exporters: each re-registers (PUT) and lists (LIST) the "
              "election prefix every interval, 24 requests a minute at 5 s. A registration unchanged "

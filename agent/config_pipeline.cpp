@@ -57,14 +57,7 @@ asio::awaitable<bool> config_pipeline::apply(protocol::snapshot_ptr snapshot) {
         // operation_aborted is also how a waiting apply is woken; a real cancellation shows up on
         // the next wait or I/O of the caller.
     }
-    applying_ = true;
-    struct release {
-        config_pipeline* self;
-        ~release() {
-            self->applying_ = false;
-            self->apply_done_.cancel();
-        }
-    } guard{this};
+    apply_slot slot(*this);
 
     const bool same = current_ && current_->hash == snapshot->hash;
     if (same && delivered_ && delivered_->hash == snapshot->hash) {
@@ -159,16 +152,9 @@ asio::awaitable<void> config_pipeline::run_handoff_retries() {
             continue;
         ++attempt;
         const auto target = current_;
-        applying_ = true;
         bool ok = false;
         {
-            struct release {
-                config_pipeline* self;
-                ~release() {
-                    self->applying_ = false;
-                    self->apply_done_.cancel();
-                }
-            } guard{this};
+            apply_slot slot(*this);
             ok = co_await deliver(target);
         }
         if (ok) {

@@ -34,7 +34,7 @@ public:
     protocol::snapshot_ptr load_cache();
 
     // Caches and hands off `snapshot`. Returns true once the gateway has it (always true with no
-    // hand-off configured). `from_cache` skips re-writing the cache.
+    // hand-off configured). A snapshot from the cache is not written back to it.
     boost::asio::awaitable<bool> apply(protocol::snapshot_ptr snapshot);
 
     // Re-delivers a config whose hand-off failed, with back-off; runs until cancelled.
@@ -49,6 +49,19 @@ public:
     std::function<void(const std::string& hash)> on_delivered_late;
 
 private:
+    // Held while an apply or a hand-off retry runs: one at a time, and the next waiting apply is
+    // woken when it ends.
+    struct apply_slot {
+        explicit apply_slot(config_pipeline& p) : self(p) { self.applying_ = true; }
+        ~apply_slot() {
+            self.applying_ = false;
+            self.apply_done_.cancel();
+        }
+        apply_slot(const apply_slot&) = delete;
+        apply_slot& operator=(const apply_slot&) = delete;
+        config_pipeline& self;
+    };
+
     boost::asio::awaitable<bool> deliver(const protocol::snapshot_ptr& snapshot);
 
     boost::asio::any_io_executor executor_;

@@ -1,34 +1,20 @@
 #include "agent/exporter.hpp"
 
-#include "backends/layout.hpp"
-#include "backends/store_factory.hpp"
 #include "base/log.hpp"
-
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 namespace lifeboat::agent {
 
 namespace asio = boost::asio;
 
-namespace {
-// The key prefix is the part of the storage URL after the bucket (empty for the file store,
-// whose keys are relative to its directory).
-std::string backends_config_key(const settings& s) {
-    auto url = backends::parse_storage_url(s.cluster_fallback_config_storage);
-    return backends::config_key(url ? url->prefix : std::string(), s.node_version);
-}
-} // namespace
-
-exporter::exporter(asio::any_io_executor executor, const settings& s, std::string node_id,
+exporter::exporter(asio::any_io_executor executor, const settings& s, std::string key, std::string node_id,
                    election::elector& elector, export_status& status)
-    : key_(backends_config_key(s))
+    : key_(std::move(key))
     , node_id_(std::move(node_id))
     , delay_(s.cluster_fallback_config_export_delay)
     , s3_fields_(s.cluster_fallback_export_s3_config)
     , elector_(elector)
     , status_(status)
-    , wakeup_(executor, std::chrono::steady_clock::time_point::max()) {}
+    , wakeup_(executor) {}
 
 void exporter::offer(const protocol::snapshot_ptr& snapshot) {
     // Kong exports what the CP sends; a config from the cache or the bucket is not news to it.
@@ -36,42 +22,29 @@ void exporter::offer(const protocol::snapshot_ptr& snapshot) {
         return;
     pending_ = snapshot;
     status_.pending_hash = snapshot->hash;
-    wakeup_.cancel();
-}
-
-asio::awaitable<void> exporter::wait(steady_duration d) {
-    wakeup_.expires_after(d);
-    boost::system::error_code ec;
-    co_await wakeup_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    auto cs = co_await asio::this_coro::cancellation_state;
-    if (cs.cancelled() != asio::cancellation_type::none)
-        throw boost::system::system_error(asio::error::operation_aborted);
+    wakeup_.wake();
 }
 
 asio::awaitable<void> exporter::run() {
     unsigned failures = 0;
     for (;;) {
         while (!pending_)
-            co_await wait(std::chrono::hours(24));
+            co_await wakeup_.wait(std::chrono::hours(24));
         // Coalesce: whatever arrives within the delay replaces what we hold (the newest wins).
         const auto until = std::chrono::steady_clock::now() + delay_;
         while (std::chrono::steady_clock::now() < until)
-            co_await wait(until - std::chrono::steady_clock::now());
+            co_await wakeup_.wait(until - std::chrono::steady_clock::now());
         auto snap = pending_;
         if (!elector_.is_leader()) {
             // Another node exports. Keep the config: if this node becomes leader, it is uploaded then.
-            co_await wait(std::chrono::seconds(1));
+            co_await wakeup_.wait(std::chrono::seconds(1));
             continue;
         }
         backends::put_options opts;
         opts.content_type = "application/json";
         opts.metadata["uploader"] = node_id_;
         opts.s3_fields = s3_fields_;
-        auto body = backends::body_source::from_shared(
-            snap->storage && snap->storage->data() == snap->config_json.data() &&
-                    snap->storage->size() == snap->config_json.size()
-                ? snap->storage
-                : std::make_shared<const std::string>(snap->config_json));
+        auto body = backends::body_source::from_shared(snap->shared_config_json());
         const auto started = std::chrono::steady_clock::now();
         // A named local, not a braced temporary in the co_await: GCC 12 destroys such temporaries
         // twice (a double free).
@@ -112,7 +85,7 @@ asio::awaitable<void> exporter::run() {
             break;
         case fenced_outcome::not_leader:
             log::info("export deferred: this node does not lead", "hash", snap->hash, "detail", r.detail);
-            co_await wait(std::chrono::seconds(1));
+            co_await wakeup_.wait(std::chrono::seconds(1));
             break;
         case fenced_outcome::error:
             ++status_.failures;
@@ -123,7 +96,7 @@ asio::awaitable<void> exporter::run() {
                 log::warn("export failed; retrying", "hash", snap->hash, "error", status_.last_error,
                           "retry_in_ms",
                           std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
-                co_await wait(delay);
+                co_await wakeup_.wait(delay);
             }
             break;
         }

@@ -10,18 +10,19 @@
 
 #include "agent/config.hpp"
 #include "agent/status.hpp"
+#include "agent/wakeup_timer.hpp"
 #include "base/backoff.hpp"
 #include "election/elector.hpp"
 #include "protocol/config_snapshot.hpp"
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 namespace lifeboat::agent {
 
 class exporter {
 public:
-    exporter(boost::asio::any_io_executor executor, const settings& s, std::string node_id,
+    // `key`: <prefix>/<node_version>/config.json in the storage (backends::config_key).
+    exporter(boost::asio::any_io_executor executor, const settings& s, std::string key, std::string node_id,
              election::elector& elector, export_status& status);
 
     // A config was accepted: remember it (the newest wins) and wake the loop.
@@ -30,8 +31,6 @@ public:
     boost::asio::awaitable<void> run();
 
 private:
-    boost::asio::awaitable<void> wait(steady_duration d);
-
     std::string key_;
     std::string node_id_;
     std::chrono::milliseconds delay_;
@@ -39,7 +38,7 @@ private:
     election::elector& elector_;
     export_status& status_;
     protocol::snapshot_ptr pending_;
-    boost::asio::steady_timer wakeup_;
+    wakeup_timer wakeup_;
     backoff_policy backoff_{std::chrono::milliseconds(500), std::chrono::seconds(30),
                             std::chrono::milliseconds(200)};
     jitter jitter_;

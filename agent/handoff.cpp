@@ -137,7 +137,8 @@ public:
     admin_api_handoff(asio::any_io_executor executor, const settings& s)
         : client_(executor, {})
         , url_(s.gateway_admin_url)
-        , token_(s.gateway_admin_token) {}
+        , token_(s.gateway_admin_token)
+        , timeout_(s.gateway_admin_timeout) {}
 
     const char* kind() const override { return "admin_api"; }
 
@@ -156,11 +157,15 @@ public:
         if (!token_.empty())
             req.headers.set("Kong-Admin-Token", token_);
         // The snapshot owns its bytes; the request shares them without a copy.
-        req.body.parts.push_back(
-            http::memory_part{std::shared_ptr<const std::string>(snapshot.storage, &storage_view(snapshot))});
+        req.body = http::request_body::from_shared(snapshot.shared_config_json());
         req.retry =
             http::retry_policy{6, backoff_policy{std::chrono::milliseconds(200), std::chrono::seconds(5),
                                                  std::chrono::milliseconds(50)}};
+        // A Kong that accepts the connection and never answers must not hold the hand-off for
+        // the client's default 5 minutes: the whole POST, quick retries included, gets timeout_.
+        req.timeout = http::timeouts{.connect = std::min(timeout_, std::chrono::milliseconds(10'000)),
+                                     .idle = timeout_,
+                                     .total = timeout_};
         auto res = co_await client_.send(std::move(req));
         if (!res)
             co_return failure{fmt::format("POST {}/config: {}", url_, res.error().message)};
@@ -175,20 +180,10 @@ public:
     }
 
 private:
-    // The request body must be exactly the config_table text. When the snapshot's storage holds
-    // more (a whole envelope), keep a string of just the slice, made once per snapshot.
-    const std::string& storage_view(const protocol::config_snapshot& s) {
-        if (s.storage && s.storage->data() == s.config_json.data() &&
-            s.storage->size() == s.config_json.size())
-            return *s.storage;
-        slice_ = std::string(s.config_json);
-        return slice_;
-    }
-
     http::client client_;
     std::string url_;
     std::string token_;
-    std::string slice_;
+    std::chrono::milliseconds timeout_;
 };
 
 } // namespace

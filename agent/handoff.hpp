@@ -2,8 +2,10 @@
 //   file       the declarative config written atomically to gateway_config_path, then
 //              gateway_reload_command run with `sh -c` under a timeout (`kong reload`, a signal);
 //   admin_api  POST <gateway_admin_url>/config to a DB-less Kong, success checked (Kong answers
-//              201), retried with back-off on network errors and 5xx; a 400 (Kong refused the
-//              config) is final and reported with Kong's message;
+//              201), retried at once with back-off on network errors and 5xx, the whole POST
+//              bounded by gateway_admin_timeout; a 400 (Kong refused the config) is not retried
+//              at once and is reported with Kong's message. Every failed hand-off is retried later
+//              by the pipeline's slower back-off (a Kong may accept it once a plugin is installed);
 //   none       nothing to do (the agent only caches and exports).
 #pragma once
 

@@ -3,9 +3,6 @@
 #include "base/log.hpp"
 #include "protocol/envelope.hpp"
 
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
 namespace lifeboat::agent {
 
 namespace asio = boost::asio;
@@ -17,32 +14,23 @@ importer::importer(asio::any_io_executor executor, backends::object_store& store
     , max_config_size_(max_config_size)
     , pipeline_(pipeline)
     , status_(status)
-    , wakeup_(executor, std::chrono::steady_clock::time_point::max()) {}
+    , wakeup_(executor) {}
 
 void importer::control_plane_unreachable() {
     if (!go_) {
         go_ = true;
-        wakeup_.cancel();
+        wakeup_.wake();
     }
 }
 
 void importer::config_arrived() {
-    wakeup_.cancel();
-}
-
-asio::awaitable<void> importer::wait(steady_duration d) {
-    wakeup_.expires_after(d);
-    boost::system::error_code ec;
-    co_await wakeup_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    auto cs = co_await asio::this_coro::cancellation_state;
-    if (cs.cancelled() != asio::cancellation_type::none)
-        throw boost::system::system_error(asio::error::operation_aborted);
+    wakeup_.wake();
 }
 
 asio::awaitable<void> importer::run() {
     status_.state = "waiting";
     while (!go_ && !pipeline_.has_config())
-        co_await wait(std::chrono::hours(24));
+        co_await wakeup_.wait(std::chrono::hours(24));
     unsigned attempt = 0;
     while (!pipeline_.has_config()) {
         status_.state = "fetching";
@@ -77,13 +65,13 @@ asio::awaitable<void> importer::run() {
         const auto delay = backoff_.delay(attempt++, jitter_);
         log::warn("fallback import failed; retrying", "error", error, "attempt", status_.attempts,
                   "retry_in_ms", std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
-        co_await wait(delay);
+        co_await wakeup_.wait(delay);
     }
     if (status_.state != "imported")
         status_.state = "not_needed";
     // Done for the life of the process: the storage is not read again.
     for (;;)
-        co_await wait(std::chrono::hours(24));
+        co_await wakeup_.wait(std::chrono::hours(24));
 }
 
 } // namespace lifeboat::agent

@@ -6,11 +6,11 @@
 
 #include "agent/config_pipeline.hpp"
 #include "agent/status.hpp"
+#include "agent/wakeup_timer.hpp"
 #include "backends/object_store.hpp"
 #include "base/backoff.hpp"
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <string>
 
@@ -30,14 +30,12 @@ public:
     boost::asio::awaitable<void> run();
 
 private:
-    boost::asio::awaitable<void> wait(steady_duration d);
-
     backends::object_store& store_;
     std::string key_;
     std::size_t max_config_size_;
     config_pipeline& pipeline_;
     import_status& status_;
-    boost::asio::steady_timer wakeup_;
+    wakeup_timer wakeup_;
     bool go_ = false;
     backoff_policy backoff_{std::chrono::milliseconds(500), std::chrono::seconds(30),
                             std::chrono::milliseconds(200)};

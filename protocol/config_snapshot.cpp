@@ -16,4 +16,10 @@ const char* to_string(config_source s) {
     return "none";
 }
 
+std::shared_ptr<const std::string> config_snapshot::shared_config_json() const {
+    if (storage && storage->data() == config_json.data() && storage->size() == config_json.size())
+        return storage;
+    return std::make_shared<const std::string>(config_json);
+}
+
 } // namespace lifeboat::protocol

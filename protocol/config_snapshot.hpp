@@ -33,6 +33,11 @@ struct config_snapshot {
     wall_clock::time_point received_at{};
 
     std::size_t size() const { return config_json.size(); }
+
+    // The config_table text as a shared string, for bodies that must not copy 200 MiB: the
+    // storage itself when it holds exactly config_json (a config from the cache, the bucket or
+    // an inflated envelope that is only the table), otherwise one copy of the slice.
+    std::shared_ptr<const std::string> shared_config_json() const;
 };
 
 using snapshot_ptr = std::shared_ptr<const config_snapshot>;

@@ -99,6 +99,7 @@ TEST(config, every_key_accepts_a_good_value_and_refuses_a_bad_one) {
         {"gateway_reload_timeout", "10", "0"},
         {"gateway_admin_url", "http://127.0.0.1:8001", "localhost:8001"},
         {"gateway_admin_token", "t0k3n", ""},
+        {"gateway_admin_timeout", "30", "0"},
         {"election_interval", "5", "0"},
         {"log_level", "debug", "loud"},
         {"log_format", "json", "xml"},

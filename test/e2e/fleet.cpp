@@ -134,6 +134,14 @@ boost::json::value agent_process::status() const {
     return ec ? boost::json::value(nullptr) : v;
 }
 
+std::pair<unsigned, std::string> agent_process::get(const std::string& path) const {
+    std::string error;
+    auto reply = cli::get_status(addr_, path, std::chrono::seconds(2), error);
+    if (!reply)
+        return {0, error};
+    return {reply->status, reply->body};
+}
+
 std::string agent_process::status_field(const std::string& section, const std::string& key) const {
     auto s = status();
     if (!s.is_object())

@@ -51,6 +51,9 @@ public:
     void kill9();
     std::optional<int> wait(std::chrono::milliseconds timeout);
     boost::json::value status() const; // null when unreachable
+    // GET any path of the status endpoint (/readyz, /metrics): {HTTP status, body}; {0, error} when
+    // unreachable.
+    std::pair<unsigned, std::string> get(const std::string& path) const;
     std::string status_field(const std::string& section, const std::string& key) const;
     std::string log() const;
     const std::filesystem::path& prefix() const { return prefix_; }

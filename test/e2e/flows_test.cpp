@@ -122,6 +122,16 @@ TEST(flows, cp_down_new_importer_provisions_from_the_bucket_then_follows_the_cp)
     EXPECT_EQ(st.at("import").at("state"), "imported");
     EXPECT_EQ(st.at("ready"), true);
     EXPECT_EQ(st.at("health"), "degraded"); // serving from the backup, CP down: an operator should look
+    const auto [ready_code, ready_body] = dp.get("/readyz");
+    EXPECT_EQ(ready_code, 200u);
+    EXPECT_NE(ready_body.find("serving the fallback config from the bucket"), std::string::npos)
+        << ready_body;
+    EXPECT_NE(ready_body.find(R"("source":"fallback")"), std::string::npos) << ready_body;
+    // The snapshot's metadata: Kong's hash of what was imported, when it was applied; a backup
+    // carries no CP timestamp.
+    EXPECT_EQ(st.at("config").at("hash").as_string().size(), 32u);
+    EXPECT_TRUE(st.at("config").at("applied_at").is_string());
+    EXPECT_TRUE(st.at("config").at("cp_timestamp").is_null());
 
     // The CP comes back with a newer config: the node follows it.
     reference_cp cp(dir, certs, sample_config("fresh"), cp_port);
@@ -129,6 +139,9 @@ TEST(flows, cp_down_new_importer_provisions_from_the_bucket_then_follows_the_cp)
         << dp.log();
     ASSERT_TRUE(eventually([&] { return dp.status_field("config", "source") == "control_plane"; }, 10s));
     EXPECT_EQ(dp.status_field("control_plane", "state"), "connected");
+    EXPECT_NE(dp.status_field("config", "cp_timestamp"), ""); // the CP's envelope timestamp
+    EXPECT_NE(dp.status_field("config", "hash"), st.at("config").at("hash").as_string());
+    EXPECT_EQ(dp.status_field("import", "state"), "imported"); // and the bucket is not read again
 }
 
 TEST(flows, restart_with_cp_down_serves_the_cache_without_reading_the_bucket) {
@@ -198,4 +211,79 @@ TEST(flows, a_missing_backup_is_retried_until_it_appears) {
     aws_put(prefix + "/3.9.0.0/config.json", sample_config("late"));
     ASSERT_TRUE(eventually([&] { return file_json(gateway) == parse(sample_config("late")); }, 40s))
         << dp.log();
+}
+
+TEST(flows, a_cp_answering_stops_the_import_retries) {
+    const auto dir = scratch_dir();
+    const auto prefix = "flows-" + unique_suffix();
+    const auto certs = make_cluster_certs(dir);
+    const auto cp_port = free_port();
+    const auto gateway = dir / "kong.json";
+    // No backup yet, the CP down: the importer keeps trying.
+    agent_process dp(dir, "importer",
+                     importer_settings("127.0.0.1:" + std::to_string(cp_port), certs, prefix, gateway),
+                     rgw_env());
+    ASSERT_TRUE(eventually([&] { return std::stoi("0" + dp.status_field("import", "attempts")) >= 2; }, 20s))
+        << dp.log();
+    reference_cp cp(dir, certs, sample_config("cp-first"), cp_port);
+    ASSERT_TRUE(eventually([&] { return file_json(gateway) == parse(sample_config("cp-first")); }, 30s))
+        << dp.log();
+    EXPECT_EQ(dp.status_field("config", "source"), "control_plane");
+    ASSERT_TRUE(eventually([&] { return dp.status_field("import", "state") == "not_needed"; }, 5s))
+        << dp.log();
+    // A backup appearing now is never fetched: the node has a config.
+    aws_put(prefix + "/3.9.0.0/config.json", sample_config("backup-late"));
+    const auto attempts = dp.status_field("import", "attempts");
+    std::this_thread::sleep_for(2s);
+    EXPECT_EQ(dp.status_field("import", "attempts"), attempts);
+    EXPECT_EQ(file_json(gateway), parse(sample_config("cp-first")));
+}
+
+TEST(flows, an_exporter_never_replaces_a_newer_config_in_the_bucket) {
+    const auto dir = scratch_dir();
+    const auto prefix = "flows-" + unique_suffix();
+    const auto key = prefix + "/3.9.0.0/config.json";
+    const auto certs = make_cluster_certs(dir);
+    // What another exporter (a CP, a newer node) left: a config with a later CP timestamp.
+    const auto in = dir / "newer.json";
+    ASSERT_TRUE(write_file_atomically(in, sample_config("newer"), 0644));
+    auto put = aws_s3api({"put-object", "--bucket", rgw().bucket, "--key", key, "--body", in.string(),
+                          "--content-type", "application/json", "--metadata",
+                          "lifeboat-cp-timestamp=4102444800,uploader=another-node"});
+    ASSERT_EQ(put.exit_code, 0) << put.err;
+
+    reference_cp cp(dir, certs, sample_config("older"));
+    agent_process exporter(dir, "exporter", exporter_settings(cp.address(), certs, prefix), rgw_env());
+    ASSERT_TRUE(
+        eventually([&] { return std::stoi("0" + exporter.status_field("export", "skipped")) >= 1; }, 30s))
+        << exporter.log();
+    EXPECT_EQ(exporter.status_field("export", "uploads"), "0");
+    EXPECT_EQ(bucket_json(key), parse(sample_config("newer")));
+    EXPECT_NE(exporter.log().find("export skipped: the bucket holds a newer config"), std::string::npos);
+}
+
+TEST(flows, a_restarted_exporter_skips_the_upload_when_the_bucket_holds_that_config) {
+    const auto dir = scratch_dir();
+    const auto prefix = "flows-" + unique_suffix();
+    const auto key = prefix + "/3.9.0.0/config.json";
+    const auto certs = make_cluster_certs(dir);
+    reference_cp cp(dir, certs, sample_config("same"));
+    {
+        agent_process first(dir, "first", exporter_settings(cp.address(), certs, prefix), rgw_env());
+        ASSERT_TRUE(eventually([&] { return first.status_field("export", "uploads") == "1"; }, 30s))
+            << first.log();
+        first.signal(SIGTERM);
+        ASSERT_EQ(first.wait(5s), 0);
+    }
+    auto etag = [&] {
+        auto head = aws_s3api({"head-object", "--bucket", rgw().bucket, "--key", key});
+        return head.exit_code == 0 ? parse(head.out).at("ETag") : json::value(nullptr);
+    };
+    const auto before = etag();
+    agent_process second(dir, "second", exporter_settings(cp.address(), certs, prefix), rgw_env());
+    ASSERT_TRUE(eventually([&] { return second.status_field("export", "skipped") == "1"; }, 30s))
+        << second.log();
+    EXPECT_EQ(second.status_field("export", "uploads"), "0");
+    EXPECT_EQ(etag(), before);
+    EXPECT_NE(second.log().find("export skipped: bucket already has it"), std::string::npos);
 }
