@@ -1,7 +1,9 @@
 // The election with real `lifeboat run` processes following the reference CP (`lifeboat cp`)
 // and exporting to the Ceph RGW fixture; awscli reads what the bucket holds. Each node runs a
 // 1 s election interval (a 2 s lease), so every scenario settles in seconds. Bounds here are
-// generous (a loaded 2-core machine); the tight failover figures live in bench/election.
+// generous, and leadership itself may move on a starved machine (a 2 s lease is short): the
+// assertions are about what must never happen (two uploads of one config, an old leader writing,
+// two leaders at once), not about which node leads. Tight failover figures live in bench/election.
 #include "base/atomic_file.hpp"
 #include "e2e/fleet.hpp"
 
@@ -25,7 +27,7 @@ namespace json = boost::json;
 namespace {
 
 constexpr auto node_version = "3.9.0.0";
-constexpr double election_interval_s = 1;
+constexpr double default_interval_s = 1;
 const char* const libfaketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
 std::string node_uuid(int i) {
@@ -75,6 +77,7 @@ struct election_fleet {
     cluster_certs certs = make_cluster_certs(dir);
     reference_cp cp{dir, certs, sample_config("v1")};
     std::vector<std::unique_ptr<agent_process>> nodes;
+    double interval_s = default_interval_s;
 
     std::string key() const { return prefix + "/" + node_version + "/config.json"; }
 
@@ -90,7 +93,7 @@ struct election_fleet {
                                                {"cluster_fallback_config_export", "on"},
                                                {"cluster_fallback_config_storage", rgw_storage_url(prefix)},
                                                {"cluster_fallback_config_export_delay", "0.2"},
-                                               {"election_interval", fmt::format("{}", election_interval_s)},
+                                               {"election_interval", fmt::format("{}", interval_s)},
                                                {"node_version", node_version}},
             env));
         return *nodes.back();
@@ -132,15 +135,19 @@ struct election_fleet {
     }
 };
 
-// Waits for exactly one leader and the first config in the bucket; returns the leader's index.
-std::optional<std::size_t> settle(election_fleet& f, std::vector<std::size_t> skip = {}) {
+// Waits for exactly one leader, every node seeing it as the leader, and the first config in the
+// bucket; returns the leader's index.
+std::optional<std::size_t> settle(election_fleet& f) {
     std::optional<std::size_t> leader;
     bool ok = eventually(
         [&] {
-            auto l = f.leaders(skip);
+            auto l = f.leaders();
             if (l.size() != 1)
                 return false;
             leader = l.front();
+            for (const auto& e : f.elections())
+                if (!e.is_object() || e.at("leader") != json::value(node_uuid(int(*leader) + 1)))
+                    return false;
             return f.uploads(*leader) >= 1;
         },
         30s);
@@ -191,7 +198,7 @@ TEST(election_process, three_exporters_upload_each_config_exactly_once) {
             << "node " << i + 1;
     }
     EXPECT_EQ(total, 3u) << "each of the three configs is uploaded exactly once\n" << f.logs();
-    EXPECT_EQ(f.leaders().size(), 1u);
+    EXPECT_TRUE(eventually([&] { return f.leaders().size() == 1; }, 10s));
 }
 
 TEST(election_process, kill_9_of_the_leader_another_node_uploads_the_next_config_within_the_bound) {
@@ -219,15 +226,15 @@ TEST(election_process, kill_9_of_the_leader_another_node_uploads_the_next_config
         << f.logs();
     const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
     // Design bound: the lease plus an interval, plus a round's requests and the export delay.
-    const double bound = lease + election_interval_s;
+    const double bound = lease + f.interval_s;
     std::printf("failover after kill -9: %.2f s (interval %g s, lease %g s; design bound %g s + a round "
                 "and the 0.2 s export delay)\n",
-                took, election_interval_s, lease, bound);
+                took, f.interval_s, lease, bound);
     EXPECT_LE(took, bound + 10) << "generous on a loaded machine; bench/election measures it tightly";
     auto c = read_bucket(f.key());
     ASSERT_TRUE(holds(c, "after-crash")) << f.logs();
     EXPECT_EQ(c->uploader, node_uuid(int(*successor) + 1));
-    EXPECT_EQ(f.leaders({*leader}), std::vector<std::size_t>{*successor});
+    EXPECT_TRUE(eventually([&] { return f.leaders({*leader}).size() == 1; }, 10s));
 }
 
 TEST(election_process, a_paused_leader_that_wakes_up_never_overwrites_its_successor) {
@@ -273,20 +280,29 @@ TEST(election_process, a_paused_leader_that_wakes_up_never_overwrites_its_succes
     ASSERT_TRUE(holds(c, "while-paused")) << f.logs();
     EXPECT_EQ(c->uploader, node_uuid(int(*successor) + 1));
     EXPECT_EQ(f.uploads(*leader), old_uploads) << f.nodes[*leader]->log();
-    EXPECT_EQ(f.leaders(), std::vector<std::size_t>{*successor});
+    EXPECT_FALSE(f.elections()[*leader].at("is_leader").as_bool());
 
-    // The next config still comes from the successor alone.
-    const auto successor_uploads = f.uploads(*successor);
+    // The next config is uploaded once, and not by the node that was paused.
+    auto others_uploads = [&] {
+        std::uint64_t n = 0;
+        for (std::size_t i = 0; i < f.nodes.size(); ++i)
+            if (i != *leader)
+                n += f.uploads(i);
+        return n;
+    };
+    const auto before = others_uploads();
     f.cp.set_config(sample_config("after-wake"));
     ASSERT_TRUE(eventually([&] { return holds(read_bucket(f.key()), "after-wake"); }, 30s)) << f.logs();
-    EXPECT_EQ(read_bucket(f.key())->uploader, node_uuid(int(*successor) + 1));
-    EXPECT_EQ(f.uploads(*successor), successor_uploads + 1);
+    EXPECT_NE(read_bucket(f.key())->uploader, node_uuid(int(*leader) + 1));
+    std::this_thread::sleep_for(1s);
+    EXPECT_EQ(others_uploads(), before + 1);
     EXPECT_EQ(f.uploads(*leader), old_uploads);
 }
 
 TEST(election_process, a_node_with_its_clock_five_minutes_ahead_changes_nothing) {
     ASSERT_TRUE(std::filesystem::exists(libfaketime)) << "libfaketime is missing (apt install libfaketime)";
     election_fleet f;
+    f.interval_s = 2; // a 4 s lease: a starved machine must not move the lead during the samples
     // Only the wall clock moves (as with a wrong NTP setting); the monotonic clock stays true.
     f.add(1, {{"LD_PRELOAD", libfaketime}, {"FAKETIME", "+5m"}, {"FAKETIME_DONT_FAKE_MONOTONIC", "1"}});
     f.add(2);
@@ -310,7 +326,7 @@ TEST(election_process, a_node_with_its_clock_five_minutes_ahead_changes_nothing)
 
     // Exactly one leader, the same in every node's view, over many rounds.
     const auto until = std::chrono::steady_clock::now() + 5s;
-    std::size_t samples = 0;
+    std::size_t samples = 0, one_leader = 0;
     while (std::chrono::steady_clock::now() < until) {
         auto views = f.elections();
         std::size_t leading = 0;
@@ -319,11 +335,15 @@ TEST(election_process, a_node_with_its_clock_five_minutes_ahead_changes_nothing)
             EXPECT_EQ(v.at("leader"), json::value(node_uuid(int(*leader) + 1))) << v;
             leading += v.at("is_leader") == true;
         }
-        EXPECT_EQ(leading, 1u);
+        // Never two (Kong's freshness rule would make the shifted node lead as well); one, except
+        // for a moment while the leader renews late on a starved machine.
+        EXPECT_LE(leading, 1u);
+        one_leader += leading == 1;
         ++samples;
         std::this_thread::sleep_for(200ms);
     }
     EXPECT_GE(samples, 5u);
+    EXPECT_GE(one_leader * 10, samples * 9) << one_leader << " of " << samples << " samples";
     f.cp.set_config(sample_config("skewed"));
     ASSERT_TRUE(eventually([&] { return holds(read_bucket(f.key()), "skewed"); }, 30s)) << f.logs();
     EXPECT_EQ(read_bucket(f.key())->uploader, node_uuid(int(*leader) + 1));
