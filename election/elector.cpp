@@ -205,9 +205,12 @@ asio::awaitable<fenced_put_result> elector::fenced_put(std::string key, backends
             continue;
         }
         auto& p = std::get<fw::put>(a);
-        // Uploads may be large: allow a generous deadline (the store's own timeouts apply too).
-        auto r =
-            co_await bounded(store_.put(p.key, body, p.options), options_.op_timeout * 30, "PUT " + p.key);
+        // Uploads may be large: allow a generous deadline (the store's own timeouts apply too), at
+        // least the 5 minutes it was with the former 10 s interval. A leader that loses its term
+        // meanwhile is fenced by the conditional PUT itself.
+        const auto upload_limit =
+            std::max<std::chrono::milliseconds>(options_.op_timeout * 30, std::chrono::minutes(5));
+        auto r = co_await bounded(store_.put(p.key, body, p.options), upload_limit, "PUT " + p.key);
         a = write.on_put(r);
     }
 }
