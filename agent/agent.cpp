@@ -119,6 +119,10 @@ agent::agent(asio::any_io_executor executor, settings config, std::string node_i
             exporter_->offer(s);
         if (importer_)
             importer_->config_arrived();
+        // A config from the backup is what this node runs now: its pings carry that hash, as a
+        // Kong DP's do after a fallback import.
+        if (session_ && s->source == protocol::config_source::fallback)
+            session_->set_current_hash(s->hash);
     };
 
     status_server_ = std::make_unique<status_server>(executor_, config_.status_listen, status_);
@@ -190,6 +194,8 @@ void agent::on_status(const protocol::session_status& s) {
         s.next_attempt_at ? std::optional<double>(std::chrono::duration<double>(s.next_attempt_delay).count())
                           : std::nullopt;
     cp.last_error = s.last_error;
+    status_.config.rejected = s.rejected_configs;
+    status_.config.last_rejection = s.last_rejection;
     // The first failed connection is the importer's cue (as Kong's DP imports when connect_cp fails).
     if (importer_ && s.state != protocol::session_state::connected && s.attempt >= 1)
         importer_->control_plane_unreachable();

@@ -683,7 +683,9 @@ struct dp_session::impl {
             if (too_big) {
                 reason = fmt::format("the control plane sent a frame over cluster_max_payload ({} bytes)",
                                      opt.max_payload);
-                log::error("frame from the control plane rejected", "reason", reason);
+                // Counted as a rejected config (the FSM logs it), then the connection is dropped:
+                // the rest of the frame cannot be skipped.
+                dispatch(fsm.on_config_frame(now(), failure{reason}));
                 co_return;
             }
             if (ec) {

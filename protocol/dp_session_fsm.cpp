@@ -164,6 +164,8 @@ dp_action_list dp_session_fsm::on_config_frame(steady_time now,
     if (!decoded) {
         // Kong logs and keeps running; so do we. The current config stays.
         status_.last_error = "invalid config from the control plane: " + decoded.error();
+        ++status_.rejected_configs;
+        status_.last_rejection = decoded.error();
         out.push_back({dp_action::status_changed});
         log::error("invalid config from the control plane dropped; keeping the current one", "reason",
                    decoded.error(), "config_hash", status_.config_hash);

@@ -58,8 +58,10 @@ struct session_status {
     std::uint32_t attempt = 0;                  // attempts in the current outage (0: healthy)
     std::optional<steady_time> next_attempt_at; // while waiting to reconnect
     steady_duration next_attempt_delay{};
-    std::string last_error;  // the latest failure, kept after recovery
-    std::string config_hash; // what the pings carry
+    std::string last_error;             // the latest failure, kept after recovery
+    std::string config_hash;            // what the pings carry
+    std::uint64_t rejected_configs = 0; // invalid config frames dropped (the current config stayed)
+    std::string last_rejection;         // why the latest one was dropped
 };
 
 // What the driver must do. One struct rather than a std::variant: simpler to test, and GCC 12

@@ -160,10 +160,11 @@ TEST(bad_control_plane, malformed_frames_are_rejected_and_the_last_good_config_s
     ASSERT_TRUE(dp.run_until([&] { return dp.observer().last_hash() == hash_a; }, 10s));
     // The oversized frame ends that connection with a clear reason; the DP reconnects.
     ASSERT_TRUE(dp.run_until([&] { return cp.connections() >= 2; }, 10s));
-    EXPECT_TRUE(logs.contains(
-        "error: msg=\"frame from the control plane rejected\" reason=\"the control plane sent a "
-        "frame over cluster_max_payload (65536 bytes)\""));
+    EXPECT_TRUE(logs.contains("error: msg=\"invalid config from the control plane dropped; keeping the "
+                              "current one\" reason=\"the control plane sent a frame over "
+                              "cluster_max_payload (65536 bytes)\""));
     EXPECT_EQ(dp.status().config_hash, hash_a);
+    EXPECT_GE(dp.status().rejected_configs, 1u);
 
     ASSERT_TRUE(dp.run_until([&] { return dp.observer().last_hash() == hash_b; }, 15s));
     const std::string rejected =

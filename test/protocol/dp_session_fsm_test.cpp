@@ -324,6 +324,8 @@ TEST(dp_session_fsm, an_invalid_config_is_logged_and_dropped) {
     EXPECT_TRUE(pings(a).empty());
     EXPECT_EQ(c.fsm.current_hash(), std::string(32, 'a'));
     EXPECT_EQ(c.fsm.status().state, session_state::connected);
+    EXPECT_EQ(c.fsm.status().rejected_configs, 1u); // /status config.rejected
+    EXPECT_EQ(c.fsm.status().last_rejection, "no config_table member");
     EXPECT_TRUE(
         logs.contains("error: msg=\"invalid config from the control plane dropped; keeping the current one\" "
                       "reason=\"no config_table member\""));
