@@ -287,3 +287,36 @@ TEST(flows, a_restarted_exporter_skips_the_upload_when_the_bucket_holds_that_con
     EXPECT_EQ(etag(), before);
     EXPECT_NE(second.log().find("export skipped: bucket already has it"), std::string::npos);
 }
+
+TEST(flows, a_failing_export_is_retried_until_the_newest_config_is_in_the_storage) {
+    const auto dir = scratch_dir();
+    const auto certs = make_cluster_certs(dir);
+    const auto store = dir / "backup";
+    // A directory where the object should go: every upload fails (rename onto a directory)
+    // while the election, in its own folder, works.
+    const auto object = store / "3.9.0.0" / "config.json";
+    std::filesystem::create_directories(object / "in-the-way");
+    reference_cp cp(dir, certs, sample_config("first"));
+    auto settings = exporter_settings(cp.address(), certs, "unused");
+    settings["cluster_fallback_config_storage"] = "file://" + store.string();
+    agent_process exporter(dir, "exporter", settings);
+
+    ASSERT_TRUE(
+        eventually([&] { return std::stoi("0" + exporter.status_field("export", "failures")) >= 2; }, 30s))
+        << exporter.log();
+    EXPECT_NE(exporter.status_field("export", "last_error"), "");
+    EXPECT_NE(json::serialize(exporter.status().at("degraded_reasons")).find("export failing"),
+              std::string::npos);
+    EXPECT_NE(exporter.log().find("export failed; retrying"), std::string::npos);
+
+    const auto first_hash = exporter.status_field("config", "hash");
+    cp.set_config(sample_config("second")); // a newer config arrives while the storage is broken
+    ASSERT_TRUE(eventually([&] { return exporter.status_field("config", "hash") != first_hash; }, 10s))
+        << exporter.log();
+    EXPECT_EQ(exporter.status_field("export", "pending_hash"), exporter.status_field("config", "hash"));
+    std::filesystem::remove_all(object); // the storage is repaired
+    ASSERT_TRUE(eventually([&] { return file_json(object) == parse(sample_config("second")); }, 30s))
+        << exporter.log();
+    ASSERT_TRUE(eventually([&] { return exporter.status_field("export", "failures") == "0"; }, 5s));
+    EXPECT_EQ(exporter.status_field("export", "pending_hash"), "");
+}
