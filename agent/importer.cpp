@@ -1,6 +1,7 @@
 #include "agent/importer.hpp"
 
 #include "base/log.hpp"
+#include "election/fenced_write.hpp"
 #include "protocol/envelope.hpp"
 
 namespace lifeboat::agent {
@@ -48,8 +49,19 @@ asio::awaitable<void> importer::run() {
                         ? "no backup at " + key_ + " (has an exporter with this node_version run yet?)"
                         : got.error().to_string();
         } else {
+            // An object a lifeboat exporter wrote carries the hash it uploaded (fenced_write's
+            // metadata): take it as the config's identity instead of recomputing Kong's hash over
+            // the whole config, which costs more than the download (bench/pipeline). The JSON is
+            // still validated in full. A wrong hash would only make the CP push its own config.
+            protocol::config_hashes known;
+            const protocol::config_hashes* hashes = nullptr;
+            if (auto it = got->info.metadata.find(election::metadata::config_hash);
+                it != got->info.metadata.end() && protocol::is_config_hash(it->second)) {
+                known.config = it->second;
+                hashes = &known;
+            }
             auto snap = protocol::snapshot_from_config_table(std::move(got->bytes),
-                                                             protocol::config_source::fallback);
+                                                             protocol::config_source::fallback, hashes);
             if (!snap) {
                 error = "the backup at " + key_ + " is invalid: " + snap.error();
             } else {

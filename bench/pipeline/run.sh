@@ -6,17 +6,18 @@
 #
 #  import  a brand-new node (no cache) whose CP refuses connections: from `lifeboat run` being
 #          started to the config handed to the gateway (file hand-off written atomically; the
-#          reload command stamps the time). Baseline in the same run: `curl` GET of the same
-#          object from RGW written to a file, then `sync FILE` (fsync). Target: within 1.5x.
+#          reload command stamps the time), for the object as Kong writes it and as a lifeboat
+#          exporter writes it (hash in metadata). Baseline in the same run: `curl` GET of the
+#          same object from RGW written to a file, then `sync FILE` (fsync). Target: within 1.5x.
 #  export  a running exporter (leader, export delay 0): from the CP pushing a new config (its
 #          "config sent" log line) to the object in the bucket (the exporter's "config exported"
 #          line). Baseline: one `curl` PUT of the same bytes (process start included).
 #
 # RUNS repetitions (default 5), lifeboat and baseline interleaved; medians. Prints markdown
 # tables. SIZES: import configs in MiB (default "1 50"); EXPORT_KIB: export configs in KiB
-# (default "1024 51200"; "" skips them). Known limit (Nov 2026): the DP session does not complete
-# frames over ~16 KiB compressed, so the export rows need EXPORT_KIB=64 until that is fixed; the
-# script then stops with "the CP did not push"/"export 1 missing". Builds nothing. Starts RGW (test/harness/rgw.sh) when none answers, stops it afterwards.
+# (default "64 1024 51200"; "" skips them). Known limit (Nov 2026): the DP session does not
+# complete frames over ~16 KiB compressed, so only the 64 KiB export arrives until that is fixed;
+# the others show "no export within 30 s". Builds nothing. Starts RGW (test/harness/rgw.sh) when none answers, stops it afterwards.
 set -euo pipefail
 BUILD=$(realpath "${1:?usage: run.sh BUILD_DIR}")
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -24,7 +25,7 @@ LIFEBOAT=$BUILD/cli/lifeboat
 GEN=$BUILD/bench/pipeline/pipeline_config_gen
 RUNS=${RUNS:-5}
 SIZES=${SIZES:-"1 50"}
-EXPORT_KIB=${EXPORT_KIB:-"1024 51200"} # export config sizes in KiB; "" skips the export rows
+EXPORT_KIB=${EXPORT_KIB:-"64 1024 51200"} # export config sizes in KiB; "" skips the export rows
 E=http://127.0.0.1:17480
 BUCKET=lifeboat-test
 AK=AKIATESTTESTTEST0001
@@ -78,15 +79,17 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout "$W
   -out "$WORK/cluster.crt" -days 2 -subj /CN=kong_clustering 2>/dev/null
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-# import SIZE RUN: one brand-new importer, CP refused; appends ms to $WORK/import.SIZE
+# import SIZE RUN OBJ: one brand-new importer, CP refused; appends ms to $WORK/import-OBJ.SIZE.
+# OBJ k: the object as Kong writes it (Kong's hash computed); l: as a lifeboat exporter writes it
+# (the hash in its lifeboat-config-hash metadata).
 import_once() {
-  local size=$1 run=$2 node=$WORK/node-$1-$2 t0 t1 pid
+  local size=$1 run=$2 obj=$3 node=$WORK/node-$1-$2-$3 t0 t1 pid
   mkdir -p "$node/gw"
   t0=$(date +%s%N)
   "${agent_env[@]}" "$LIFEBOAT" run --set prefix="$node/prefix" --set status_listen="unix:$node/status.sock" \
     --set cluster_control_plane="127.0.0.1:$DEAD_PORT" --set cluster_cert="$WORK/cluster.crt" \
     --set cluster_cert_key="$WORK/cluster.key" --set node_version=$VERSION \
-    --set cluster_fallback_config_import=on --set cluster_fallback_config_storage="s3://$BUCKET/$PREFIX/s$size" \
+    --set cluster_fallback_config_import=on --set cluster_fallback_config_storage="s3://$BUCKET/$PREFIX/$obj$size" \
     --set gateway_handoff=file --set gateway_config_path="$node/gw/kong.json" \
     --set gateway_reload_command="date +%s%N > $node/stamp" --set log_level=warn 2>"$node/log" &
   pid=$!
@@ -97,7 +100,7 @@ import_once() {
   t1=$(cat "$node/stamp")
   kill "$pid"; wait "$pid" || true
   cmp -s "$node/gw/kong.json" "$WORK/config-$size.json" || { echo "run.sh: the gateway got different bytes" >&2; exit 1; }
-  echo $(( (t1 - t0) / 1000000 )) >> "$WORK/import.$size"
+  echo $(( (t1 - t0) / 1000000 )) >> "$WORK/import-$obj.$size"
   rm -rf "$node"
 }
 
@@ -106,7 +109,7 @@ curl_get_once() {
   local size=$1 t0 t1
   rm -f "$WORK/got.json"
   t0=$(date +%s%N)
-  curl_s3 -o "$WORK/got.json" "$E/$BUCKET/$PREFIX/s$size/$VERSION/config.json"
+  curl_s3 -o "$WORK/got.json" "$E/$BUCKET/$PREFIX/k$size/$VERSION/config.json"
   sync "$WORK/got.json"
   t1=$(date +%s%N)
   cmp -s "$WORK/got.json" "$WORK/config-$size.json" || { echo "run.sh: curl got different bytes" >&2; exit 1; }
@@ -139,7 +142,12 @@ export_runs() { # KIB
   ex_pid=$!
   PIDS+=("$ex_pid")
   exported() { [[ $(grep -c 'config exported' "$WORK/ex.log") -ge $1 ]]; }
-  wait_for 120 exported 1 || { echo "run.sh: no first export" >&2; cat "$WORK/ex.log" >&2; exit 1; }
+  if ! wait_for 30 exported 1; then # the known session limit (see the header): report, go on
+    echo "run.sh: no export of the $size KiB config within 30 s; the exporter's log ends:" >&2
+    tail -3 "$WORK/ex.log" >&2
+    kill "$ex_pid" "$cp_pid"; wait "$ex_pid" "$cp_pid" || true
+    return 0
+  fi
   for ((n = 1; n <= RUNS; n++)); do
     "$GEN" $((size << 10)) $((n + 100)) > "$WORK/next.json"
     curl_put_once "$size" "$WORK/next.json"
@@ -157,12 +165,16 @@ export_runs() { # KIB
 
 DEAD_PORT=$(free_port) # nothing listens: the CP is down
 for size in $SIZES; do
-  "$GEN" $((size << 20)) 1 > "$WORK/config-$size.json"
+  "$GEN" $((size << 20)) 1 "$WORK/hash-$size" > "$WORK/config-$size.json"
   curl_s3 -T "$WORK/config-$size.json" -H 'Content-Type: application/json' \
-    "$E/$BUCKET/$PREFIX/s$size/$VERSION/config.json" -o /dev/null
+    "$E/$BUCKET/$PREFIX/k$size/$VERSION/config.json" -o /dev/null
+  curl_s3 -T "$WORK/config-$size.json" -H 'Content-Type: application/json' \
+    -H "x-amz-meta-lifeboat-config-hash: $(cat "$WORK/hash-$size")" \
+    "$E/$BUCKET/$PREFIX/l$size/$VERSION/config.json" -o /dev/null
   curl_get_once "$size" && rm "$WORK/get.$size" # warm RGW and the page cache alike
   for ((i = 0; i < RUNS; i++)); do
-    import_once "$size" "$i"
+    import_once "$size" "$i" k
+    import_once "$size" "$i" l
     curl_get_once "$size"
   done
 done
@@ -171,17 +183,22 @@ for kib in $EXPORT_KIB; do export_runs "$kib"; done
 mib() { awk -v b="$(stat -c %s "$1")" 'BEGIN { printf (b < 1048576 ? "%.0f KiB" : "%.1f MiB"), (b < 1048576 ? b / 1024 : b / 1048576) }'; }
 echo "### Fallback import and export, Ceph RGW and the reference CP on loopback (median of $RUNS, ms)"
 echo
-echo "| config (JSON) | import: start -> gateway file | curl GET + fsync | ratio (target <= 1.5) |"
-echo "|---|---:|---:|---:|"
+echo "| config (JSON) | curl GET + fsync | import, Kong's object (hash computed) | ratio | import, a lifeboat exporter's object (hash in metadata) | ratio (target <= 1.5) |"
+echo "|---|---:|---:|---:|---:|---:|"
 for size in $SIZES; do
-  awk -v js="$(mib "$WORK/config-$size.json")" -v i="$(median < "$WORK/import.$size")" \
-      -v g="$(median < "$WORK/get.$size")" 'BEGIN { printf "| %s | %d | %d | **%.2fx** |\n", js, i, g, i / (g > 0 ? g : 1) }'
+  awk -v js="$(mib "$WORK/config-$size.json")" -v k="$(median < "$WORK/import-k.$size")" \
+      -v l="$(median < "$WORK/import-l.$size")" -v g="$(median < "$WORK/get.$size")" \
+      'BEGIN { g = g > 0 ? g : 1; printf "| %s | %d | %d | %.2fx | %d | **%.2fx** |\n", js, g, k, k / g, l, l / g }'
 done
 if [[ -n $EXPORT_KIB ]]; then
   echo
   echo "| config (JSON) | export: CP push -> object in bucket | (of which the fenced upload) | curl PUT | ratio |"
   echo "|---|---:|---:|---:|---:|"
   for kib in $EXPORT_KIB; do
+    if [[ ! -f $WORK/export.$kib ]]; then
+      echo "| $(mib "$WORK/export-config-$kib.json") | no export within 30 s | — | — | — |"
+      continue
+    fi
     awk -v js="$(mib "$WORK/export-config-$kib.json")" -v e="$(median < "$WORK/export.$kib")" \
         -v u="$(median < "$WORK/upload.$kib")" -v p="$(median < "$WORK/put.$kib")" \
         'BEGIN { printf "| %s | %d | %d | %d | %.2fx |\n", js, e, u, p, e / (p > 0 ? p : 1) }'
@@ -189,8 +206,9 @@ if [[ -n $EXPORT_KIB ]]; then
 fi
 echo
 echo "Import: wall time from starting \`lifeboat run\` (no cache, CP refusing) to the reload command run"
-echo "after the gateway file was written (fetch, validate + Kong's hash, crash-safe cache write, atomic"
+echo "after the gateway file was written (fetch, full JSON validation, crash-safe cache write, atomic"
 echo "gateway file write, each fsynced) against curl's process fetching the object plus \`sync FILE\`."
+echo "Kong's exporter stores no hash, so the importer computes Kong's config hash over the whole config."
 echo "Export: the CP's \"config sent\" log line to the exporter's \"config exported\" line (ms resolution):"
 echo "transfer, inflate, validate, cache write and the fenced upload (a HEAD then the PUT) to RGW;"
 echo "export delay 0 (the default 1 s coalescing window would add to it). curl PUT: UNSIGNED-PAYLOAD."

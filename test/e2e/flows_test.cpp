@@ -320,3 +320,27 @@ TEST(flows, a_failing_export_is_retried_until_the_newest_config_is_in_the_storag
     ASSERT_TRUE(eventually([&] { return exporter.status_field("export", "failures") == "0"; }, 5s));
     EXPECT_EQ(exporter.status_field("export", "pending_hash"), "");
 }
+
+TEST(flows, an_import_takes_the_exporters_hash_from_the_object_metadata) {
+    const auto dir = scratch_dir();
+    const auto prefix = "flows-" + unique_suffix();
+    const auto certs = make_cluster_certs(dir);
+    const auto in = dir / "backup.json";
+    ASSERT_TRUE(write_file_atomically(in, sample_config("tagged"), 0644));
+    // As a lifeboat exporter writes it: the CP's hash in lifeboat-config-hash. The importer takes it
+    // instead of recomputing Kong's hash over the whole config (here a value no config hashes to,
+    // so the test sees which one was used).
+    const std::string exporter_hash = "0123456789abcdef0123456789abcdef";
+    auto put = aws_s3api({"put-object", "--bucket", rgw().bucket, "--key", prefix + "/3.9.0.0/config.json",
+                          "--body", in.string(), "--content-type", "application/json", "--metadata",
+                          "lifeboat-config-hash=" + exporter_hash + ",lifeboat-cp-timestamp=1700000000"});
+    ASSERT_EQ(put.exit_code, 0) << put.err;
+    const auto gateway = dir / "kong.json";
+    agent_process dp(dir, "importer",
+                     importer_settings("127.0.0.1:" + std::to_string(free_port()), certs, prefix, gateway),
+                     rgw_env());
+    ASSERT_TRUE(eventually([&] { return file_json(gateway) == parse(sample_config("tagged")); }, 30s))
+        << dp.log();
+    EXPECT_EQ(dp.status_field("config", "hash"), exporter_hash);
+    EXPECT_EQ(dp.status_field("config", "source"), "fallback");
+}
