@@ -302,9 +302,15 @@ struct reference_cp::impl {
                 }
                 out_frame f = std::move(queue.front());
                 queue.pop_front();
-                std::array<asio::const_buffer, 2> buffers{
-                    asio::buffer(f.header), f.payload ? asio::buffer(*f.payload) : asio::const_buffer()};
-                auto [ec, n] = co_await asio::async_write(stream, buffers, as_tuple_awaitable);
+                // Header, then payload, each written whole. A two-buffer sequence went through
+                // beast::ssl_stream's coalescing write and the payload never left (frames over
+                // one TLS record, 16 KiB, stalled with only their header sent).
+                auto [ec, n] = co_await asio::async_write(stream, asio::buffer(f.header), as_tuple_awaitable);
+                if (!ec && f.payload && !f.payload->empty()) {
+                    auto [pec, pn] =
+                        co_await asio::async_write(stream, asio::buffer(*f.payload), as_tuple_awaitable);
+                    ec = pec;
+                }
                 if (ec) {
                     write_failed = true;
                     if (end_reason.empty())

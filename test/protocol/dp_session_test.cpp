@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <random>
 
 using namespace lifeboat;
 using namespace lifeboat::test;
@@ -55,6 +56,24 @@ TEST_F(cluster, shared_mode_delivers_the_config_and_pings_its_hash) {
     EXPECT_TRUE(wait_for_cp_log(dp, cp, "config_hash=" + expected + " in_sync=true"));
     ASSERT_TRUE(dp.run_until([&] { return dp.status().round_trip.has_value(); }, 5s));
     EXPECT_LT(*dp.status().round_trip, 1s);
+}
+
+// A realistic config's frame spans many TLS records (16 KiB each); the frame must arrive whole.
+// (The reference CP once sent only the header of such a frame: it stalled every config whose
+// compressed frame was over 16 KiB.)
+TEST_F(cluster, a_frame_spanning_many_tls_records_arrives_whole) {
+    std::mt19937_64 rng(42);
+    std::string big = R"({"_format_version":"3.0","services":[)";
+    for (int i = 0; i < 4000; ++i) // random host names: about 100 KiB of gzip
+        big += fmt::format(R"({}{{"name":"service-{}","host":"{:016x}{:016x}.internal","port":8080}})",
+                           i ? "," : "", i, rng(), rng());
+    big += "]}";
+    write_atomically(config, big);
+    auto cp = start_cp("cp", loopback(), cluster_mtls::shared, config);
+    const auto expected = config_hash_of(big);
+    dp_runner dp(dp_options(cp.address, cluster_mtls::shared));
+    ASSERT_TRUE(dp.run_until([&] { return connected_with(dp, expected); }, 15s)) << cp.log();
+    EXPECT_EQ(dp.observer().configs.back()->config_json, big);
 }
 
 TEST_F(cluster, pki_mode_delivers_the_config) {
