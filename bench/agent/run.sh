@@ -5,7 +5,9 @@
 # connected and a heartbeat has passed, it is watched for WINDOW seconds (default 65: two
 # heartbeats). Reported: resident memory (VmRSS, VmHWM), CPU time used in the window (from
 # /proc/PID/stat), and the system calls made in the quiet stretch between two heartbeats
-# (strace -c, when installed). The baseline beside it is `sleep`, an idle process doing nothing.
+# (strace, when installed). Baselines beside it: `openssl s_client` holding a mutual-TLS connection
+# to the same CP with the same certificate (the smallest process doing the TLS part of the job, on
+# the same libraries), and `sleep`, an idle process doing nothing.
 # Targets (issue 4): RSS <= 12 MB, no CPU between heartbeats. Builds nothing.
 set -euo pipefail
 BUILD=$(realpath "${1:?usage: run.sh BUILD_DIR}")
@@ -54,10 +56,15 @@ hz=$(getconf CLK_TCK)
 sleep 3600 &
 baseline=$!
 pids+=($baseline)
+sleep 3600 | openssl s_client -quiet -connect "127.0.0.1:$cp_port" -servername kong_clustering \
+  -cert "$work/cluster.crt" -key "$work/cluster.key" >/dev/null 2>&1 &
+tls_client=$!
+pids+=($tls_client)
+sleep 1
 
-a0=$(ticks "$agent"); b0=$(ticks "$baseline")
+a0=$(ticks "$agent"); b0=$(ticks "$baseline"); c0=$(ticks "$tls_client")
 sleep "$WINDOW"
-a1=$(ticks "$agent"); b1=$(ticks "$baseline")
+a1=$(ticks "$agent"); b1=$(ticks "$baseline"); c1=$(ticks "$tls_client")
 cpu_ms() { awk -v t="$1" -v hz="$hz" 'BEGIN { printf "%d", t * 1000 / hz }'; }
 
 syscalls="(strace is not installed)"
@@ -75,13 +82,17 @@ echo "### Idle agent connected to the reference CP (window ${WINDOW} s, $(nproc)
 echo
 echo "| process | RSS now | peak RSS | private (not shared) | PSS | CPU in window | CPU per minute |"
 echo "|---|---|---|---|---|---|---|"
-for row in "lifeboat run (connected, config applied):$agent:$a0:$a1" "sleep (baseline):$baseline:$b0:$b1"; do
+rss_agent=$(kib "$agent" VmRSS); rss_tls=$(kib "$tls_client" VmRSS)
+for row in "lifeboat run (connected, config applied):$agent:$a0:$a1" \
+  "openssl s_client (mTLS connection to the same CP):$tls_client:$c0:$c1" "sleep (baseline):$baseline:$b0:$b1"; do
   IFS=: read -r name pid t0 t1 <<<"$row"
   used=$(cpu_ms $((t1 - t0)))
   per_min=$(awk -v u="$used" -v w="$WINDOW" 'BEGIN { printf "%.1f", u * 60 / w }')
   private=$(($(rollup "$pid" Private_Clean) + $(rollup "$pid" Private_Dirty)))
   echo "| $name | $(mib "$(kib "$pid" VmRSS)") | $(mib "$(kib "$pid" VmHWM)") | $(mib "$private") | $(mib "$(rollup "$pid" Pss)") | ${used} ms | ${per_min} ms |"
 done
+echo
+echo "RSS of the agent / RSS of openssl s_client: $(awk -v a="$rss_agent" -v b="$rss_tls" 'BEGIN { printf "%.2fx", a / b }')."
 echo
 echo "System calls of the idle agent: $syscalls."
 echo
