@@ -113,6 +113,10 @@ agent::agent(asio::any_io_executor executor, settings config, std::string node_i
         elector_ = std::make_unique<election::elector>(*store_, eo);
         exporter_ =
             std::make_unique<exporter>(executor_, config_, config_key, node_id, *elector_, status_.exporter);
+        elector_->on_step = [this] {
+            refresh_election_status();
+            exporter_->election_changed();
+        };
     }
     pipeline_->on_applied = [this](const protocol::snapshot_ptr& s) {
         if (exporter_)
@@ -126,6 +130,8 @@ agent::agent(asio::any_io_executor executor, settings config, std::string node_i
     };
 
     status_server_ = std::make_unique<status_server>(executor_, config_.status_listen, status_);
+    if (elector_)
+        status_server_->before_answer = [this] { refresh_election_status(); };
 }
 
 agent::~agent() = default;
@@ -154,14 +160,6 @@ void agent::start() {
         supervisor_.spawn("election", [this]() -> asio::awaitable<void> {
             // Status refresh rides along: the election changes only once per round.
             co_await elector_->run();
-        });
-        supervisor_.spawn("election_status", [this]() -> asio::awaitable<void> {
-            asio::steady_timer t(executor_);
-            for (;;) {
-                refresh_election_status();
-                t.expires_after(std::chrono::milliseconds(500));
-                co_await t.async_wait(asio::use_awaitable);
-            }
         });
         supervisor_.spawn("exporter", [this] { return exporter_->run(); });
     }

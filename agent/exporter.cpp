@@ -36,8 +36,9 @@ asio::awaitable<void> exporter::run() {
             co_await wakeup_.wait(until - std::chrono::steady_clock::now());
         auto snap = pending_;
         if (!elector_.is_leader()) {
-            // Another node exports. Keep the config: if this node becomes leader, it is uploaded then.
-            co_await wakeup_.wait(std::chrono::seconds(1));
+            // Another node exports. Keep the config: if this node becomes leader, it is uploaded then
+            // (the elector's step wakes us: election_changed()). The hour is only a safety net.
+            co_await wakeup_.wait(std::chrono::hours(1));
             continue;
         }
         backends::put_options opts;

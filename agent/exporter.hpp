@@ -26,6 +26,9 @@ public:
              election::elector& elector, export_status& status);
 
     // A config was accepted: remember it (the newest wins) and wake the loop.
+    // The elector took a step: this node may have started leading (wakes a waiting follower).
+    void election_changed() { wakeup_.wake(); }
+
     void offer(const protocol::snapshot_ptr& snapshot);
 
     boost::asio::awaitable<void> run();

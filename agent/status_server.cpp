@@ -147,6 +147,8 @@ asio::awaitable<void> status_server::serve(std::shared_ptr<socket_type> socket) 
             if (auto [ec, n] = std::get<0>(read); ec)
                 throw boost::system::system_error(ec);
             const auto& req = parser.get();
+            if (before_answer)
+                before_answer();
             auto answer = route_status_request(status_, std::string_view(req.method_string()),
                                                std::string_view(req.target()));
             http::response<http::string_body> res{static_cast<http::status>(answer.status), req.version()};

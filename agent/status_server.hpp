@@ -9,6 +9,7 @@
 #include <boost/asio/basic_socket_acceptor.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -27,6 +28,10 @@ public:
     boost::asio::awaitable<void> run();
 
     std::string local_address() const;
+
+    // Called before each request is answered, so parts of the status that are cheap to read but
+    // change with time (the election's next round) are fresh without a task polling them.
+    std::function<void()> before_answer;
 
 private:
     using socket_type = boost::asio::generic::stream_protocol::socket;

@@ -136,6 +136,8 @@ asio::awaitable<void> elector::run() {
                 (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
                 continue; // handled at the top
             a = fsm_.on_timer(steady::now());
+            if (on_step)
+                on_step();
             continue;
         }
         // A store request in flight is not cut short by cancellation (its deadline bounds it): a
@@ -145,6 +147,8 @@ asio::awaitable<void> elector::run() {
         co_await asio::this_coro::reset_cancellation_state(asio::enable_terminal_cancellation(),
                                                            asio::disable_cancellation());
         a = co_await perform(a);
+        if (on_step)
+            on_step();
         if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
             cancel_seen_ = true;
         co_await asio::this_coro::reset_cancellation_state();

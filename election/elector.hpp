@@ -51,6 +51,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -88,6 +89,11 @@ public:
 
     // This node leads now: the exporter may call fenced_put (which checks again anyway).
     bool is_leader() const;
+
+    // Called after every step of the election (a round's request answered, a timer fired), so
+    // the agent can refresh its status and wake the exporter when this node starts leading,
+    // instead of polling.
+    std::function<void()> on_step;
 
     // Uploads `body` to `key` only while this node leads, carrying its term, and only over an
     // older config (see fenced_write.hpp). Safe to call at any time, also before run().

@@ -148,7 +148,10 @@ std::optional<std::size_t> settle(election_fleet& f) {
             for (const auto& e : f.elections())
                 if (!e.is_object() || e.at("leader") != json::value(node_uuid(int(*leader) + 1)))
                     return false;
-            return f.uploads(*leader) >= 1;
+            // The first config is in the bucket. Not necessarily the leader's upload: a node that
+            // registered first may have led and uploaded before an earlier registration appeared
+            // (the earliest register time leads), and the new leader then skips that same config.
+            return read_bucket(f.key()).has_value();
         },
         30s);
     return ok ? leader : std::nullopt;
@@ -162,7 +165,7 @@ TEST(election_process, three_exporters_upload_each_config_exactly_once) {
     ASSERT_TRUE(leader) << f.logs();
     auto first = read_bucket(f.key());
     ASSERT_TRUE(holds(first, "v1")) << f.logs();
-    EXPECT_EQ(first->uploader, node_uuid(int(*leader) + 1));
+    // Not necessarily the settled leader's upload (see settle); the counts below still hold.
 
     // Every node agrees on the leader, and sees the three candidates alive.
     for (const auto& e : f.elections()) {
