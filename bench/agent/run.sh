@@ -56,8 +56,9 @@ hz=$(getconf CLK_TCK)
 sleep 3600 &
 baseline=$!
 pids+=($baseline)
-sleep 3600 | openssl s_client -quiet -connect "127.0.0.1:$cp_port" -servername kong_clustering \
-  -cert "$work/cluster.crt" -key "$work/cluster.key" >/dev/null 2>&1 &
+# -quiet implies -ign_eof: the connection stays open with stdin at its end.
+openssl s_client -quiet -connect "127.0.0.1:$cp_port" -servername kong_clustering \
+  -cert "$work/cluster.crt" -key "$work/cluster.key" </dev/null >/dev/null 2>&1 &
 tls_client=$!
 pids+=($tls_client)
 sleep 1
