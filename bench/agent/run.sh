@@ -5,9 +5,9 @@
 # connected and a heartbeat has passed, it is watched for WINDOW seconds (default 65: two
 # heartbeats). Reported: resident memory (VmRSS, VmHWM), CPU time used in the window (from
 # /proc/PID/stat), and the system calls made in the quiet stretch between two heartbeats
-# (strace, when installed). Baselines beside it: `openssl s_client` holding a mutual-TLS connection
-# to the same CP with the same certificate (the smallest process doing the TLS part of the job, on
-# the same libraries), and `sleep`, an idle process doing nothing.
+# (strace, when installed). Baselines beside it: `openssl s_client` holding an idle mutual-TLS
+# connection (to `openssl s_server`) with the same certificate, the smallest process doing the TLS
+# part of the job on the same libraries; and `sleep`, an idle process doing nothing.
 # Targets (issue 4): RSS <= 12 MB, no CPU between heartbeats. Builds nothing.
 set -euo pipefail
 BUILD=$(realpath "${1:?usage: run.sh BUILD_DIR}")
@@ -56,9 +56,17 @@ hz=$(getconf CLK_TCK)
 sleep 3600 &
 baseline=$!
 pids+=($baseline)
-# -quiet implies -ign_eof: the connection stays open with stdin at its end.
-openssl s_client -quiet -connect "127.0.0.1:$cp_port" -servername kong_clustering \
-  -cert "$work/cluster.crt" -key "$work/cluster.key" </dev/null >/dev/null 2>&1 &
+# The TLS baseline talks to `openssl s_server` (the CP would drop a client that sends no HTTP
+# upgrade). Both read a FIFO held open on fd 3, so neither sees end of input.
+tls_port=$(free_port)
+mkfifo "$work/stdin"
+exec 3<>"$work/stdin"
+openssl s_server -quiet -accept "127.0.0.1:$tls_port" -cert "$work/cluster.crt" -key "$work/cluster.key" \
+  -CAfile "$work/cluster.crt" -Verify 1 <"$work/stdin" >/dev/null 2>&1 &
+pids+=($!)
+sleep 0.5
+openssl s_client -quiet -connect "127.0.0.1:$tls_port" -servername kong_clustering \
+  -cert "$work/cluster.crt" -key "$work/cluster.key" -CAfile "$work/cluster.crt" <"$work/stdin" >/dev/null 2>&1 &
 tls_client=$!
 pids+=($tls_client)
 sleep 1
@@ -85,7 +93,7 @@ echo "| process | RSS now | peak RSS | private (not shared) | PSS | CPU in windo
 echo "|---|---|---|---|---|---|---|"
 rss_agent=$(kib "$agent" VmRSS); rss_tls=$(kib "$tls_client" VmRSS)
 for row in "lifeboat run (connected, config applied):$agent:$a0:$a1" \
-  "openssl s_client (mTLS connection to the same CP):$tls_client:$c0:$c1" "sleep (baseline):$baseline:$b0:$b1"; do
+  "openssl s_client (an idle mutual-TLS connection):$tls_client:$c0:$c1" "sleep (baseline):$baseline:$b0:$b1"; do
   IFS=: read -r name pid t0 t1 <<<"$row"
   used=$(cpu_ms $((t1 - t0)))
   per_min=$(awk -v u="$used" -v w="$WINDOW" 'BEGIN { printf "%.1f", u * 60 / w }')
