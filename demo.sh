@@ -127,10 +127,13 @@ show_status() { # node...: the human summary; exit 0 healthy, 1 degraded, 2 unre
 }
 
 port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Below Linux's ephemeral range (32768-60999), so no outgoing connection (of this demo or of
+# anything else on the machine, such as tests running beside it) can take the port between this
+# check and the bind.
 pick_port() {
   local p
   for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 20000))
+    p=$((20000 + RANDOM % 12000))
     port_taken "$p" || { echo "$p"; return; }
   done
   fail "no free TCP port found on 127.0.0.1"
