@@ -69,4 +69,17 @@ std::optional<agent::loaded_config> load_config_or_report(const conf_options& op
     return std::move(loaded).value();
 }
 
+result<fallback_store, std::string> open_fallback_store(boost::asio::any_io_executor executor,
+                                                        const agent::settings& s) {
+    if (s.cluster_fallback_config_storage.empty())
+        return failure(std::string("cluster_fallback_config_storage is not set: there is no storage to use"));
+    auto url = backends::parse_storage_url(s.cluster_fallback_config_storage);
+    if (!url)
+        return failure("cluster_fallback_config_storage: " + url.error());
+    auto store = backends::make_object_store(executor, *url, s.storage_env);
+    if (!store)
+        return failure(store.error());
+    return fallback_store{std::move(url).value(), std::move(store).value()};
+}
+
 } // namespace lifeboat::cli

@@ -7,6 +7,8 @@
 #pragma once
 
 #include "agent/config.hpp"
+#include "backends/store_factory.hpp"
+#include "base/result.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -36,5 +38,14 @@ void add_conf_options(CLI::App& cmd, conf_options& options);
 // Loads the configuration (file, KONG_* environment, --set). On a bad value prints the one-line
 // error to stderr and returns nullopt; the caller exits 1. Warnings are logged.
 std::optional<agent::loaded_config> load_config_or_report(const conf_options& options);
+
+// The store named by cluster_fallback_config_storage, opened with the configured credentials, or
+// the one-line reason it cannot be (not set, a bad URL, bad credentials).
+struct fallback_store {
+    backends::storage_url url;
+    std::unique_ptr<backends::object_store> store;
+};
+result<fallback_store, std::string> open_fallback_store(boost::asio::any_io_executor executor,
+                                                        const agent::settings& s);
 
 } // namespace lifeboat::cli

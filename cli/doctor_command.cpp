@@ -26,20 +26,16 @@ int run_doctor_command() {
         std::printf("fail  %-12s %s\nverdict: fail (1 failed, 0 warnings)\n", "store", reason.c_str());
         return 1;
     };
-    if (s.cluster_fallback_config_storage.empty())
-        return fail("cluster_fallback_config_storage is not set: there is no storage to check");
-    auto url = backends::parse_storage_url(s.cluster_fallback_config_storage);
-    if (!url)
-        return fail("cluster_fallback_config_storage: " + url.error());
-
     boost::asio::io_context io;
-    auto store = backends::make_object_store(io.get_executor(), *url, s.storage_env);
-    if (!store)
-        return fail(store.error());
+    auto opened = cli::open_fallback_store(io.get_executor(), s);
+    if (!opened)
+        return fail(opened.error());
+    const auto& url = opened->url;
+    auto& store = *opened->store;
 
     backends::doctor_input input;
     input.storage_url = s.cluster_fallback_config_storage;
-    input.key_prefix = url->prefix;
+    input.key_prefix = url.prefix;
     input.node_version = s.node_version;
     input.import_enabled = s.cluster_fallback_config_import;
     input.export_enabled = s.cluster_fallback_config_export;
@@ -47,7 +43,7 @@ int run_doctor_command() {
 
     std::optional<backends::doctor_report> report;
     boost::asio::co_spawn(
-        io, [&]() -> boost::asio::awaitable<void> { report = co_await backends::run_doctor(**store, input); },
+        io, [&]() -> boost::asio::awaitable<void> { report = co_await backends::run_doctor(store, input); },
         boost::asio::detached);
     io.run();
     if (!report)

@@ -28,23 +28,20 @@ int run_fetch() {
     if (!loaded)
         return 1;
     const auto& s = loaded->values;
-    if (s.cluster_fallback_config_storage.empty())
-        return fail("cluster_fallback_config_storage is not set");
-    auto url = backends::parse_storage_url(s.cluster_fallback_config_storage);
-    if (!url)
-        return fail("cluster_fallback_config_storage: " + url.error());
     boost::asio::io_context io;
-    auto store = backends::make_object_store(io.get_executor(), *url, s.storage_env);
-    if (!store)
-        return fail(store.error());
-    const auto key = backends::config_key(url->prefix, s.node_version);
+    auto opened = cli::open_fallback_store(io.get_executor(), s);
+    if (!opened)
+        return fail(opened.error());
+    const auto& url = opened->url;
+    auto& store = *opened->store;
+    const auto key = backends::config_key(url.prefix, s.node_version);
 
     int code = 1;
     boost::asio::co_spawn(
         io,
         [&]() -> boost::asio::awaitable<void> {
             if (output == "-") {
-                auto got = co_await (*store)->get(key, static_cast<std::size_t>(s.cluster_max_config_size));
+                auto got = co_await store.get(key, static_cast<std::size_t>(s.cluster_max_config_size));
                 if (!got) {
                     code = fail(got.error().to_string());
                     co_return;
@@ -56,13 +53,13 @@ int run_fetch() {
                 }
                 code = 0;
             } else {
-                auto got = co_await (*store)->get_to_file(key, output);
+                auto got = co_await store.get_to_file(key, output);
                 if (!got) {
                     code = fail(got.error().to_string());
                     co_return;
                 }
                 std::fprintf(stderr, "fetched %s/%s (%llu bytes, written %s) to %s\n",
-                             (*store)->describe().c_str(), key.c_str(),
+                             store.describe().c_str(), key.c_str(),
                              static_cast<unsigned long long>(got->size),
                              format_iso8601(got->last_modified).c_str(), output.c_str());
                 code = 0;
