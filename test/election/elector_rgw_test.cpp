@@ -5,25 +5,15 @@
 // fenced upload treat as "re-read and decide".
 #include "backends/s3/s3_store.hpp"
 #include "election/elector_scenarios.hpp"
+#include "harness/rgw_store.hpp"
 
 namespace lifeboat::test {
 namespace {
 
-backends::store_environment rgw_env() {
-    const auto peer = rgw();
-    backends::store_environment env;
-    env.aws_access_key_id = peer.access_key;
-    env.aws_secret_access_key = peer.secret_key;
-    env.aws_region = peer.region;
-    env.aws_endpoint = peer.endpoint;
-    env.aws_ec2_metadata_disabled = true;
-    return env;
-}
-
 store_factory rgw_store() {
     return {"rgw",
             [](boost::asio::any_io_executor ex) {
-                auto options = s3::s3_options::from_environment(rgw().bucket, rgw_env());
+                auto options = s3::s3_options::from_environment(rgw().bucket, test::rgw_store_environment());
                 EXPECT_TRUE(options.ok()) << options.error();
                 return s3::make_s3_store(std::move(ex), std::move(options.value()));
             },

@@ -5,7 +5,9 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <netinet/in.h>
 #include <random>
 #include <set>
@@ -37,6 +39,16 @@ std::filesystem::path scratch_dir() {
         std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     return dir;
+}
+
+std::string random_bytes(std::size_t n, unsigned seed) {
+    std::mt19937_64 rng(seed);
+    std::string s(n, '\0');
+    for (std::size_t i = 0; i < n; i += 8) {
+        const auto v = rng();
+        std::memcpy(s.data() + i, &v, std::min<std::size_t>(8, n - i));
+    }
+    return s;
 }
 
 std::string unique_suffix() {

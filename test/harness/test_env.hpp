@@ -32,4 +32,7 @@ std::string unique_suffix();
 // A TCP port on 127.0.0.1 that was free a moment ago.
 unsigned short free_port();
 
+// n pseudo-random bytes, the same for the same seed (incompressible payloads for transfers).
+std::string random_bytes(std::size_t n, unsigned seed = 1);
+
 } // namespace lifeboat::test

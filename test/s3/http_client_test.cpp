@@ -18,20 +18,11 @@
 #include <random>
 
 using namespace lifeboat;
+using test::random_bytes;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string random_bytes(std::size_t n, unsigned seed = 1) {
-    std::mt19937_64 rng(seed);
-    std::string s(n, '\0');
-    for (std::size_t i = 0; i < n; i += 8) {
-        const auto v = rng();
-        std::memcpy(s.data() + i, &v, std::min<std::size_t>(8, n - i));
-    }
-    return s;
-}
 
 http::request get(const test::fake_http_server& server, std::string target = "/x") {
     http::request r;

@@ -5,6 +5,7 @@
 #include "base/atomic_file.hpp"
 #include "base/digest.hpp"
 #include "harness/process.hpp"
+#include "harness/rgw_store.hpp"
 #include "harness/test_env.hpp"
 #include "run_async.hpp"
 
@@ -17,19 +18,10 @@
 #include <random>
 
 using namespace lifeboat;
+using test::random_bytes;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string random_bytes(std::size_t n, unsigned seed) {
-    std::mt19937_64 rng(seed);
-    std::string s(n, '\0');
-    for (std::size_t i = 0; i < n; i += 8) {
-        const auto v = rng();
-        std::memcpy(s.data() + i, &v, std::min<std::size_t>(8, n - i));
-    }
-    return s;
-}
 
 // awscli 2.9 from the Debian package, configured from the environment only (see
 // shared/research/s3-servers.md: it ignores AWS_ENDPOINT_URL, hence --endpoint-url).
@@ -78,13 +70,7 @@ struct s3_interop : ::testing::Test {
     std::unique_ptr<backends::object_store> store;
 
     void SetUp() override {
-        const auto peer = test::rgw();
-        backends::store_environment env;
-        env.aws_access_key_id = peer.access_key;
-        env.aws_secret_access_key = peer.secret_key;
-        env.aws_region = peer.region;
-        env.aws_endpoint = peer.endpoint;
-        auto o = s3::s3_options::from_environment(bucket, env);
+        auto o = s3::s3_options::from_environment(bucket, test::rgw_store_environment());
         ASSERT_TRUE(o.ok()) << o.error();
         o->part_size = 5 << 20;
         o->multipart_threshold = 8 << 20;

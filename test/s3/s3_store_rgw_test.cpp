@@ -5,6 +5,7 @@
 #include "base/atomic_file.hpp"
 #include "base/digest.hpp"
 #include "base/log.hpp"
+#include "harness/rgw_store.hpp"
 #include "harness/test_env.hpp"
 #include "run_async.hpp"
 
@@ -20,35 +21,15 @@
 #include <set>
 
 using namespace lifeboat;
+using test::random_bytes;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using backends::store_errc;
 
 namespace {
 
-std::string random_bytes(std::size_t n, unsigned seed) {
-    std::mt19937_64 rng(seed);
-    std::string s(n, '\0');
-    for (std::size_t i = 0; i < n; i += 8) {
-        const auto v = rng();
-        std::memcpy(s.data() + i, &v, std::min<std::size_t>(8, n - i));
-    }
-    return s;
-}
-
-backends::store_environment rgw_env() {
-    const auto peer = test::rgw();
-    backends::store_environment env;
-    env.aws_access_key_id = peer.access_key;
-    env.aws_secret_access_key = peer.secret_key;
-    env.aws_region = peer.region;
-    env.aws_endpoint = peer.endpoint;
-    env.aws_ec2_metadata_disabled = true;
-    return env;
-}
-
 s3::s3_options rgw_options() {
-    auto o = s3::s3_options::from_environment(test::rgw().bucket, rgw_env());
+    auto o = s3::s3_options::from_environment(test::rgw().bucket, test::rgw_store_environment());
     EXPECT_TRUE(o.ok()) << o.error();
     return std::move(o.value());
 }
@@ -70,17 +51,17 @@ struct s3_rgw : ::testing::Test {
 } // namespace
 
 TEST(s3_options, region_is_required_and_bad_input_is_named) {
-    auto env = rgw_env();
+    auto env = test::rgw_store_environment();
     env.aws_region.clear();
     auto o = s3::s3_options::from_environment("bucket", env);
     ASSERT_FALSE(o.ok());
     EXPECT_EQ(o.error(), "S3 region is not configured (set AWS_REGION or AWS_DEFAULT_REGION)");
-    env = rgw_env();
+    env = test::rgw_store_environment();
     env.aws_endpoint = "ftp://x";
     auto bad = s3::s3_options::from_environment("bucket", env);
     ASSERT_FALSE(bad.ok());
     EXPECT_NE(bad.error().find("AWS_CONFIG_STORAGE_ENDPOINT"), std::string::npos);
-    EXPECT_FALSE(s3::s3_options::from_environment("b", rgw_env()).ok());
+    EXPECT_FALSE(s3::s3_options::from_environment("b", test::rgw_store_environment()).ok());
 }
 
 TEST_F(s3_rgw, put_get_head_list_remove) {
@@ -338,7 +319,7 @@ TEST_F(s3_rgw, racing_conditional_creates_have_exactly_one_winner) {
 }
 
 TEST_F(s3_rgw, wrong_credentials_give_a_clear_error) {
-    auto env = rgw_env();
+    auto env = test::rgw_store_environment();
     env.aws_secret_access_key = "not-the-secret";
     auto s = store(s3::s3_options::from_environment(test::rgw().bucket, env).value());
     auto r = run(s->get(prefix + "x"));
@@ -348,7 +329,7 @@ TEST_F(s3_rgw, wrong_credentials_give_a_clear_error) {
     EXPECT_NE(r.error().message.find("AWS_SECRET_ACCESS_KEY"), std::string::npos) << r.error().message;
     EXPECT_EQ(r.error().to_string().find("not-the-secret"), std::string::npos);
 
-    env = rgw_env();
+    env = test::rgw_store_environment();
     env.aws_access_key_id = "AKIANOSUCHKEY0000000";
     auto s2 = store(s3::s3_options::from_environment(test::rgw().bucket, env).value());
     auto r2 = run(s2->put(prefix + "x", backends::body_source::from_string("x"), {}));
@@ -356,7 +337,7 @@ TEST_F(s3_rgw, wrong_credentials_give_a_clear_error) {
     EXPECT_EQ(r2.error().code, store_errc::bad_credentials);
     EXPECT_EQ(r2.error().provider_code, "InvalidAccessKeyId");
 
-    env = rgw_env();
+    env = test::rgw_store_environment();
     env.aws_access_key_id.clear();
     env.aws_secret_access_key.clear();
     env.home = dir.string(); // no ~/.aws here
