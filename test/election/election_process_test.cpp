@@ -157,6 +157,22 @@ std::optional<std::size_t> settle(election_fleet& f) {
     return ok ? leader : std::nullopt;
 }
 
+// Waits (30 s at most) until a node other than `leader` has uploaded; returns it.
+std::optional<std::size_t> first_uploader_other_than(election_fleet& f, std::size_t leader) {
+    std::optional<std::size_t> found;
+    eventually(
+        [&] {
+            for (std::size_t i = 0; i < f.nodes.size(); ++i)
+                if (i != leader && f.uploads(i) >= 1) {
+                    found = i;
+                    return true;
+                }
+            return false;
+        },
+        30s);
+    return found;
+}
+
 TEST(election_process, three_exporters_upload_each_config_exactly_once) {
     election_fleet f;
     for (int i = 1; i <= 3; ++i)
@@ -215,18 +231,8 @@ TEST(election_process, kill_9_of_the_leader_another_node_uploads_the_next_config
     f.nodes[*leader]->kill9();
     const auto killed_at = std::chrono::steady_clock::now();
     f.cp.set_config(sample_config("after-crash"));
-    std::optional<std::size_t> successor;
-    ASSERT_TRUE(eventually(
-        [&] {
-            for (std::size_t i = 0; i < f.nodes.size(); ++i)
-                if (i != *leader && f.uploads(i) >= 1) {
-                    successor = i;
-                    return true;
-                }
-            return false;
-        },
-        30s))
-        << f.logs();
+    const auto successor = first_uploader_other_than(f, *leader);
+    ASSERT_TRUE(successor) << f.logs();
     const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
     // Design bound: the lease plus an interval, plus a round's requests and the export delay.
     const double bound = lease + f.interval_s;
@@ -252,18 +258,8 @@ TEST(election_process, a_paused_leader_that_wakes_up_never_overwrites_its_succes
 
     f.nodes[*leader]->signal(SIGSTOP);
     f.cp.set_config(sample_config("while-paused"));
-    std::optional<std::size_t> successor;
-    ASSERT_TRUE(eventually(
-        [&] {
-            for (std::size_t i = 0; i < f.nodes.size(); ++i)
-                if (i != *leader && f.uploads(i) >= 1) {
-                    successor = i;
-                    return true;
-                }
-            return false;
-        },
-        30s))
-        << f.logs();
+    const auto successor = first_uploader_other_than(f, *leader);
+    ASSERT_TRUE(successor) << f.logs();
     auto c = read_bucket(f.key());
     ASSERT_TRUE(holds(c, "while-paused")) << f.logs();
     const auto new_term = number(f.elections()[*successor].at("my_term"));
