@@ -1,10 +1,11 @@
 #include "base/log.hpp"
 
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
+#include "base/time_format.hpp"
 
 #include <atomic>
+#include <cerrno>
 #include <mutex>
+#include <unistd.h>
 
 namespace lifeboat::log {
 namespace {
@@ -15,23 +16,17 @@ capture* g_capture = nullptr;
 std::mutex g_capture_mutex;
 
 // Logs go to stderr so that command output on stdout (status JSON, `storage get -`) stays clean.
-spdlog::logger& sink() {
-    static std::shared_ptr<spdlog::logger> logger = [] {
-        auto l =
-            std::make_shared<spdlog::logger>("lifeboat", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-        l->set_level(spdlog::level::trace);
-        l->flush_on(spdlog::level::trace); // a sidecar's logs are read live; never hold lines back
-        return l;
-    }();
-    return *logger;
-}
-
-void apply_pattern() {
-    // spdlog formats the timestamp (UTC) and level; render_fields() formats the rest.
-    if (g_format.load() == format::json)
-        sink().set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ",%v})", spdlog::pattern_time_type::utc);
-    else
-        sink().set_pattern("ts=%Y-%m-%dT%H:%M:%S.%eZ %v", spdlog::pattern_time_type::utc);
+// Each line leaves in one write(2), unbuffered: a sidecar's logs are read live, lines from
+// several threads (tests) never interleave, and a crash loses no line already logged.
+void write_line(std::string_view line) {
+    while (!line.empty()) {
+        const ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return; // stderr closed or full: nowhere left to report it
+        line.remove_prefix(static_cast<std::size_t>(n));
+    }
 }
 
 const char* level_name(level l) {
@@ -46,20 +41,6 @@ const char* level_name(level l) {
         return "error";
     }
     return "info";
-}
-
-spdlog::level::level_enum to_spdlog(level l) {
-    switch (l) {
-    case level::debug:
-        return spdlog::level::debug;
-    case level::info:
-        return spdlog::level::info;
-    case level::warn:
-        return spdlog::level::warn;
-    case level::error:
-        return spdlog::level::err;
-    }
-    return spdlog::level::info;
 }
 
 bool needs_quotes(std::string_view v) {
@@ -144,7 +125,6 @@ level current_level() {
 
 void set_format(format f) {
     g_format = f;
-    apply_pattern();
 }
 
 bool parse_level(std::string_view text, level& out) {
@@ -199,8 +179,6 @@ std::string render_fields(format f, std::string_view msg, const std::vector<fiel
 void write(level lvl, std::string_view msg, const std::vector<field>& fields) {
     if (lvl < g_level.load())
         return;
-    static std::once_flag pattern_once;
-    std::call_once(pattern_once, apply_pattern);
     {
         std::lock_guard lock(g_capture_mutex);
         if (g_capture) {
@@ -209,10 +187,12 @@ void write(level lvl, std::string_view msg, const std::vector<field>& fields) {
         }
     }
     const auto f = g_format.load();
-    std::string line = f == format::json ? fmt::format("\"level\":\"{}\",", level_name(lvl))
-                                         : fmt::format("level={} ", level_name(lvl));
+    const auto ts = format_iso8601(wall_clock::now());
+    std::string line = f == format::json ? fmt::format(R"({{"ts":"{}","level":"{}",)", ts, level_name(lvl))
+                                         : fmt::format("ts={} level={} ", ts, level_name(lvl));
     line += render_fields(f, msg, fields);
-    sink().log(to_spdlog(lvl), "{}", line);
+    line += f == format::json ? "}\n" : "\n";
+    write_line(line);
 }
 
 capture::capture() {
