@@ -6,7 +6,7 @@ what=${1:-build}
 
 build_pkgs=(g++ cmake ninja-build ccache pkg-config openssl curl ca-certificates
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev zlib1g-dev
-  libfmt-dev libspdlog-dev libcli11-dev)
+  libfmt-dev libcli11-dev)
 # The test peers: a real Ceph RGW for S3, awscli and rclone as independent S3 clients, libfaketime
 # for clock-skew tests, GoogleTest.
 test_pkgs=(libgtest-dev libgmock-dev ceph-mon ceph-osd radosgw ceph-common awscli rclone faketime jq)
