@@ -59,16 +59,31 @@ std::string unique_suffix() {
 }
 
 unsigned short free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
+    // Not port 0: the kernel would hand out a port from the ephemeral range, which any outgoing
+    // connection on the machine (a test running beside this one) may take before our server binds
+    // it. Ports just below the range (Linux's default starts at 32768) are only taken by servers.
+    constexpr unsigned short lowest = 20000, highest = 32767;
+    static std::mt19937 rng(static_cast<unsigned>(::getpid()) ^ std::random_device{}());
+    static std::set<unsigned short> handed_out; // never the same port twice in one process
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+        const auto port =
+            static_cast<unsigned short>(std::uniform_int_distribution<int>(lowest, highest)(rng));
+        if (handed_out.contains(port))
+            continue;
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        addr.sin_port = htons(port);
+        const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+        ::close(fd);
+        if (free) {
+            handed_out.insert(port);
+            return port;
+        }
+    }
+    ADD_FAILURE() << "no free TCP port on 127.0.0.1 between " << lowest << " and " << highest;
+    return 0;
 }
 
 } // namespace lifeboat::test

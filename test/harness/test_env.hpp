@@ -29,7 +29,8 @@ std::filesystem::path scratch_dir();
 // A unique string for keys and names, so reruns against one RGW never collide.
 std::string unique_suffix();
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
+// A TCP port on 127.0.0.1 that was free a moment ago, below the ephemeral range (so no outgoing
+// connection takes it before the caller binds it), never the same one twice in a process.
 unsigned short free_port();
 
 // n pseudo-random bytes, the same for the same seed (incompressible payloads for transfers).
