@@ -52,11 +52,9 @@ bool needs_quotes(std::string_view v) {
     return false;
 }
 
-void append_logfmt_value(std::string& out, std::string_view v) {
-    if (!needs_quotes(v)) {
-        out.append(v);
-        return;
-    }
+// A double-quoted string with C-style escapes, the shape logfmt and JSON share; they differ only
+// in how other control characters are written (logfmt "\x01", JSON "\u0001").
+void append_quoted(std::string& out, std::string_view v, format f) {
     out.push_back('"');
     for (unsigned char c : v) {
         switch (c) {
@@ -76,42 +74,26 @@ void append_logfmt_value(std::string& out, std::string_view v) {
             out.append("\\t");
             break;
         default:
-            if (c < 0x20)
-                fmt::format_to(std::back_inserter(out), "\\x{:02x}", c);
-            else
+            if (c >= 0x20)
                 out.push_back(static_cast<char>(c));
+            else if (f == format::json)
+                fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
+            else
+                fmt::format_to(std::back_inserter(out), "\\x{:02x}", c);
         }
     }
     out.push_back('"');
 }
 
+void append_logfmt_value(std::string& out, std::string_view v) {
+    if (needs_quotes(v))
+        append_quoted(out, v, format::logfmt);
+    else
+        out.append(v);
+}
+
 void append_json_string(std::string& out, std::string_view v) {
-    out.push_back('"');
-    for (unsigned char c : v) {
-        switch (c) {
-        case '"':
-            out.append("\\\"");
-            break;
-        case '\\':
-            out.append("\\\\");
-            break;
-        case '\n':
-            out.append("\\n");
-            break;
-        case '\r':
-            out.append("\\r");
-            break;
-        case '\t':
-            out.append("\\t");
-            break;
-        default:
-            if (c < 0x20)
-                fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
-            else
-                out.push_back(static_cast<char>(c));
-        }
-    }
-    out.push_back('"');
+    append_quoted(out, v, format::json);
 }
 
 } // namespace

@@ -14,6 +14,7 @@ TEST(log, logfmt_quotes_only_what_needs_it) {
               R"(msg="cp connected" endpoint=cp:8005 n=3)");
     EXPECT_EQ(log::render_fields(log::format::logfmt, "x", {{"reason", "a \"b\"\nc"}, {"empty", ""}}),
               R"(msg=x reason="a \"b\"\nc" empty="")");
+    EXPECT_EQ(log::render_fields(log::format::logfmt, "x", {{"ctl", "a\x01\tb"}}), R"(msg=x ctl="a\x01\tb")");
 }
 
 TEST(log, json_lines_escape_control_characters) {
