@@ -63,10 +63,6 @@ std::string date_part(wall_clock::time_point t) {
     return format_amz_date(t).substr(0, 8);
 }
 
-std::string credential_scope(const scope& sc) {
-    return fmt::format("{}/{}/{}/aws4_request", date_part(sc.time), sc.region, sc.service);
-}
-
 signed_parts finish(std::string canonical, const credentials& creds, const scope& sc) {
     signed_parts out;
     out.canonical_request = std::move(canonical);
@@ -78,6 +74,10 @@ signed_parts finish(std::string canonical, const credentials& creds, const scope
 }
 
 } // namespace
+
+std::string credential_scope(const scope& sc) {
+    return fmt::format("{}/{}/{}/aws4_request", date_part(sc.time), sc.region, sc.service);
+}
 
 std::string encode_path(std::string_view raw_path) {
     return encode(raw_path, true);
@@ -163,6 +163,43 @@ signed_parts presign(const canonical_input& in, const credentials& creds, const 
     q.query.emplace_back("X-Amz-Signature", out.signature);
     out.query = canonical_query(q.query);
     return out;
+}
+
+chunk_signer::chunk_signer(const credentials& creds, const scope& sc, std::string seed_signature)
+    : key_(signing_key(creds.secret_access_key, date_part(sc.time), sc.region, sc.service))
+    , prefix_(
+          fmt::format("AWS4-HMAC-SHA256-PAYLOAD\n{}\n{}\n", format_amz_date(sc.time), credential_scope(sc)))
+    , previous_(std::move(seed_signature)) {}
+
+std::string chunk_signer::sign(std::string_view data) {
+    // previous signature, the hash of the (empty) chunk extensions, the hash of the data
+    std::string sts;
+    sts.reserve(prefix_.size() + 3 * 65);
+    sts += prefix_;
+    sts += previous_;
+    sts += '\n';
+    sts += empty_payload_sha256;
+    sts += '\n';
+    sts += sha256_hex(data);
+    previous_ = to_hex(hmac_sha256(key_, sts));
+    return previous_;
+}
+
+std::string chunk_signer::chunk_header(std::string_view data) {
+    return fmt::format("{:x};chunk-signature={}\r\n", data.size(), sign(data));
+}
+
+std::uint64_t aws_chunked_length(std::uint64_t decoded, std::uint64_t chunk_size) {
+    // Every chunk: hex size, ";chunk-signature=" (17), 64 hex digits, CRLF, data, CRLF.
+    auto framed = [](std::uint64_t size) {
+        std::uint64_t hex_digits = 1;
+        for (auto v = size; v >= 16; v /= 16)
+            ++hex_digits;
+        return hex_digits + 17 + 64 + 2 + size + 2;
+    };
+    const std::uint64_t full = chunk_size ? decoded / chunk_size : 0;
+    const std::uint64_t rest = chunk_size ? decoded % chunk_size : decoded;
+    return full * framed(chunk_size) + (rest ? framed(rest) : 0) + framed(0);
 }
 
 } // namespace lifeboat::s3

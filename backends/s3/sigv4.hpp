@@ -5,6 +5,7 @@
 
 #include "base/time_format.hpp"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +27,8 @@ struct credentials {
 inline constexpr std::string_view unsigned_payload = "UNSIGNED-PAYLOAD";
 inline constexpr std::string_view empty_payload_sha256 =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+// The payload hash of a request whose body is sent aws-chunked, each chunk signed (chunk_signer).
+inline constexpr std::string_view streaming_payload = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
 
 // What gets signed. Header names may be in any case and may repeat (values are then joined with
 // ',' in order); values are trimmed and inner runs of whitespace collapsed, as SigV4 requires.
@@ -63,6 +66,9 @@ std::pair<std::string, std::string>
 canonical_headers(const std::vector<std::pair<std::string, std::string>>& headers);
 std::string canonical_request(const canonical_input& in);
 
+// "20130524/us-east-1/s3/aws4_request"
+std::string credential_scope(const scope& sc);
+
 // HMAC chain "AWS4"+secret -> date -> region -> service -> "aws4_request" (raw bytes).
 std::string signing_key(std::string_view secret, std::string_view yyyymmdd, std::string_view region,
                         std::string_view service);
@@ -76,5 +82,31 @@ signed_parts sign(const canonical_input& in, const credentials& creds, const sco
 // final query in signed_parts::query.
 signed_parts presign(const canonical_input& in, const credentials& creds, const scope& sc,
                      std::chrono::seconds expires, bool omit_token = false);
+
+// S3's chunked upload signing ("Transferring Payload in Multiple Chunks"). The request header is
+// signed with the payload hash STREAMING-AWS4-HMAC-SHA256-PAYLOAD; that signature is the seed.
+// The body (Content-Encoding: aws-chunked) is then a series of chunks
+//   <hex size>;chunk-signature=<signature>\r\n<data>\r\n
+// ending with a 0-byte chunk, each signature covering the chunk's SHA-256 and the previous
+// signature: the body is hashed once, as it is sent, and a chunk can be neither altered, dropped
+// nor moved. A new attempt needs a new seed (a new x-amz-date), hence a new signer.
+class chunk_signer {
+public:
+    chunk_signer(const credentials& creds, const scope& sc, std::string seed_signature);
+
+    // The signature of the next chunk (hex), chained to the previous one.
+    std::string sign(std::string_view data);
+    // sign(data) framed as the chunk's header line: "<hex size>;chunk-signature=<sig>\r\n".
+    std::string chunk_header(std::string_view data);
+
+private:
+    std::string key_;
+    std::string prefix_; // "AWS4-HMAC-SHA256-PAYLOAD\n<date>\n<scope>\n"
+    std::string previous_;
+};
+
+// The Content-Length of `decoded` body bytes framed in chunks of `chunk_size` (the last one
+// shorter), the final 0-byte chunk included.
+std::uint64_t aws_chunked_length(std::uint64_t decoded, std::uint64_t chunk_size);
 
 } // namespace lifeboat::s3

@@ -1,5 +1,5 @@
-// The SigV4 signer against the official test suite (aws-c-auth's copy) and the five worked
-// examples of the S3 API reference.
+// The SigV4 signer against the official test suite (aws-c-auth's copy), the five worked
+// examples of the S3 API reference, and its chunked upload example (aws-chunked signing).
 //
 // Which suite cases apply to S3: all of them except the six `*-normalized` cases whose path has
 // dot segments or repeated slashes (get-relative-normalized, get-relative-relative-normalized,
@@ -248,4 +248,59 @@ TEST(sigv4_s3_rules, paths_are_encoded_once_and_never_normalised) {
     EXPECT_EQ(s3::encode_path("/bkt/a%2Fb"), "/bkt/a%252Fb"); // a literal '%' is data, not an escape
     EXPECT_EQ(s3::canonical_query({{"prefix", "logs/"}, {"list-type", "2"}, {"uploads", ""}}),
               "list-type=2&prefix=logs%2F&uploads=");
+}
+
+// The chunked upload example of the S3 API reference ("Signature Calculations for the
+// Authorization Header: Transferring Payload in Multiple Chunks", Example: PUT Object,
+// https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html): 66560 bytes of 'a' in
+// 64 KiB chunks, with the documented seed signature, the three chunk signatures and the
+// Content-Length they make.
+TEST(sigv4_s3_docs, chunked_upload_example) {
+    const auto doc =
+        boost::json::parse(slurp(test::shared_dir() / "sigv4" / "s3-doc-examples.json")).as_object();
+    s3::credentials creds;
+    creds.access_key_id = std::string(doc.at("access_key_id").as_string());
+    creds.secret_access_key = std::string(doc.at("secret_access_key").as_string());
+    const s3::scope sc{"us-east-1", "s3", *parse_iso8601("2013-05-24T00:00:00Z")};
+
+    s3::canonical_input in;
+    in.method = "PUT";
+    in.canonical_uri = s3::encode_path("/examplebucket/chunkObject.txt");
+    in.headers = {{"Host", "s3.amazonaws.com"},
+                  {"x-amz-date", "20130524T000000Z"},
+                  {"x-amz-storage-class", "REDUCED_REDUNDANCY"},
+                  {"x-amz-content-sha256", std::string(s3::streaming_payload)},
+                  {"Content-Encoding", "aws-chunked"},
+                  {"x-amz-decoded-content-length", "66560"},
+                  {"Content-Length", "66824"}};
+    in.payload_hash = s3::streaming_payload;
+    const auto seed = s3::sign(in, creds, sc);
+    EXPECT_EQ(seed.signed_headers, "content-encoding;content-length;host;x-amz-content-sha256;x-amz-date;"
+                                   "x-amz-decoded-content-length;x-amz-storage-class");
+    ASSERT_EQ(seed.signature, "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9");
+
+    s3::chunk_signer chunks(creds, sc, seed.signature);
+    EXPECT_EQ(chunks.chunk_header(std::string(65536, 'a')),
+              "10000;chunk-signature=ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648\r\n");
+    EXPECT_EQ(chunks.chunk_header(std::string(1024, 'a')),
+              "400;chunk-signature=0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497\r\n");
+    EXPECT_EQ(chunks.chunk_header({}),
+              "0;chunk-signature=b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9\r\n");
+    EXPECT_EQ(s3::aws_chunked_length(66560, 65536), 66824u);
+
+    // The chain: the same chunk signed after another chunk, or from another seed, differs.
+    s3::chunk_signer again(creds, sc, seed.signature);
+    EXPECT_NE(again.sign(std::string(1024, 'a')),
+              "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497");
+    s3::chunk_signer other_seed(creds, sc, std::string(64, '0'));
+    EXPECT_NE(other_seed.sign(std::string(65536, 'a')),
+              "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648");
+}
+
+TEST(sigv4_s3_rules, aws_chunked_length_counts_every_frame) {
+    // hex size + ";chunk-signature=" + 64 + CRLF + data + CRLF, and the final "0;..." frame (86).
+    EXPECT_EQ(s3::aws_chunked_length(0, 65536), 86u);
+    EXPECT_EQ(s3::aws_chunked_length(1, 65536), 86u + (1 + 17 + 64 + 2 + 1 + 2));
+    EXPECT_EQ(s3::aws_chunked_length(2 * 65536, 65536), 86u + 2 * (5 + 17 + 64 + 2 + 65536 + 2));
+    EXPECT_EQ(s3::aws_chunked_length(262144 + 15, 262144), 86u + (5 + 83 + 262144 + 2) + (1 + 83 + 15 + 2));
 }
