@@ -263,6 +263,72 @@ struct file_reader {
     }
 };
 
+// Reads a body's parts one after the other into one caller buffer, across part boundaries: a
+// framed body is cut into frames of a fixed size whatever its parts are.
+class body_reader {
+public:
+    explicit body_reader(const request_body& body) : body_(body) {}
+
+    // Fills `want` bytes, fewer only at the end of the body (0: the end).
+    result<std::size_t, attempt_failure> read(char* out, std::size_t want) {
+        std::size_t got = 0;
+        while (got < want && index_ < body_.parts.size()) {
+            const auto& part = body_.parts[index_];
+            if (const auto* m = std::get_if<memory_part>(&part)) {
+                const std::size_t size = m->bytes ? m->bytes->size() : 0;
+                const std::size_t n = std::min(want - got, size - static_cast<std::size_t>(offset_));
+                if (n > 0)
+                    std::memcpy(out + got, m->bytes->data() + offset_, n);
+                got += n;
+                offset_ += n;
+                if (offset_ == size)
+                    next_part();
+                continue;
+            }
+            const auto& f = std::get<file_part>(part);
+            if (offset_ == f.length) {
+                next_part();
+                continue;
+            }
+            if (file_.fd < 0) {
+                file_.fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC);
+                if (file_.fd < 0)
+                    return failure{
+                        attempt_failure{errc::local_io, errno_message("open", f.path, errno), true, true}};
+            }
+            const auto n = std::min<std::uint64_t>(want - got, f.length - offset_);
+            const ssize_t r = ::pread(file_.fd, out + got, static_cast<std::size_t>(n),
+                                      static_cast<off_t>(f.offset + offset_));
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0)
+                return failure{
+                    attempt_failure{errc::local_io, errno_message("read", f.path, errno), true, true}};
+            if (r == 0)
+                return failure{attempt_failure{
+                    errc::local_io, fmt::format("{} shrank while it was being sent", f.path.string()), true,
+                    true}};
+            got += static_cast<std::size_t>(r);
+            offset_ += static_cast<std::uint64_t>(r);
+        }
+        return got;
+    }
+
+private:
+    void next_part() {
+        if (file_.fd >= 0)
+            ::close(file_.fd);
+        file_.fd = -1;
+        ++index_;
+        offset_ = 0;
+    }
+
+    const request_body& body_;
+    std::size_t index_ = 0;
+    std::uint64_t offset_ = 0; // within the current part
+    file_reader file_;
+};
+
 // The total length of a body, resolving whole-file parts to the file's current size.
 result<std::uint64_t, std::string> resolve_body(request_body& body) {
     std::uint64_t total = 0;
@@ -478,7 +544,7 @@ struct client::impl {
     template <class Stream>
     asio::awaitable<result<response, attempt_failure>>
     exchange(Stream& stream, connection& conn, const request& req, bhttp::request<bhttp::buffer_body>& msg,
-             std::uint64_t content_length, const timeouts& limits, steady::time_point deadline,
+             std::uint64_t wire_length, const timeouts& limits, steady::time_point deadline,
              bool& keep_alive);
 
     asio::awaitable<http_result<response>> send(request req);
@@ -518,7 +584,7 @@ attempt_failure io_failure(const beast::error_code& ec, std::string_view phase, 
 template <class Stream>
 asio::awaitable<result<response, attempt_failure>>
 client::impl::exchange(Stream& stream, connection& conn, const request& req,
-                       bhttp::request<bhttp::buffer_body>& msg, std::uint64_t content_length,
+                       bhttp::request<bhttp::buffer_body>& msg, std::uint64_t wire_length,
                        const timeouts& limits, steady::time_point deadline, bool& keep_alive) {
     keep_alive = false;
     const auto what = fmt::format("{} {}{}", std::string_view(bhttp::to_string(req.method)),
@@ -531,7 +597,7 @@ client::impl::exchange(Stream& stream, connection& conn, const request& req,
     bhttp::request_serializer<bhttp::buffer_body> sr(msg);
     msg.body().data = nullptr;
     msg.body().size = 0;
-    msg.body().more = content_length > 0;
+    msg.body().more = wire_length > 0;
     arm();
     {
         auto [ec, n] = co_await bhttp::async_write_header(stream, sr, asio::as_tuple(asio::use_awaitable));
@@ -542,7 +608,7 @@ client::impl::exchange(Stream& stream, connection& conn, const request& req,
             co_return failure{std::move(f)};
         }
     }
-    if (content_length > 0) {
+    if (wire_length > 0) {
         std::unique_ptr<char[]> chunk;
         constexpr std::size_t chunk_size = 256 * 1024;
         std::uint64_t written = 0;
@@ -556,51 +622,99 @@ client::impl::exchange(Stream& stream, connection& conn, const request& req,
                 ec = {};
             co_return ec;
         };
-        for (const auto& part : req.body.parts) {
-            if (const auto* m = std::get_if<memory_part>(&part)) {
-                if (!m->bytes)
+        auto send_failure = [&](const beast::error_code& ec) {
+            auto f = io_failure(ec, "sending the body", what, deadline, true);
+            f.stale = conn.reused && is_peer_close(ec);
+            return f;
+        };
+        if (req.framing) {
+            // One buffer per frame with room for the framing on both sides: one write per frame.
+            body_framing& framing = *req.framing;
+            const std::size_t frame_size = std::max<std::size_t>(framing.frame_size(), 1);
+            constexpr std::size_t headroom = 128, tailroom = 64;
+            chunk = std::make_unique<char[]>(headroom + frame_size + tailroom);
+            char* const data = chunk.get() + headroom;
+            body_reader reader(req.body);
+            for (;;) {
+                auto got = reader.read(data, frame_size);
+                if (!got)
+                    co_return failure{std::move(got.error())};
+                if (*got == 0)
+                    break;
+                const auto [prefix, suffix] = framing.frame(std::string_view(data, *got));
+                if (prefix.size() <= headroom && suffix.size() <= tailroom) {
+                    std::memcpy(data - prefix.size(), prefix.data(), prefix.size());
+                    std::memcpy(data + *got, suffix.data(), suffix.size());
+                    if (auto ec =
+                            co_await write_chunk(data - prefix.size(), prefix.size() + *got + suffix.size()))
+                        co_return failure{send_failure(ec)};
+                } else {
+                    for (const std::string_view piece :
+                         {std::string_view(prefix), std::string_view(data, *got), std::string_view(suffix)})
+                        if (auto ec = co_await write_chunk(piece.data(), piece.size()))
+                            co_return failure{send_failure(ec)};
+                }
+                written += prefix.size() + *got + suffix.size();
+                if (*got < frame_size)
+                    break;
+            }
+            const std::string tail = framing.finish();
+            if (auto ec = co_await write_chunk(tail.data(), tail.size()))
+                co_return failure{send_failure(ec)};
+            written += tail.size();
+            if (written != wire_length)
+                co_return failure{
+                    attempt_failure{errc::local_io,
+                                    fmt::format("{}: the framed body is {} bytes, not the {} announced", what,
+                                                written, wire_length),
+                                    true, true}};
+        } else {
+            for (const auto& part : req.body.parts) {
+                if (const auto* m = std::get_if<memory_part>(&part)) {
+                    if (!m->bytes)
+                        continue;
+                    const std::string& s = *m->bytes;
+                    for (std::size_t off = 0; off < s.size(); off += 4 * chunk_size) {
+                        const auto n = std::min(s.size() - off, 4 * chunk_size);
+                        if (auto ec = co_await write_chunk(s.data() + off, n)) {
+                            auto f = io_failure(ec, "sending the body", what, deadline, true);
+                            f.stale = conn.reused && is_peer_close(ec);
+                            co_return failure{std::move(f)};
+                        }
+                        written += n;
+                    }
                     continue;
-                const std::string& s = *m->bytes;
-                for (std::size_t off = 0; off < s.size(); off += 4 * chunk_size) {
-                    const auto n = std::min(s.size() - off, 4 * chunk_size);
-                    if (auto ec = co_await write_chunk(s.data() + off, n)) {
+                }
+                const auto& fp = std::get<file_part>(part);
+                file_reader file;
+                file.fd = ::open(fp.path.c_str(), O_RDONLY | O_CLOEXEC);
+                if (file.fd < 0)
+                    co_return failure{
+                        attempt_failure{errc::local_io, errno_message("open", fp.path, errno), true, true}};
+                if (!chunk)
+                    chunk = std::make_unique<char[]>(chunk_size);
+                std::uint64_t left = fp.length, pos = fp.offset;
+                while (left > 0) {
+                    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk_size));
+                    const ssize_t got = ::pread(file.fd, chunk.get(), want, static_cast<off_t>(pos));
+                    if (got < 0 && errno == EINTR)
+                        continue;
+                    if (got < 0)
+                        co_return failure{attempt_failure{errc::local_io,
+                                                          errno_message("read", fp.path, errno), true, true}};
+                    if (got == 0)
+                        co_return failure{attempt_failure{
+                            errc::local_io,
+                            fmt::format("{} shrank while it was being sent", fp.path.string()), true, true}};
+                    if (auto ec = co_await write_chunk(chunk.get(), static_cast<std::size_t>(got))) {
                         auto f = io_failure(ec, "sending the body", what, deadline, true);
                         f.stale = conn.reused && is_peer_close(ec);
                         co_return failure{std::move(f)};
                     }
-                    written += n;
+                    left -= static_cast<std::uint64_t>(got);
+                    pos += static_cast<std::uint64_t>(got);
+                    written += static_cast<std::uint64_t>(got);
                 }
-                continue;
-            }
-            const auto& fp = std::get<file_part>(part);
-            file_reader file;
-            file.fd = ::open(fp.path.c_str(), O_RDONLY | O_CLOEXEC);
-            if (file.fd < 0)
-                co_return failure{
-                    attempt_failure{errc::local_io, errno_message("open", fp.path, errno), true, true}};
-            if (!chunk)
-                chunk = std::make_unique<char[]>(chunk_size);
-            std::uint64_t left = fp.length, pos = fp.offset;
-            while (left > 0) {
-                const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk_size));
-                const ssize_t got = ::pread(file.fd, chunk.get(), want, static_cast<off_t>(pos));
-                if (got < 0 && errno == EINTR)
-                    continue;
-                if (got < 0)
-                    co_return failure{
-                        attempt_failure{errc::local_io, errno_message("read", fp.path, errno), true, true}};
-                if (got == 0)
-                    co_return failure{attempt_failure{
-                        errc::local_io, fmt::format("{} shrank while it was being sent", fp.path.string()),
-                        true, true}};
-                if (auto ec = co_await write_chunk(chunk.get(), static_cast<std::size_t>(got))) {
-                    auto f = io_failure(ec, "sending the body", what, deadline, true);
-                    f.stale = conn.reused && is_peer_close(ec);
-                    co_return failure{std::move(f)};
-                }
-                left -= static_cast<std::uint64_t>(got);
-                pos += static_cast<std::uint64_t>(got);
-                written += static_cast<std::uint64_t>(got);
             }
         }
         msg.body().data = nullptr;
@@ -754,6 +868,7 @@ asio::awaitable<http_result<response>> client::impl::send(request req) {
     if (!length)
         co_return fail_now(errc::local_io, length.error());
     const std::uint64_t content_length = *length;
+    const std::uint64_t wire_length = req.framing ? req.framing->wire_length(content_length) : content_length;
 
     retry_state state({policy.max_attempts, policy.backoff, limits.total}, start, req.idempotent);
     const auto deadline = state.deadline();
@@ -769,9 +884,9 @@ asio::awaitable<http_result<response>> client::impl::send(request req) {
         msg.set(field::host, req.server.host_header());
         if (msg.find(field::user_agent) == msg.end() && !options.user_agent.empty())
             msg.set(field::user_agent, options.user_agent);
-        if (content_length > 0 || req.method == verb::put || req.method == verb::post ||
+        if (wire_length > 0 || req.method == verb::put || req.method == verb::post ||
             req.method == verb::patch)
-            msg.content_length(content_length);
+            msg.content_length(wire_length);
         if (req.before_send) {
             if (auto refused = req.before_send(req, msg.base()))
                 co_return failure{
@@ -795,10 +910,10 @@ asio::awaitable<http_result<response>> client::impl::send(request req) {
             // result of such an expression too early.)
             std::optional<result<response, attempt_failure>> outcome;
             if (conn->secure)
-                outcome.emplace(co_await exchange(*conn->secure, *conn, req, msg, content_length, limits,
+                outcome.emplace(co_await exchange(*conn->secure, *conn, req, msg, wire_length, limits,
                                                   deadline, keep_alive));
             else
-                outcome.emplace(co_await exchange(*conn->plain, *conn, req, msg, content_length, limits,
+                outcome.emplace(co_await exchange(*conn->plain, *conn, req, msg, wire_length, limits,
                                                   deadline, keep_alive));
             if (outcome->ok()) {
                 answer = std::move(outcome->value());

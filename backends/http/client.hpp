@@ -46,6 +46,7 @@
 #include <string>
 #include <string_view>
 #include <sys/types.h>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -105,6 +106,20 @@ struct request_body {
     bool empty() const { return parts.empty(); }
 };
 
+// Frames a request body on the wire as it is sent (S3's aws-chunked signing). The client reads
+// the body in frames of frame_size() bytes (the last one shorter) and sends each as
+// prefix + data + suffix (frame() returns both), then finish(); the header's Content-Length is
+// wire_length(body length). State that must restart with every attempt (a signature chain) is
+// the owner's to reset: before_send runs before each attempt, before any of its body is framed.
+class body_framing {
+public:
+    virtual ~body_framing() = default;
+    virtual std::size_t frame_size() const = 0;
+    virtual std::uint64_t wire_length(std::uint64_t body_length) const = 0;
+    virtual std::pair<std::string, std::string> frame(std::string_view data) = 0;
+    virtual std::string finish() = 0;
+};
+
 struct response;
 
 // Where a response body goes. Non-2xx bodies always go to memory (capped at error_body_cap) so
@@ -146,6 +161,7 @@ struct request {
     std::string target = "/"; // origin-form, already percent-encoded
     fields headers;           // Host, Content-Length and User-Agent are set by the client
     request_body body;
+    std::shared_ptr<body_framing> framing; // empty: the body is sent as it is
     response_sink sink = to_memory{};
     // false: never re-sent after any byte may have reached the server (conditional writes,
     // where a retry could turn a win into a false 412). Failures before that are still retried.
