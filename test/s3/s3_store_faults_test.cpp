@@ -3,7 +3,9 @@
 // within the budget; a partial object is never a success; a conditional write that meets a 5xx
 // is "outcome unknown", never retried blindly.
 #include "backends/s3/s3_store.hpp"
+#include "backends/s3/sigv4.hpp"
 #include "base/atomic_file.hpp"
+#include "base/digest.hpp"
 #include "base/log.hpp"
 #include "fake_http_server.hpp"
 #include "harness/test_env.hpp"
@@ -238,4 +240,67 @@ TEST_F(s3_faults, tls_endpoint_with_aws_ca_bundle_and_unsigned_payload) {
     EXPECT_FALSE(refused.error().retryable());
     EXPECT_NE(refused.error().message.find("certificate verification failed"), std::string::npos)
         << refused.error().message;
+}
+
+// What the store sends for a signed body over plain HTTP: at or above streaming_threshold, an
+// aws-chunked body (STREAMING-AWS4-HMAC-SHA256-PAYLOAD, x-amz-decoded-content-length, frames of
+// streaming_chunk_size whose data is the payload) and no Content-Encoding to an S3-compatible
+// endpoint; below it, one PUT carrying the payload's SHA-256. (RGW checks the signatures: see
+// s3_streaming_rgw_test.cpp.)
+TEST_F(s3_faults, a_large_signed_body_streams_aws_chunked_and_a_small_one_carries_its_hash) {
+    std::vector<test::fake_request> seen;
+    test::fake_http_server server(ioc.get_executor(), [&](const test::fake_request& r) {
+        seen.push_back(r);
+        return test::fake_reply{200, {{"ETag", "\"e\""}}, ""};
+    });
+    backends::store_environment env;
+    env.aws_access_key_id = "AKIASTREAM";
+    env.aws_secret_access_key = "secret";
+    env.aws_region = "us-east-1";
+    env.aws_endpoint = server.origin();
+    auto o = s3::s3_options::from_environment("bucket", env);
+    ASSERT_TRUE(o.ok());
+    o->streaming_threshold = 100000;
+    o->streaming_chunk_size = 32 * 1024;
+    auto s = s3::make_s3_store(ioc.get_executor(), *o);
+    const std::string big = test::random_bytes(100000, 31), small = test::random_bytes(99999, 32);
+    ASSERT_TRUE(write_file_atomically(dir / "big.bin", big).ok());
+    backends::put_options po;
+    po.s3_fields = {{"ContentEncoding", "gzip"}};
+    ASSERT_TRUE(run(s->put("big", backends::body_source::from_file(dir / "big.bin"), po)).ok());
+    ASSERT_TRUE(run(s->put("small", backends::body_source::from_string(small), {})).ok());
+    ASSERT_EQ(seen.size(), 2u);
+
+    const auto& streamed = seen[0];
+    EXPECT_EQ(streamed.headers["x-amz-content-sha256"], "STREAMING-AWS4-HMAC-SHA256-PAYLOAD");
+    EXPECT_EQ(streamed.headers["x-amz-decoded-content-length"], "100000");
+    EXPECT_EQ(streamed.headers[http::field::content_encoding], "gzip"); // the object's own, alone
+    EXPECT_EQ(streamed.headers[http::field::content_length], std::to_string(streamed.body.size()));
+    EXPECT_EQ(streamed.body.size(), s3::aws_chunked_length(100000, 32 * 1024));
+    // Decode the frames: "<hex>;chunk-signature=<64 hex>\r\n<data>\r\n", the last one empty.
+    std::string decoded;
+    std::vector<std::size_t> sizes;
+    for (std::size_t pos = 0; pos < streamed.body.size();) {
+        const auto semi = streamed.body.find(';', pos);
+        ASSERT_NE(semi, std::string::npos);
+        const auto size = std::stoul(streamed.body.substr(pos, semi - pos), nullptr, 16);
+        ASSERT_EQ(streamed.body.substr(semi, 17), ";chunk-signature=");
+        EXPECT_TRUE(is_lower_hex(streamed.body.substr(semi + 17, 64), 64));
+        const auto data = semi + 17 + 64 + 2;
+        decoded += streamed.body.substr(data, size);
+        EXPECT_EQ(streamed.body.substr(data + size, 2), "\r\n");
+        sizes.push_back(size);
+        pos = data + size + 2;
+    }
+    EXPECT_EQ(sizes, (std::vector<std::size_t>{32768, 32768, 32768, 1696, 0}));
+    EXPECT_TRUE(decoded == big);
+    const auto auth = std::string(streamed.headers[http::field::authorization]);
+    EXPECT_NE(auth.find("content-encoding;content-type;host;x-amz-content-sha256;x-amz-date;"
+                        "x-amz-decoded-content-length"),
+              std::string::npos)
+        << auth;
+
+    EXPECT_EQ(seen[1].headers["x-amz-content-sha256"], sha256_hex(small));
+    EXPECT_EQ(seen[1].headers["x-amz-decoded-content-length"], "");
+    EXPECT_TRUE(seen[1].body == small);
 }
