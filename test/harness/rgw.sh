@@ -3,11 +3,16 @@
 # A throwaway single-node Ceph cluster (1 mon, 1 bluestore OSD on a sparse file, 1 RGW) bound to
 # 127.0.0.1, with the test user and bucket. Everything lives under DIR; nothing in /etc/ceph.
 # Recipe: ../shared/research/s3-servers.md. Ports: RGW 17480, mon 16789 (override RGW_PORT, MON_PORT).
+# RGW also serves HTTPS on 17443 (RGW_TLS_PORT) with a certificate for 127.0.0.1 from a throwaway
+# CA: DIR/tls/ca.crt is the CA to trust (AWS_CA_BUNDLE), for clients that send UNSIGNED-PAYLOAD
+# over TLS. Overwritten objects are garbage-collected after 30 s, not RGW's 2 hours: benchmarks
+# overwrite 64 MiB objects, and the 10 GiB OSD used to fill up and block every write.
 set -euo pipefail
 cmd=${1:?start|stop|env}
 D=$(realpath -m "${2:?dir}") # absolute: the Ceph daemons chdir to /
 RGW_PORT=${RGW_PORT:-17480}
 MON_PORT=${MON_PORT:-16789}
+RGW_TLS_PORT=${RGW_TLS_PORT:-17443}
 AK=AKIATESTTESTTEST0001
 SK=testsecret0123456789
 BUCKET=${LIFEBOAT_TEST_S3_BUCKET:-lifeboat-test}
@@ -36,6 +41,7 @@ fi
 if [[ $cmd == env ]]; then
   echo "export LIFEBOAT_TEST_S3_ENDPOINT=http://127.0.0.1:$RGW_PORT LIFEBOAT_TEST_S3_BUCKET=$BUCKET"
   echo "export AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_REGION=us-east-1"
+  echo "# TLS: https://127.0.0.1:$RGW_TLS_PORT with AWS_CA_BUNDLE=$D/tls/ca.crt"
   exit 0
 fi
 [[ $cmd == start ]] || { echo "usage: rgw.sh start|stop|env DIR" >&2; exit 2; }
@@ -50,12 +56,29 @@ if [[ -f $D/rgw.pid ]] && kill -0 "$(cat "$D/rgw.pid")" 2>/dev/null && curl -sf 
 fi
 # An RGW started elsewhere (another build tree's fixture, or by hand) on the same port, with the
 # test bucket: borrow it rather than fail to bind, and leave it running at stop.
+# Its CA is the last certificate it sends: trusted on first use, which is enough on loopback.
 if curl -sf -o /dev/null "http://127.0.0.1:$RGW_PORT/$BUCKET" --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AK:$SK" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD"; then
-  mkdir -p "$D"; touch "$D/borrowed"
+  mkdir -p "$D/tls"; touch "$D/borrowed"; rm -f "$D/tls/ca.crt"
+  openssl s_client -connect "127.0.0.1:$RGW_TLS_PORT" -showcerts < /dev/null 2> /dev/null |
+    awk '/BEGIN CERTIFICATE/ {cert = ""} {cert = cert $0 "\n"} /END CERTIFICATE/ {last = cert} END {printf "%s", last}' > "$D/tls/ca.tmp" || true
+  if [[ -s $D/tls/ca.tmp ]]; then mv "$D/tls/ca.tmp" "$D/tls/ca.crt"; else rm -f "$D/tls/ca.tmp"
+    echo "rgw.sh: the RGW on 127.0.0.1:$RGW_PORT serves no HTTPS on $RGW_TLS_PORT (an older rgw.sh started it): the TLS tests will fail" >&2
+  fi
   echo "rgw.sh: borrowing the RGW already on 127.0.0.1:$RGW_PORT"; exit 0
 fi
 stop
-rm -rf "$D"; mkdir -p "$D"/{run,log,mon.a,osd.0,rgw}
+rm -rf "$D"; mkdir -p "$D"/{run,log,mon.a,osd.0,rgw,tls}
+# A CA and a server certificate for 127.0.0.1 and localhost signed by it (a leaf that is not a CA,
+# as strict clients want). RGW sends the chain: leaf, then CA.
+T=$D/tls
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 365 -subj "/CN=lifeboat test CA" \
+  -keyout "$T/ca.key" -out "$T/ca.crt" 2> /dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=127.0.0.1" \
+  -keyout "$T/rgw.key" -out "$T/rgw.csr" 2> /dev/null
+printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$T/rgw.ext"
+openssl x509 -req -in "$T/rgw.csr" -CA "$T/ca.crt" -CAkey "$T/ca.key" -CAcreateserial -days 365 \
+  -extfile "$T/rgw.ext" -out "$T/rgw.crt" 2> /dev/null
+cat "$T/rgw.crt" "$T/ca.crt" > "$T/rgw-chain.crt"
 FSID=$(cat /proc/sys/kernel/random/uuid); K=$D/keyring; C=(-c "$D/ceph.conf")
 cat > "$D/ceph.conf" <<CONF
 [global]
@@ -90,9 +113,11 @@ bluestore_block_create = true
 bluestore_fsck_on_mkfs = false
 osd_memory_target = 939524096
 [client.rgw.a]
-rgw_frontends = beast endpoint=127.0.0.1:$RGW_PORT
+rgw_frontends = beast endpoint=127.0.0.1:$RGW_PORT ssl_endpoint=127.0.0.1:$RGW_TLS_PORT ssl_certificate=$T/rgw-chain.crt ssl_private_key=$T/rgw.key
 rgw_data = $D/rgw
 rgw_dns_name = localhost
+rgw_gc_obj_min_wait = 30
+rgw_gc_processor_period = 30
 CONF
 wait_for() { local n=$1 pf=$2; shift 2
   for _ in $(seq 600); do kill -0 "$(cat "$pf")" 2>/dev/null || { echo "rgw.sh: $n died, see $D/log" >&2; tail -n 20 "$D/log/"*"$n"* >&2 || true; exit 1; }
@@ -113,6 +138,7 @@ setsid ceph-osd "${C[@]}" -i "$ID" -f > "$D/log/osd.out" 2>&1 < /dev/null & echo
 wait_for osd "$D/osd.pid" sh -c "ceph ${C[*]} osd stat | grep -q '1 up'"
 setsid radosgw "${C[@]}" -n client.rgw.a -f > "$D/log/rgw.out" 2>&1 < /dev/null & echo $! > "$D/rgw.pid"
 wait_for rgw "$D/rgw.pid" curl -sf -o /dev/null "http://127.0.0.1:$RGW_PORT/"
+wait_for rgw "$D/rgw.pid" curl -sf -o /dev/null --cacert "$T/ca.crt" "https://127.0.0.1:$RGW_TLS_PORT/"
 radosgw-admin "${C[@]}" user create --uid=test --display-name=test --access-key=$AK --secret-key=$SK > "$D/user.json"
 # The test bucket, made with curl's own SigV4 signer (an independent client).
 for _ in $(seq 50); do
@@ -121,4 +147,4 @@ for _ in $(seq 50); do
   [[ $code == 200 || $code == 409 ]] && break; sleep 0.2
 done
 [[ $code == 200 || $code == 409 ]] || { echo "rgw.sh: could not create bucket $BUCKET (HTTP $code)" >&2; exit 1; }
-echo "rgw.sh: RGW up on 127.0.0.1:$RGW_PORT, bucket $BUCKET"
+echo "rgw.sh: RGW up on 127.0.0.1:$RGW_PORT (HTTPS on $RGW_TLS_PORT, CA $T/ca.crt), bucket $BUCKET"
