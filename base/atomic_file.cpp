@@ -34,7 +34,9 @@ atomic_file_writer::~atomic_file_writer() {
 atomic_file_writer::atomic_file_writer(atomic_file_writer&& o) noexcept
     : target_(std::move(o.target_))
     , temp_(std::move(o.temp_))
-    , fd_(std::exchange(o.fd_, -1)) {}
+    , fd_(std::exchange(o.fd_, -1))
+    , written_(o.written_)
+    , written_back_(o.written_back_) {}
 
 atomic_file_writer& atomic_file_writer::operator=(atomic_file_writer&& o) noexcept {
     if (this != &o) {
@@ -42,6 +44,8 @@ atomic_file_writer& atomic_file_writer::operator=(atomic_file_writer&& o) noexce
         target_ = std::move(o.target_);
         temp_ = std::move(o.temp_);
         fd_ = std::exchange(o.fd_, -1);
+        written_ = o.written_;
+        written_back_ = o.written_back_;
     }
     return *this;
 }
@@ -54,6 +58,7 @@ result<void, std::string> atomic_file_writer::open(const std::filesystem::path& 
     std::random_device rd;
     const auto dir = target.parent_path();
     temp_ = dir / fmt::format(".{}.tmp-{:08x}", target.filename().string(), rd());
+    written_ = written_back_ = 0;
     fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd_ < 0) {
         const int err = errno;
@@ -63,7 +68,21 @@ result<void, std::string> atomic_file_writer::open(const std::filesystem::path& 
     return ok_v;
 }
 
+result<void, std::string> atomic_file_writer::preallocate(std::uint64_t size) {
+    if (fd_ < 0 || size == 0)
+        return ok_v;
+    int rc = 0;
+    do {
+        rc = ::fallocate(fd_, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(size));
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0 && errno != EOPNOTSUPP && errno != ENOSYS)
+        return failure{
+            fmt::format("cannot reserve {} bytes for {}: {}", size, target_.string(), std::strerror(errno))};
+    return ok_v;
+}
+
 result<void, std::string> atomic_file_writer::write(std::string_view bytes) {
+    written_ += bytes.size();
     while (!bytes.empty()) {
         const ssize_t n = ::write(fd_, bytes.data(), bytes.size());
         if (n < 0) {
@@ -72,6 +91,12 @@ result<void, std::string> atomic_file_writer::write(std::string_view bytes) {
             return failure{errno_message("write", temp_, errno)};
         }
         bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    if (written_ - written_back_ >= write_behind_bytes) {
+        // Only starts the writeback; an I/O error it meets is reported by commit()'s fsync.
+        ::sync_file_range(fd_, static_cast<off_t>(written_back_),
+                          static_cast<off_t>(written_ - written_back_), SYNC_FILE_RANGE_WRITE);
+        written_back_ = written_;
     }
     return ok_v;
 }

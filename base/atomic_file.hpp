@@ -5,6 +5,7 @@
 
 #include "base/result.hpp"
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -23,7 +24,15 @@ public:
 
     // Creates the temporary file with `mode` (0600 keeps configs private by default).
     result<void, std::string> open(const std::filesystem::path& target, mode_t mode = 0600);
+    // Reserves disk space for `size` bytes (the file's size is unchanged): a full disk fails here,
+    // before any byte is fetched, and the file's blocks are allocated in one go. A no-op on file
+    // systems that cannot.
+    result<void, std::string> preallocate(std::uint64_t size);
+    // Every write_behind_bytes written, the kernel is asked to start writing them to disk
+    // (sync_file_range, which does not wait): commit()'s fsync then finds little left to do,
+    // because the disk worked while the data was still arriving.
     result<void, std::string> write(std::string_view bytes);
+    static constexpr std::uint64_t write_behind_bytes = std::uint64_t(4) << 20;
     // fsync, rename over the target, fsync the directory. With `exclusive`, fails (EEXIST) when
     // the target already exists: link(2) instead of rename(2), for create-if-absent.
     result<void, std::string> commit(bool exclusive = false);
@@ -36,6 +45,8 @@ private:
     std::filesystem::path target_;
     std::filesystem::path temp_;
     int fd_ = -1;
+    std::uint64_t written_ = 0;
+    std::uint64_t written_back_ = 0; // writeback was started up to here
 };
 
 result<void, std::string> write_file_atomically(const std::filesystem::path& target, std::string_view content,

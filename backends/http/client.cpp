@@ -768,6 +768,9 @@ client::impl::exchange(Stream& stream, connection& conn, const request& req,
     if (file_sink) {
         if (auto r = writer.open(file_sink->target, file_sink->mode); !r)
             co_return failure{attempt_failure{errc::local_io, r.error(), true, true, false, res.status}};
+        if (declared)
+            if (auto r = writer.preallocate(*declared); !r)
+                co_return failure{attempt_failure{errc::local_io, r.error(), true, true, false, res.status}};
     } else if (success && declared && *declared <= memory_cap) {
         res.body.reserve(static_cast<std::size_t>(*declared));
     }

@@ -1,5 +1,4 @@
 #include "base/atomic_file.hpp"
-
 #include "harness/test_env.hpp"
 
 #include <gtest/gtest.h>
@@ -54,4 +53,24 @@ TEST(atomic_file, errors_name_the_path) {
     auto r = read_whole_file("/nonexistent/dir/file");
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error(), "open /nonexistent/dir/file: No such file or directory");
+}
+
+// A download reserves the announced size and starts writeback as it goes (every
+// write_behind_bytes): what commits is exactly what was written, whatever was reserved.
+TEST(atomic_file, preallocated_and_written_behind_files_hold_exactly_what_was_written) {
+    const auto dir = test::scratch_dir();
+    const auto target = dir / "object";
+    const std::string payload = test::random_bytes(3 * atomic_file_writer::write_behind_bytes + 12345, 4);
+    atomic_file_writer w;
+    ASSERT_TRUE(w.open(target));
+    ASSERT_TRUE(w.preallocate(payload.size() + (1 << 20))); // more than will come
+    struct stat st {};
+    ASSERT_EQ(::fstat(w.fd(), &st), 0);
+    EXPECT_EQ(st.st_size, 0); // reserved, not grown
+    for (std::size_t off = 0; off < payload.size(); off += 256 * 1024)
+        ASSERT_TRUE(w.write(std::string_view(payload).substr(off, 256 * 1024)));
+    ASSERT_TRUE(w.commit());
+    EXPECT_TRUE(read_whole_file(target).value() == payload);
+    ASSERT_EQ(::stat(target.c_str(), &st), 0);
+    EXPECT_EQ(static_cast<std::size_t>(st.st_size), payload.size());
 }
