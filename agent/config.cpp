@@ -191,6 +191,14 @@ result<loaded_config, config_error> load_config(const config_sources& sources) {
             out.values.node_hostname = host;
     }
     out.values.storage_env = backends::store_environment::from(sources.environment);
+    out.values.storage_env.s3_unsigned_payload_over_tls = out.values.s3_unsigned_payload_over_tls;
+    if (out.values.s3_unsigned_payload_over_tls &&
+        out.values.cluster_fallback_config_storage.starts_with("s3://") &&
+        out.values.storage_env.aws_endpoint.starts_with("http://"))
+        out.warnings.push_back(
+            fmt::format("s3_unsigned_payload_over_tls = on has no effect: "
+                        "AWS_CONFIG_STORAGE_ENDPOINT {} is plain http, where every body is signed",
+                        out.values.storage_env.aws_endpoint));
     if (!out.values.status_listen.starts_with("unix:") && !out.values.status_listen.starts_with("127.") &&
         !out.values.status_listen.starts_with("[::1]") && !out.values.status_listen.starts_with("localhost:"))
         out.warnings.push_back(fmt::format("status_listen = {} is not a loopback address: anyone who can "
@@ -266,6 +274,7 @@ std::string render_effective(const loaded_config& config) {
         {"gateway_admin_token", s.gateway_admin_token},
         {"gateway_admin_timeout", ms(s.gateway_admin_timeout)},
         {"election_interval", ms(s.election_interval)},
+        {"s3_unsigned_payload_over_tls", s.s3_unsigned_payload_over_tls ? "on" : "off"},
         {"log_level", s.log_level},
         {"log_format", s.log_format},
     };

@@ -59,6 +59,7 @@ struct settings {
     std::string gateway_admin_token;                         // secret: sent as Kong-Admin-Token
     std::chrono::milliseconds gateway_admin_timeout{60'000}; // one POST /config, its quick retries included
     std::chrono::milliseconds election_interval{5'000};
+    bool s3_unsigned_payload_over_tls = false; // https S3 endpoints: UNSIGNED-PAYLOAD bodies
     std::string log_level = "info";
     std::string log_format = "logfmt";
 

@@ -304,6 +304,11 @@ const std::array keys{
              "for 2 intervals is dead: a crashed leader is replaced 1-3 intervals after it died "
              "(5-15 s), a stopped one (it deletes its registration) within an interval.",
              [](settings& s, std::string_view v) { return set_positive_duration(s.election_interval, v); }},
+    key_spec{"s3_unsigned_payload_over_tls", "off", key_kind::boolean, false, false,
+             "S3 over https only: send bodies as UNSIGNED-PAYLOAD instead of signing their SHA-256 (TLS "
+             "already protects them in transit; neither lifeboat nor the store hashes the body for the "
+             "signature). Over plain http every body is signed, whatever this says.",
+             [](settings& s, std::string_view v) { return set_bool(s.s3_unsigned_payload_over_tls, v); }},
     key_spec{"log_level", "info", key_kind::choice, false, false, "debug, info, warn or error.",
              [](settings& s, std::string_view v) -> opt_error {
                  if (v != "debug" && v != "info" && v != "warn" && v != "error")

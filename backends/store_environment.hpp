@@ -28,6 +28,9 @@ struct store_environment {
     std::string google_application_credentials; // GOOGLE_APPLICATION_CREDENTIALS: a file path
     std::string storage_emulator_host;  // STORAGE_EMULATOR_HOST: a local GCS endpoint
     std::string home;                   // HOME, for ~/.aws
+    // Not from the environment: the s3_unsigned_payload_over_tls key, which the S3 store needs
+    // wherever the environment goes (agent, fetch, doctor, storage commands).
+    bool s3_unsigned_payload_over_tls = false;
 
     static store_environment from(const std::map<std::string, std::string>& env);
 };

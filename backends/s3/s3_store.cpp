@@ -81,6 +81,7 @@ result<s3_options, std::string> s3_options::from_environment(std::string bucket,
     o.region = env.aws_region;
     o.endpoint = env.aws_endpoint;
     o.ca_bundle = env.aws_ca_bundle;
+    o.unsigned_payload_over_tls = env.s3_unsigned_payload_over_tls;
     o.credentials.env = env;
     o.credentials.region = env.aws_region;
     if (auto ok = o.validate(); !ok)

@@ -101,6 +101,7 @@ TEST(config, every_key_accepts_a_good_value_and_refuses_a_bad_one) {
         {"gateway_admin_token", "t0k3n", ""},
         {"gateway_admin_timeout", "30", "0"},
         {"election_interval", "5", "0"},
+        {"s3_unsigned_payload_over_tls", "on", "yes please"},
         {"log_level", "debug", "loud"},
         {"log_format", "json", "xml"},
     };
@@ -152,6 +153,28 @@ TEST(config, combinations_are_checked) {
     auto window = load(std::nullopt, {}, {{"cluster_reconnect_delay_min", "20"}});
     ASSERT_FALSE(window);
     EXPECT_EQ(window.error().key, "cluster_reconnect_delay_max");
+}
+
+TEST(config, unsigned_payload_over_tls_reaches_the_store_and_is_called_useless_over_plain_http) {
+    auto defaults = load(std::nullopt);
+    ASSERT_TRUE(defaults);
+    EXPECT_FALSE(defaults->values.storage_env.s3_unsigned_payload_over_tls);
+
+    const std::vector<std::pair<std::string, std::string>> sets{
+        {"s3_unsigned_payload_over_tls", "on"}, {"cluster_fallback_config_storage", "s3://bucket/kong"}};
+    auto https = load(std::nullopt, {{"AWS_CONFIG_STORAGE_ENDPOINT", "https://rgw.internal"}}, sets);
+    ASSERT_TRUE(https) << https.error().to_string();
+    EXPECT_TRUE(https->values.storage_env.s3_unsigned_payload_over_tls);
+    EXPECT_TRUE(https->warnings.empty());
+    EXPECT_NE(render_effective(*https).find("s3_unsigned_payload_over_tls = on    # from --set"),
+              std::string::npos);
+
+    auto plain = load(std::nullopt, {{"AWS_CONFIG_STORAGE_ENDPOINT", "http://127.0.0.1:9000"}}, sets);
+    ASSERT_TRUE(plain) << plain.error().to_string();
+    ASSERT_EQ(plain->warnings.size(), 1u);
+    EXPECT_EQ(plain->warnings[0],
+              "s3_unsigned_payload_over_tls = on has no effect: AWS_CONFIG_STORAGE_ENDPOINT "
+              "http://127.0.0.1:9000 is plain http, where every body is signed");
 }
 
 TEST(config, unknown_keys_are_warned_about_not_fatal) {

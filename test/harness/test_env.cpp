@@ -16,6 +16,10 @@
 
 namespace lifeboat::test {
 
+std::filesystem::path rgw_ca_bundle() {
+    return std::filesystem::path(test_paths::work_dir) / "rgw" / "tls" / "ca.crt";
+}
+
 std::filesystem::path lifeboat_bin() {
     return test_paths::lifeboat_bin;
 }

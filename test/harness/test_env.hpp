@@ -1,5 +1,6 @@
 // Where the test peers are. The RGW fixture (rgw.sh, started once per ctest run) listens on
-// 127.0.0.1:17480 with a fixed throwaway user and the bucket `lifeboat-test`.
+// 127.0.0.1:17480 with a fixed throwaway user and the bucket `lifeboat-test`, and on
+// https://127.0.0.1:17443 with a certificate from the CA in rgw_ca_bundle().
 #pragma once
 
 #include <filesystem>
@@ -13,10 +14,14 @@ struct s3_peer {
     std::string access_key = "AKIATESTTESTTEST0001";
     std::string secret_key = "testsecret0123456789";
     std::string region = "us-east-1";
+    std::string tls_endpoint = "https://127.0.0.1:17443";
 };
 inline s3_peer rgw() {
     return {};
 }
+
+// The CA of the RGW fixture's HTTPS endpoint (rgw.sh writes it, or fetches it from a borrowed RGW).
+std::filesystem::path rgw_ca_bundle();
 
 std::filesystem::path lifeboat_bin();
 std::filesystem::path source_dir();

@@ -4,6 +4,7 @@
 // is "outcome unknown", never retried blindly.
 #include "backends/s3/s3_store.hpp"
 #include "backends/s3/sigv4.hpp"
+#include "backends/store_factory.hpp"
 #include "base/atomic_file.hpp"
 #include "base/digest.hpp"
 #include "base/log.hpp"
@@ -203,11 +204,12 @@ TEST_F(s3_faults, errors_reach_the_log_with_code_and_message) {
 // HTTP the payload's SHA-256 is always signed.
 TEST_F(s3_faults, tls_endpoint_with_aws_ca_bundle_and_unsigned_payload) {
     const auto pki = test::make_test_pki(dir.string(), "DNS:localhost,IP:127.0.0.1");
-    std::vector<std::string> hashes;
+    std::vector<std::string> hashes, bodies;
     test::fake_http_server server(
         ioc.get_executor(),
         [&](const test::fake_request& r) {
             hashes.emplace_back(r.headers["x-amz-content-sha256"]);
+            bodies.push_back(r.body);
             return test::fake_reply{200, {{"ETag", "\"e\""}}, ""};
         },
         test::server_tls_context(pki));
@@ -230,6 +232,18 @@ TEST_F(s3_faults, tls_endpoint_with_aws_ca_bundle_and_unsigned_payload) {
     EXPECT_EQ(hashes,
               (std::vector<std::string>{"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
                                         "UNSIGNED-PAYLOAD"}));
+
+    // The same through the configuration (s3_unsigned_payload_over_tls reaches the store with the
+    // environment): a large body goes as it is, neither hashed nor framed.
+    env.s3_unsigned_payload_over_tls = true;
+    auto configured = backends::make_object_store(ioc.get_executor(), "s3://bucket/prefix", env);
+    ASSERT_TRUE(configured.ok()) << configured.error();
+    const std::string big = test::random_bytes(3 << 20, 33);
+    hashes.clear();
+    ASSERT_TRUE(run((*configured)->put("big", backends::body_source::from_string(big), {})).ok());
+    EXPECT_EQ(hashes, std::vector<std::string>{"UNSIGNED-PAYLOAD"});
+    EXPECT_TRUE(bodies.back() == big);
+    env.s3_unsigned_payload_over_tls = false;
 
     env.aws_ca_bundle.clear(); // the system store does not know the test CA
     auto untrusted =

@@ -7,6 +7,7 @@
 #include "backends/s3/s3_protocol.hpp"
 #include "backends/s3/s3_store.hpp"
 #include "backends/s3/sigv4.hpp"
+#include "backends/store_factory.hpp"
 #include "base/atomic_file.hpp"
 #include "base/digest.hpp"
 #include "harness/rgw_store.hpp"
@@ -332,4 +333,30 @@ TEST_F(s3_streaming, a_connection_cut_mid_body_is_retried_and_signed_again_from_
     auto direct = store();
     ASSERT_TRUE(run(direct->get_to_file(prefix + "cut.bin", dir / "down.bin")).ok());
     EXPECT_TRUE(read_whole_file(dir / "down.bin").value() == payload);
+}
+
+// RGW's HTTPS endpoint (rgw.sh): with unsigned_payload_over_tls the body goes UNSIGNED-PAYLOAD
+// (what s3_unsigned_payload_over_tls turns on), without it aws-chunked signed, over TLS too.
+TEST_F(s3_streaming, over_tls_a_body_goes_unsigned_when_configured_and_streamed_signed_otherwise) {
+    ASSERT_TRUE(fs::exists(test::rgw_ca_bundle()))
+        << test::rgw_ca_bundle() << " is missing: the RGW on " << test::rgw().endpoint
+        << " serves no HTTPS (restart it with test/harness/rgw.sh)";
+    auto env = test::rgw_store_environment();
+    env.aws_endpoint = test::rgw().tls_endpoint;
+    env.aws_ca_bundle = test::rgw_ca_bundle().string();
+    const std::string payload = random_bytes((2 << 20) + 3, 28);
+    ASSERT_TRUE(write_file_atomically(dir / "up.bin", payload).ok());
+    for (const bool unsigned_payload : {true, false}) {
+        SCOPED_TRACE(unsigned_payload ? "UNSIGNED-PAYLOAD" : "aws-chunked");
+        env.s3_unsigned_payload_over_tls = unsigned_payload;
+        auto s = backends::make_object_store(ioc.get_executor(), "s3://" + test::rgw().bucket, env);
+        ASSERT_TRUE(s.ok()) << s.error();
+        EXPECT_EQ((*s)->describe(), "s3://lifeboat-test at " + test::rgw().tls_endpoint);
+        const auto key = prefix + (unsigned_payload ? "unsigned.bin" : "signed.bin");
+        auto put = run((*s)->put(key, backends::body_source::from_file(dir / "up.bin"), {}));
+        ASSERT_TRUE(put.ok()) << put.error().to_string();
+        EXPECT_EQ(put->etag, md5_hex(payload));
+        ASSERT_TRUE(run((*s)->get_to_file(key, dir / "down.bin")).ok());
+        EXPECT_TRUE(read_whole_file(dir / "down.bin").value() == payload);
+    }
 }
