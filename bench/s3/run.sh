@@ -2,15 +2,19 @@
 # bench/s3/run.sh BUILD_DIR
 # Uploads and downloads one random object (64 MiB; SIZE_MIB to change) to the Ceph RGW used by
 # the tests, with lifeboat (build/bench/s3/s3_transfer_bench), curl --aws-sigv4, rclone and
-# awscli, interleaved, RUNS times each (default 5), and prints a markdown table: median wall
-# time of the whole client process, its ratio to curl's, and the client's peak RSS. Every
-# download is compared with the original. Builds nothing. Starts RGW (test/harness/rgw.sh)
-# when none answers on 127.0.0.1:17480, and stops it again afterwards.
+# awscli, interleaved, RUNS times each (default 5), and prints markdown tables: median wall time
+# of the whole client process, its ratio to curl's, and the client's peak RSS. Every download is
+# compared with the original. Builds nothing. Starts RGW (test/harness/rgw.sh) when none answers
+# on 127.0.0.1:17480, and stops it again afterwards.
 #
-# Payload modes, as each client uses them over plain HTTP: lifeboat and awscli sign the body's
-# SHA-256 (a pass over the file before sending, and RGW verifies it); curl and rclone send
-# UNSIGNED-PAYLOAD. lifeboat's download is crash-safe (temporary file, fsync, rename); the
-# others write the target in place.
+# What each client does, over plain HTTP: lifeboat signs the body (aws-chunked: each 1 MiB chunk
+# hashed and signed as it is sent; RGW verifies every chunk); curl and rclone send
+# UNSIGNED-PAYLOAD; awscli signs each part's SHA-256. lifeboat's download is crash-safe
+# (temporary file, fsync, rename); the others write the target in place and do not fsync. So
+# the table also has baselines doing lifeboat's work: curl-prehashed sends the body's SHA-256
+# (computed once, before the runs) and RGW verifies it; curl-signed also times sha256sum;
+# curl+fsync downloads and then runs `sync FILE`. Over TLS (RGW's HTTPS endpoint, rgw.sh's CA)
+# lifeboat with s3_unsigned_payload_over_tls and curl both send UNSIGNED-PAYLOAD: equal work.
 set -euo pipefail
 BUILD=$(realpath "${1:?usage: run.sh BUILD_DIR}")
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -18,15 +22,23 @@ BIN=$BUILD/bench/s3/s3_transfer_bench
 RUNS=${RUNS:-5}
 SIZE_MIB=${SIZE_MIB:-64}
 E=http://127.0.0.1:17480
+ETLS=https://127.0.0.1:17443
 BUCKET=lifeboat-test
 AK=AKIATESTTESTTEST0001
 SK=testsecret0123456789
 REGION=us-east-1
+RGW_DIR=$BUILD/test-work/rgw
+CA=$RGW_DIR/tls/ca.crt
 
 # Each client with its environment-only configuration (shared/research/s3-servers.md).
 lifeboat() {
   env AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_REGION=$REGION AWS_CONFIG_STORAGE_ENDPOINT=$E \
     S3_BENCH_BUCKET=$BUCKET AWS_EC2_METADATA_DISABLED=true "$BIN" "$@"
+}
+lifeboat_tls() {
+  env AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_REGION=$REGION AWS_CONFIG_STORAGE_ENDPOINT=$ETLS \
+    AWS_CA_BUNDLE="$CA" S3_BENCH_UNSIGNED_PAYLOAD_OVER_TLS=on S3_BENCH_BUCKET=$BUCKET AWS_EC2_METADATA_DISABLED=true \
+    "$BIN" "$@"
 }
 curl_s3() { curl -sSf --aws-sigv4 "aws:amz:$REGION:s3" --user "$AK:$SK" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$@"; }
 rclone_s3() {
@@ -42,19 +54,28 @@ up() { # client key  (reads $WORK/in.bin)
   case $1 in
     lifeboat) lifeboat put "$WORK/in.bin" "$2" ;;
     curl) curl_s3 -T "$WORK/in.bin" "$E/$BUCKET/$2" -o /dev/null ;;
-    curl-signed) # the same work as lifeboat: hash the file, sign the hash, RGW verifies it
+    curl-prehashed) # lifeboat's upload work: RGW verifies the body's SHA-256 (computed before the runs)
+      curl -sSf --aws-sigv4 "aws:amz:$REGION:s3" --user "$AK:$SK" -H "x-amz-content-sha256: $(cat "$WORK/in.sha256")" \
+        -T "$WORK/in.bin" "$E/$BUCKET/$2" -o /dev/null ;;
+    curl-signed) # and the hashing pass as well, timed
       curl -sSf --aws-sigv4 "aws:amz:$REGION:s3" --user "$AK:$SK" \
         -H "x-amz-content-sha256: $(sha256sum "$WORK/in.bin" | cut -c1-64)" -T "$WORK/in.bin" "$E/$BUCKET/$2" -o /dev/null ;;
     rclone) rclone_s3 copyto --ignore-times "$WORK/in.bin" "loc:$BUCKET/$2" ;;
     awscli) aws_s3 s3 cp --only-show-errors "$WORK/in.bin" "s3://$BUCKET/$2" ;;
+    lifeboat-tls) lifeboat_tls put "$WORK/in.bin" "$2" ;;
+    curl-tls) curl_s3 --cacert "$CA" -T "$WORK/in.bin" "$ETLS/$BUCKET/$2" -o /dev/null ;;
   esac
 }
 down() { # client key  (writes $WORK/out.bin)
   case $1 in
     lifeboat) lifeboat get "$2" "$WORK/out.bin" ;;
     curl) curl_s3 -o "$WORK/out.bin" "$E/$BUCKET/$2" ;;
+    curl+fsync) curl_s3 -o "$WORK/out.bin" "$E/$BUCKET/$2" && sync "$WORK/out.bin" ;;
     rclone) rclone_s3 copyto "loc:$BUCKET/$2" "$WORK/out.bin" ;;
     awscli) aws_s3 s3 cp --only-show-errors "s3://$BUCKET/$2" "$WORK/out.bin" ;;
+    lifeboat-tls) lifeboat_tls get "$2" "$WORK/out.bin" ;;
+    curl-tls) curl_s3 --cacert "$CA" -o "$WORK/out.bin" "$ETLS/$BUCKET/$2" ;;
+    curl-tls+fsync) curl_s3 --cacert "$CA" -o "$WORK/out.bin" "$ETLS/$BUCKET/$2" && sync "$WORK/out.bin" ;;
   esac
 }
 
@@ -65,22 +86,21 @@ if [[ ${2:-} == --one ]]; then
 fi
 
 [[ -x $BIN ]] || { echo "run.sh: $BIN is missing; build the s3_transfer_bench target" >&2; exit 1; }
-for tool in curl rclone /usr/bin/aws /usr/bin/time cmp; do
+for tool in curl rclone /usr/bin/aws /usr/bin/time cmp sha256sum; do
   command -v "$tool" >/dev/null || { echo "run.sh: $tool is missing" >&2; exit 1; }
 done
-RGW_DIR=$BUILD/test-work/rgw
 started_rgw=0
-if ! curl -s -o /dev/null "$E/"; then
-  "$ROOT/test/harness/rgw.sh" start "$RGW_DIR" >&2
-  started_rgw=1
-fi
+if ! curl -s -o /dev/null "$E/"; then started_rgw=1; fi
+# Starts one, or borrows (and takes the CA of) the one that answers.
+"$ROOT/test/harness/rgw.sh" start "$RGW_DIR" >&2
+[[ -s $CA ]] || { echo "run.sh: $CA is missing: the RGW on $E serves no HTTPS (restart it with test/harness/rgw.sh)" >&2; exit 1; }
 export WORK
 WORK=$(mktemp -d /tmp/lifeboat-s3-bench.XXXXXX)
 PREFIX=bench/$(date +%s)-$$
-CLIENTS=(lifeboat curl curl-signed rclone awscli)
-DOWN_CLIENTS=(lifeboat curl rclone awscli) # a GET has no payload to sign: curl-signed = curl
+UP_CLIENTS=(lifeboat curl curl-prehashed curl-signed rclone awscli lifeboat-tls curl-tls)
+DOWN_CLIENTS=(lifeboat curl curl+fsync rclone awscli lifeboat-tls curl-tls curl-tls+fsync)
 cleanup() {
-  for client in "${CLIENTS[@]}"; do
+  for client in "${UP_CLIENTS[@]}"; do
     for k in "$PREFIX/$client.bin" "$PREFIX/warm-$client"; do curl_s3 -X DELETE "$E/$BUCKET/$k" -o /dev/null || true; done
   done
   rm -rf "$WORK"
@@ -88,6 +108,7 @@ cleanup() {
 }
 trap cleanup EXIT
 head -c $((SIZE_MIB << 20)) /dev/urandom > "$WORK/in.bin"
+sha256sum "$WORK/in.bin" | cut -c1-64 > "$WORK/in.sha256"
 
 # measure CLIENT OP KEY: appends "milliseconds peak_rss_kib" to $WORK/CLIENT.OP
 measure() {
@@ -103,31 +124,63 @@ measure() {
   fi
   echo "$(( (t1 - t0) / 1000000 )) $(tail -1 "$WORK/rss")" >> "$WORK/$client.$op"
 }
+# The object each download client reads: the one its own upload wrote, or lifeboat's.
+source_of() { case $1 in curl+fsync) echo curl ;; curl-tls+fsync) echo curl-tls ;; *) echo "$1" ;; esac; }
 
-for client in "${CLIENTS[@]}"; do up "$client" "$PREFIX/warm-$client" > /dev/null 2>&1; done # warm caches
+for client in "${UP_CLIENTS[@]}"; do up "$client" "$PREFIX/warm-$client" > /dev/null 2>&1; done # warm caches
 for ((i = 0; i < RUNS; i++)); do
-  for client in "${CLIENTS[@]}"; do measure "$client" up "$PREFIX/$client.bin"; done
-  for client in "${DOWN_CLIENTS[@]}"; do measure "$client" down "$PREFIX/$client.bin"; done
+  for client in "${UP_CLIENTS[@]}"; do measure "$client" up "$PREFIX/$client.bin"; done
+  for client in "${DOWN_CLIENTS[@]}"; do measure "$client" down "$PREFIX/$(source_of "$client").bin"; done
 done
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-ms() { cut -d' ' -f1 "$WORK/$1.$2" | median; }
-rss() { cut -d' ' -f2 "$WORK/$1.$2" | median; }
-curl_up=$(ms curl up)
-curl_down=$(ms curl down)
+ms() { if [[ -f $WORK/$1.$2 ]]; then cut -d' ' -f1 "$WORK/$1.$2" | median; fi; }
+rss() { if [[ -f $WORK/$1.$2 ]]; then cut -d' ' -f2 "$WORK/$1.$2" | median; fi; }
+# row NAME UP_CLIENT DOWN_CLIENT BASE_UP BASE_DOWN
+row() {
+  awk -v c="$1" -v u="$(ms "$2" up)" -v d="$(ms "$3" down)" -v bu="$(ms "$4" up)" -v bd="$(ms "$5" down)" \
+      -v ru="$(rss "$2" up)" -v rd="$(rss "$3" down)" 'BEGIN {
+    us = u == "" ? "—" : sprintf("%.3f", u/1000); ur = u == "" ? "—" : sprintf("%.2f", u/bu)
+    ds = d == "" ? "—" : sprintf("%.3f", d/1000); dr = d == "" ? "—" : sprintf("%.2f", d/bd)
+    rus = ru == "" ? "—" : sprintf("%.1f", ru/1024); rds = rd == "" ? "—" : sprintf("%.1f", rd/1024)
+    printf "| %s | %s | %s | %s | %s | %s | %s |\n", c, us, ur, ds, dr, rus, rds }'
+}
+ratio() { awk -v a="$(ms "$1" "$3")" -v b="$(ms "$2" "$3")" 'BEGIN { printf "| %.3f | %.3f | **%.2f** |", a/1000, b/1000, a/b }'; }
+
 echo "### S3: ${SIZE_MIB} MiB upload and download, Ceph RGW on loopback (median of $RUNS)"
 echo
 echo "| client | upload s | vs curl | download s | vs curl | peak RSS up MiB | peak RSS down MiB |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
-for client in "${CLIENTS[@]}"; do
-  if [[ -f $WORK/$client.down ]]; then d=$(ms "$client" down); rd=$(rss "$client" down); else d=; rd=; fi
-  awk -v c="$client" -v u="$(ms "$client" up)" -v d="$d" -v cu="$curl_up" -v cd="$curl_down" \
-      -v ru="$(rss "$client" up)" -v rd="$rd" 'BEGIN {
-    if (d == "") printf "| %s | %.3f | %.2f | — | — | %.1f | — |\n", c, u/1000, u/cu, ru/1024
-    else printf "| %s | %.3f | %.2f | %.3f | %.2f | %.1f | %.1f |\n", c, u/1000, u/cu, d/1000, d/cd, ru/1024, rd/1024 }'
-done
+row lifeboat lifeboat lifeboat curl curl
+row curl curl curl curl curl
+row curl-prehashed curl-prehashed - curl curl
+row curl-signed curl-signed - curl curl
+row "curl + fsync" - curl+fsync curl curl
+row rclone rclone rclone curl curl
+row awscli awscli awscli curl curl
 echo
-echo "Wall time of the whole client process, start-up included; below 1.00 is faster than curl"
-echo "(curl with UNSIGNED-PAYLOAD). curl-signed hashes the file (sha256sum) and signs the hash, as"
-echo "lifeboat does over plain HTTP; RGW then verifies the SHA-256 of the body, which costs time too."
+echo "Over TLS (RGW's HTTPS endpoint), both sending UNSIGNED-PAYLOAD:"
+echo
+echo "| client | upload s | vs curl-tls | download s | vs curl-tls | peak RSS up MiB | peak RSS down MiB |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+row lifeboat-tls lifeboat-tls lifeboat-tls curl-tls curl-tls
+row curl-tls curl-tls curl-tls curl-tls curl-tls
+row "curl-tls + fsync" - curl-tls+fsync curl-tls curl-tls
+echo
+echo "The same work side by side:"
+echo
+echo "| comparison | lifeboat s | baseline s | ratio |"
+echo "|---|---:|---:|---:|"
+echo "| upload, signed payload: lifeboat (aws-chunked) / curl-prehashed $(ratio lifeboat curl-prehashed up)"
+echo "| download, durable: lifeboat (temporary file, fsync, rename) / curl + fsync $(ratio lifeboat curl+fsync down)"
+echo "| upload over TLS, UNSIGNED-PAYLOAD: lifeboat-tls / curl-tls $(ratio lifeboat-tls curl-tls up)"
+echo "| download over TLS, durable: lifeboat-tls / curl-tls + fsync $(ratio lifeboat-tls curl-tls+fsync down)"
+echo
+echo "Wall time of the whole client process, start-up included; below 1.00 is faster than the"
+echo "baseline. Over plain HTTP lifeboat signs the payload: each 1 MiB chunk is hashed and signed"
+echo "as it is sent (aws-chunked) and RGW verifies every chunk; curl sends UNSIGNED-PAYLOAD."
+echo "curl-prehashed sends the body's SHA-256, computed before the runs, which RGW verifies: the"
+echo "floor of a signed upload; curl-signed also times sha256sum. lifeboat's downloads are"
+echo "crash-safe (temporary file, written back while it arrives, fsync, rename); curl + fsync runs"
+echo "\`sync FILE\` after curl. Over TLS lifeboat runs with s3_unsigned_payload_over_tls = on."
 echo "Peak RSS is the largest process of the client's tree (/usr/bin/time %M)."

@@ -6,7 +6,9 @@
 //   s3_transfer_bench get KEY FILE    download to FILE (streamed, crash-safe)
 //
 // Configuration from the environment, as the agent reads it: AWS_ACCESS_KEY_ID,
-// AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_CONFIG_STORAGE_ENDPOINT, and S3_BENCH_BUCKET.
+// AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_CONFIG_STORAGE_ENDPOINT, AWS_CA_BUNDLE, and
+// S3_BENCH_BUCKET; S3_BENCH_UNSIGNED_PAYLOAD_OVER_TLS=on stands for the agent's
+// s3_unsigned_payload_over_tls key. The other S3_BENCH_* knobs are for experiments.
 #include "backends/s3/s3_store.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -37,8 +39,10 @@ int main(int argc, char** argv) {
             env.emplace(std::string(*e, static_cast<std::size_t>(eq - *e)), std::string(eq + 1));
     }
     const char* bucket = std::getenv("S3_BENCH_BUCKET");
-    auto options = s3::s3_options::from_environment(bucket ? bucket : "lifeboat-test",
-                                                    backends::store_environment::from(env));
+    auto store_env = backends::store_environment::from(env);
+    // The agent's s3_unsigned_payload_over_tls key, for the TLS rows.
+    store_env.s3_unsigned_payload_over_tls = env["S3_BENCH_UNSIGNED_PAYLOAD_OVER_TLS"] == "on";
+    auto options = s3::s3_options::from_environment(bucket ? bucket : "lifeboat-test", store_env);
     if (!options) {
         std::fprintf(stderr, "s3_transfer_bench: %s\n", options.error().c_str());
         return 2;
@@ -50,6 +54,11 @@ int main(int argc, char** argv) {
         options->part_size = std::strtoull(v, nullptr, 10) << 20;
     if (const char* v = std::getenv("S3_BENCH_CONCURRENCY"))
         options->multipart_concurrency = static_cast<unsigned>(std::strtoul(v, nullptr, 10));
+    // And aws-chunked streaming against hashing the body first (a huge threshold: never stream).
+    if (const char* v = std::getenv("S3_BENCH_STREAMING_THRESHOLD_MIB"))
+        options->streaming_threshold = std::strtoull(v, nullptr, 10) << 20;
+    if (const char* v = std::getenv("S3_BENCH_CHUNK_KIB"))
+        options->streaming_chunk_size = std::strtoull(v, nullptr, 10) << 10;
     boost::asio::io_context ioc;
     auto store = s3::make_s3_store(ioc.get_executor(), std::move(*options));
     const bool put = std::strcmp(argv[1], "put") == 0;
