@@ -216,7 +216,10 @@ public:
             path_prefix_ = "/" + options_.bucket;
         }
         unsigned_payload_ = server_.tls && options_.unsigned_payload_over_tls;
-        aws_chunked_encoding_ = options_.endpoint.empty();
+        // aws-chunked where a body would otherwise be read twice and where its integrity rests on
+        // the signature alone. Over TLS a signed body carries its SHA-256, which every
+        // S3-compatible store takes (not all of them take aws-chunked).
+        stream_signed_bodies_ = !server_.tls;
         if_match_quoted_ = options_.if_match_quoted;
     }
 
@@ -521,19 +524,13 @@ private:
                 unsigned_payload_ ? std::string(unsigned_payload) : std::string(empty_payload_sha256);
         } else if (unsigned_payload_) {
             payload_hash = unsigned_payload;
-        } else if (body_length && *body_length >= options_.streaming_threshold) {
+        } else if (stream_signed_bodies_ && body_length && *body_length >= options_.streaming_threshold) {
             payload_hash = streaming_payload;
             chunked = std::make_shared<aws_chunked_framing>(options_.streaming_chunk_size);
-            // AWS wants Content-Encoding: aws-chunked (followed by the object's own encoding) and
-            // stores only the object's. Ceph RGW 16 stores "aws-chunked" as the object's encoding
-            // (a GET then announces an encoding no client can undo); it, like other S3-compatible
-            // stores, recognises the framing from x-amz-content-sha256 alone, so it is not told.
-            if (aws_chunked_encoding_) {
-                const auto encoding = call.headers[http::field::content_encoding];
-                call.headers.set(http::field::content_encoding, encoding.empty()
-                                                                    ? std::string("aws-chunked")
-                                                                    : "aws-chunked," + std::string(encoding));
-            }
+            // No "Content-Encoding: aws-chunked": S3, RGW and MinIO recognise the framing from
+            // x-amz-content-sha256, and with the header RGW 16 stores "aws-chunked" as the object's
+            // encoding (S3 an empty one), which a GET then announces. The object's own encoding,
+            // if any, goes as it is.
             call.headers.set("x-amz-decoded-content-length", std::to_string(*body_length));
         } else {
             auto h = hash_body(call.body);
@@ -745,7 +742,7 @@ private:
     http::origin server_;
     std::string path_prefix_; // "/bucket" for path style, "" for virtual-hosted
     bool unsigned_payload_ = false;
-    bool aws_chunked_encoding_ = false; // send Content-Encoding: aws-chunked (AWS itself)
+    bool stream_signed_bodies_ = false; // plain HTTP: large signed bodies go aws-chunked
     bool if_match_quoted_ = false;
     wall_clock::duration clock_offset_{};
     std::optional<wall_clock::time_point> last_date_;

@@ -12,8 +12,10 @@
 // Payload signing. Over plain HTTP every body is signed: one of at least streaming_threshold
 // goes aws-chunked (STREAMING-AWS4-HMAC-SHA256-PAYLOAD), each chunk hashed and signed as it is
 // sent, so the hashing overlaps the store's work and a retry re-signs from the first chunk;
-// a smaller one carries its SHA-256 in x-amz-content-sha256. Over TLS with
-// unsigned_payload_over_tls (the s3_unsigned_payload_over_tls key), bodies go UNSIGNED-PAYLOAD.
+// a smaller one carries its SHA-256 in x-amz-content-sha256. Over TLS a body carries its
+// SHA-256 (hashed before it is sent: every S3-compatible store takes that, not all take
+// aws-chunked), or goes UNSIGNED-PAYLOAD with unsigned_payload_over_tls (the
+// s3_unsigned_payload_over_tls key).
 //
 // Conditional writes. If-None-Match: * creates only if absent. If-Match carries the version
 // token (the ETag, quotes stripped). RFC 9110 and AWS compare the quoted form ("\"abc\""); Ceph
@@ -49,16 +51,17 @@ struct s3_options {
     // Over TLS only: send UNSIGNED-PAYLOAD instead of hashing bodies first (TLS already protects
     // the body in transit). Plain HTTP always signs the payload's SHA-256.
     bool unsigned_payload_over_tls = false;
-    // Signed bodies of at least this size are sent aws-chunked (STREAMING-AWS4-HMAC-SHA256-PAYLOAD):
-    // each chunk is hashed and signed as it goes out, in one pass, instead of hashing the whole
-    // body before the first byte is sent. Smaller bodies carry their SHA-256 in the header (at
-    // 256 KiB both take the same time; from 1 MiB streaming is ahead, 21 vs 22 ms, 8 MiB 76 vs 80).
+    // Over plain HTTP, bodies of at least this size are sent aws-chunked
+    // (STREAMING-AWS4-HMAC-SHA256-PAYLOAD): each chunk is hashed and signed as it goes out, in one pass,
+    // instead of hashing the whole body before the first byte is sent. Smaller bodies carry their SHA-256 in
+    // the header (at 256 KiB both take the same time; from 1 MiB streaming is ahead, 21 vs 22 ms, 8 MiB 76 vs
+    // 80).
     std::uint64_t streaming_threshold = std::uint64_t(1) << 20;
     // The store verifies every chunk and pays per chunk: for 64 MiB, RGW 16 spent ~300 ms of CPU
     // with 64 KiB chunks, ~250 with 256 KiB and ~230 with 1 MiB (bigger gained nothing), as much
     // as for one whole-body hash. The client holds one chunk in memory. S3's minimum is 8 KiB.
     std::size_t streaming_chunk_size = std::size_t(1) << 20;
-    credential_settings credentials;               // the provider chain and its endpoints
+    credential_settings credentials; // the provider chain and its endpoints
     // Bodies from files larger than this go up in parts (CreateMultipartUpload, UploadPart,
     // CompleteMultipartUpload). Memory bodies and conditional writes always use one PUT. At 64
     // MiB on the RGW of the bench, parts in flight were slower than one streamed PUT (16 MiB x 4:

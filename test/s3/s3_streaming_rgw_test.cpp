@@ -2,7 +2,8 @@
 // verifies every chunk signature: the store's streamed bodies round-trip (file and memory,
 // conditional writes, multipart parts), a chunk whose signature or data is wrong is refused and
 // leaves no object, and a retry after a connection cut mid-body is re-signed from the first
-// chunk (RGW refuses a chain that does not start at the new attempt's seed).
+// chunk (RGW refuses a chain that does not start at the new attempt's seed). And the payload
+// modes over RGW's HTTPS endpoint.
 #include "backends/http/client.hpp"
 #include "backends/s3/s3_protocol.hpp"
 #include "backends/s3/s3_store.hpp"
@@ -336,8 +337,8 @@ TEST_F(s3_streaming, a_connection_cut_mid_body_is_retried_and_signed_again_from_
 }
 
 // RGW's HTTPS endpoint (rgw.sh): with unsigned_payload_over_tls the body goes UNSIGNED-PAYLOAD
-// (what s3_unsigned_payload_over_tls turns on), without it aws-chunked signed, over TLS too.
-TEST_F(s3_streaming, over_tls_a_body_goes_unsigned_when_configured_and_streamed_signed_otherwise) {
+// (what s3_unsigned_payload_over_tls turns on), without it signed by its SHA-256.
+TEST_F(s3_streaming, over_tls_a_body_goes_unsigned_when_configured_and_signed_by_its_hash_otherwise) {
     ASSERT_TRUE(fs::exists(test::rgw_ca_bundle()))
         << test::rgw_ca_bundle() << " is missing: the RGW on " << test::rgw().endpoint
         << " serves no HTTPS (restart it with test/harness/rgw.sh)";
@@ -347,7 +348,7 @@ TEST_F(s3_streaming, over_tls_a_body_goes_unsigned_when_configured_and_streamed_
     const std::string payload = random_bytes((2 << 20) + 3, 28);
     ASSERT_TRUE(write_file_atomically(dir / "up.bin", payload).ok());
     for (const bool unsigned_payload : {true, false}) {
-        SCOPED_TRACE(unsigned_payload ? "UNSIGNED-PAYLOAD" : "aws-chunked");
+        SCOPED_TRACE(unsigned_payload ? "UNSIGNED-PAYLOAD" : "signed SHA-256");
         env.s3_unsigned_payload_over_tls = unsigned_payload;
         auto s = backends::make_object_store(ioc.get_executor(), "s3://" + test::rgw().bucket, env);
         ASSERT_TRUE(s.ok()) << s.error();
