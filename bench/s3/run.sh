@@ -2,10 +2,10 @@
 # bench/s3/run.sh BUILD_DIR
 # Uploads and downloads one random object (64 MiB; SIZE_MIB to change) to the Ceph RGW used by
 # the tests, with lifeboat (build/bench/s3/s3_transfer_bench), curl --aws-sigv4, rclone and
-# awscli, interleaved, RUNS times each (default 5), and prints markdown tables: median wall time
-# of the whole client process, its ratio to curl's, and the client's peak RSS. Every download is
-# compared with the original. Builds nothing. Starts RGW (test/harness/rgw.sh) when none answers
-# on 127.0.0.1:17480, and stops it again afterwards.
+# awscli, interleaved (the order rotating each round), RUNS times each (default 5), and prints
+# markdown tables: median wall time of the whole client process, its ratio to curl's, and the
+# client's peak RSS. Every download is compared with the original. Builds nothing. Starts RGW
+# (test/harness/rgw.sh) when none answers on 127.0.0.1:17480, and stops it again afterwards.
 #
 # What each client does, over plain HTTP: lifeboat signs the body (aws-chunked: each 1 MiB chunk
 # hashed and signed as it is sent; RGW verifies every chunk); curl and rclone send
@@ -128,9 +128,18 @@ measure() {
 source_of() { case $1 in curl+fsync) echo curl ;; curl-tls+fsync) echo curl-tls ;; *) echo "$1" ;; esac; }
 
 for client in "${UP_CLIENTS[@]}"; do up "$client" "$PREFIX/warm-$client" > /dev/null 2>&1; done # warm caches
+# Each round starts one client further down the list: the first transfers after a burst of
+# uploads meet the OSD and the disk still writing it back (a download's fsync most of all), so no
+# client may always go first.
 for ((i = 0; i < RUNS; i++)); do
-  for client in "${UP_CLIENTS[@]}"; do measure "$client" up "$PREFIX/$client.bin"; done
-  for client in "${DOWN_CLIENTS[@]}"; do measure "$client" down "$PREFIX/$(source_of "$client").bin"; done
+  for ((j = 0; j < ${#UP_CLIENTS[@]}; j++)); do
+    client=${UP_CLIENTS[(i + j) % ${#UP_CLIENTS[@]}]}
+    measure "$client" up "$PREFIX/$client.bin"
+  done
+  for ((j = 0; j < ${#DOWN_CLIENTS[@]}; j++)); do
+    client=${DOWN_CLIENTS[(i + j) % ${#DOWN_CLIENTS[@]}]}
+    measure "$client" down "$PREFIX/$(source_of "$client").bin"
+  done
 done
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
