@@ -751,13 +751,16 @@ client::impl::exchange(Stream& stream, connection& conn, const request& req,
     // --- response body into its sink ---
     const bool success = res.ok();
     const auto* file_sink = success ? std::get_if<to_file>(&req.sink) : nullptr;
+    const auto* stream_sink = success ? std::get_if<to_stream>(&req.sink) : nullptr;
     const auto* memory_sink = std::get_if<to_memory>(&req.sink);
     const std::uint64_t memory_cap = !success      ? options.error_body_cap
                                      : memory_sink ? memory_sink->max_bytes
                                                    : 0;
     const auto declared = parser.content_length();
     if (success && !parser.is_done() && declared) {
-        const std::uint64_t cap = file_sink ? file_sink->max_bytes : memory_cap;
+        const std::uint64_t cap = file_sink     ? file_sink->max_bytes
+                                  : stream_sink ? stream_sink->max_bytes
+                                                : memory_cap;
         if (*declared > cap)
             co_return failure{attempt_failure{
                 errc::too_large,
@@ -779,11 +782,13 @@ client::impl::exchange(Stream& stream, connection& conn, const request& req,
     std::unique_ptr<char[]> big_buffer;
     char* buf = small_buffer.data();
     std::size_t buf_size = small_buffer.size();
-    if (file_sink || (declared && *declared > small_buffer.size())) {
+    if (file_sink || stream_sink || (declared && *declared > small_buffer.size())) {
         big_buffer = std::make_unique<char[]>(256 * 1024);
         buf = big_buffer.get();
         buf_size = 256 * 1024;
     }
+    if (stream_sink && stream_sink->start)
+        stream_sink->start(declared ? std::optional<std::uint64_t>(*declared) : std::nullopt);
     // Beast reads as much as the connection's buffer can hold: a large body read through the
     // 512-byte header buffer would cost one syscall per 512 bytes.
     const bool bulk = !declared || *declared > 64 * 1024;
@@ -812,6 +817,17 @@ client::impl::exchange(Stream& stream, connection& conn, const request& req,
                 if (auto r = writer.write(std::string_view(buf, got)); !r)
                     co_return failure{
                         attempt_failure{errc::local_io, r.error(), true, true, false, res.status}};
+            } else if (stream_sink) {
+                if (received > stream_sink->max_bytes)
+                    co_return failure{
+                        attempt_failure{errc::too_large,
+                                        fmt::format("{}: the body is over the limit of {} bytes", what,
+                                                    stream_sink->max_bytes),
+                                        true, true, false, res.status}};
+                if (auto refused =
+                        stream_sink->write ? stream_sink->write(std::string_view(buf, got)) : std::nullopt)
+                    co_return failure{attempt_failure{errc::local_io, fmt::format("{}: {}", what, *refused),
+                                                      true, true, false, res.status}};
             } else if (res.body.size() < memory_cap) {
                 const auto room = static_cast<std::size_t>(memory_cap - res.body.size());
                 if (got > room && success)

@@ -19,8 +19,9 @@
 //   attempts and time. A request that is not idempotent is never re-sent once any of it may
 //   have reached the server;
 // - streaming: a body is sent from memory (shared, never copied) or from file ranges in 256 KiB
-//   chunks, and a response is kept in memory up to a cap or streamed into a file crash-safely
-//   (base/atomic_file.hpp). A body shorter than its Content-Length is an error, never a success.
+//   chunks, and a response is kept in memory up to a cap, streamed into a file crash-safely
+//   (base/atomic_file.hpp) or handed to the caller chunk by chunk. A body shorter than its
+//   Content-Length is an error, never a success.
 //
 // Every HTTP response, whatever its status, is a `response` (the caller maps statuses); an
 // `error` means no complete response was received. Not thread-safe: use one client from one
@@ -138,7 +139,18 @@ struct to_file {
     // network error, which is retried like one.
     std::function<std::optional<std::string>(const response&)> accept;
 };
-using response_sink = std::variant<to_memory, to_file>;
+// Hands the body to the caller chunk by chunk as it arrives; the client keeps none of it (the
+// caller validates, hashes and writes it wherever it wants while the rest is still on the wire).
+struct to_stream {
+    std::uint64_t max_bytes = std::numeric_limits<std::uint64_t>::max();
+    // Called when a 2xx body starts, with its Content-Length when the server declared one. A
+    // retried attempt calls it again: the caller drops what it got so far and starts over.
+    std::function<void(std::optional<std::uint64_t> length)> start;
+    // Each body chunk, in order. An error line stops the request at once; it fails with
+    // local_io and is never retried (the caller refused the bytes, another attempt would too).
+    std::function<std::optional<std::string>(std::string_view chunk)> write;
+};
+using response_sink = std::variant<to_memory, to_file, to_stream>;
 
 struct timeouts {
     std::chrono::milliseconds connect{10'000}; // TCP connect and TLS handshake, per attempt

@@ -16,7 +16,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <optional>
 #include <random>
+#include <vector>
 
 using namespace lifeboat;
 using test::random_bytes;
@@ -281,6 +284,132 @@ TEST_F(http_client, an_existing_target_survives_a_failed_download) {
     ASSERT_FALSE(test::run_async(ioc, web.send(req)).ok());
     EXPECT_EQ(read_whole_file(dir / "obj").value(), "previous");
     EXPECT_TRUE(no_temp_files(dir));
+}
+
+namespace {
+
+// What a to_stream sink saw: how often a body started (with which length) and the bytes since
+// the last start.
+struct stream_record {
+    std::vector<std::optional<std::uint64_t>> starts;
+    std::string bytes;
+    std::size_t chunks = 0;
+
+    http::to_stream sink(std::uint64_t max_bytes = std::numeric_limits<std::uint64_t>::max()) {
+        http::to_stream s;
+        s.max_bytes = max_bytes;
+        s.start = [this](std::optional<std::uint64_t> length) {
+            starts.push_back(length);
+            bytes.clear();
+        };
+        s.write = [this](std::string_view chunk) -> std::optional<std::string> {
+            bytes.append(chunk);
+            ++chunks;
+            return std::nullopt;
+        };
+        return s;
+    }
+};
+
+} // namespace
+
+TEST_F(http_client, a_stream_sink_gets_the_body_chunk_by_chunk_and_nothing_is_kept) {
+    const std::string payload = random_bytes(3 * 1024 * 1024 + 17, 11);
+    test::fake_http_server server(ioc.get_executor(), [&](const test::fake_request&) {
+        return test::fake_reply{200, {}, payload};
+    });
+    http::client web(ioc.get_executor(), fast_options());
+    stream_record seen;
+    auto req = get(server);
+    req.sink = seen.sink();
+    auto res = test::run_async(ioc, web.send(req));
+    ASSERT_TRUE(res.ok()) << res.error().message;
+    ASSERT_EQ(seen.starts.size(), 1u);
+    EXPECT_EQ(seen.starts[0], std::optional<std::uint64_t>(payload.size()));
+    EXPECT_TRUE(seen.bytes == payload);
+    EXPECT_GT(seen.chunks, 1u); // delivered as it arrived, not in one piece at the end
+    EXPECT_TRUE(res->body.empty());
+    EXPECT_FALSE(res->body_in_file);
+    EXPECT_EQ(res->body_bytes, payload.size());
+    EXPECT_TRUE(fs::is_empty(dir));
+}
+
+TEST_F(http_client, a_stream_sink_starts_over_when_an_attempt_is_retried) {
+    const std::string payload = random_bytes(1 << 20, 12);
+    int calls = 0;
+    test::fake_http_server server(ioc.get_executor(), [&](const test::fake_request&) {
+        test::fake_reply r{200, {}, payload};
+        if (++calls == 1) {
+            r.kind = test::fault::reset_mid_body;
+            r.cut_at = payload.size() / 2;
+        }
+        return r;
+    });
+    http::client web(ioc.get_executor(), fast_options());
+    stream_record seen;
+    std::size_t bytes_before_restart = 0;
+    auto req = get(server);
+    auto sink = seen.sink();
+    sink.start = [&, inner = sink.start](std::optional<std::uint64_t> length) {
+        bytes_before_restart = seen.bytes.size();
+        inner(length);
+    };
+    req.sink = sink;
+    auto res = test::run_async(ioc, web.send(req));
+    ASSERT_TRUE(res.ok()) << res.error().message;
+    EXPECT_EQ(res->attempts, 2u);
+    EXPECT_EQ(seen.starts.size(), 2u);
+    EXPECT_GT(bytes_before_restart, 0u); // the first attempt had delivered part of the body
+    EXPECT_TRUE(seen.bytes == payload);
+}
+
+TEST_F(http_client, a_stream_sink_refusing_the_bytes_stops_the_request_without_a_retry) {
+    const std::string payload(2 << 20, 'x');
+    test::fake_http_server server(ioc.get_executor(), [&](const test::fake_request&) {
+        return test::fake_reply{200, {}, payload};
+    });
+    http::client web(ioc.get_executor(), fast_options());
+    std::uint64_t seen = 0;
+    auto req = get(server);
+    http::to_stream sink;
+    sink.write = [&](std::string_view chunk) -> std::optional<std::string> {
+        seen += chunk.size();
+        return seen > 300000 ? std::optional<std::string>("not a config") : std::nullopt;
+    };
+    req.sink = sink;
+    auto res = test::run_async(ioc, web.send(req));
+    ASSERT_FALSE(res.ok());
+    EXPECT_EQ(res.error().code, http::errc::local_io);
+    EXPECT_EQ(res.error().attempts, 1u);
+    EXPECT_NE(res.error().message.find("not a config"), std::string::npos) << res.error().message;
+    EXPECT_LT(seen, payload.size()); // stopped at once, not after the whole body
+    EXPECT_EQ(server.requests(), 1u);
+}
+
+TEST_F(http_client, a_stream_sink_has_a_cap_and_never_sees_error_bodies) {
+    test::fake_http_server server(ioc.get_executor(), [&](const test::fake_request& r) {
+        if (r.target == "/big")
+            return test::fake_reply{200, {}, std::string(5000, 'b')};
+        return test::fake_reply{404, {}, "<Error><Code>NoSuchKey</Code></Error>"};
+    });
+    http::client web(ioc.get_executor(), fast_options());
+    stream_record seen;
+    auto big = get(server, "/big");
+    big.sink = seen.sink(1000);
+    auto res = test::run_async(ioc, web.send(big));
+    ASSERT_FALSE(res.ok());
+    EXPECT_EQ(res.error().code, http::errc::too_large);
+    EXPECT_TRUE(seen.bytes.empty());
+
+    stream_record missing_seen;
+    auto missing = get(server, "/missing");
+    missing.sink = missing_seen.sink();
+    auto nf = test::run_async(ioc, web.send(missing));
+    ASSERT_TRUE(nf.ok());
+    EXPECT_EQ(nf->status, 404u);
+    EXPECT_NE(nf->body.find("NoSuchKey"), std::string::npos);
+    EXPECT_TRUE(missing_seen.starts.empty());
+    EXPECT_TRUE(missing_seen.bytes.empty());
 }
 
 TEST_F(http_client, a_stall_hits_the_idle_timeout_within_the_total_budget) {
