@@ -11,11 +11,13 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -104,6 +106,16 @@ struct object_data {
     std::string bytes;
 };
 
+// Where get_streamed() delivers an object's bytes, in order, as they arrive.
+struct object_sink {
+    // A transfer of the whole object begins, with its size when the store knows it. Called again
+    // when the store starts over (a retried request): forget what was written before.
+    std::function<void(std::optional<std::uint64_t> size)> start;
+    // The next bytes. An error line stops the read at once: get_streamed() fails with local_io
+    // carrying that line, and nothing is retried.
+    std::function<std::optional<std::string>(std::string_view bytes)> write;
+};
+
 enum class store_kind { s3, gcs, file };
 
 class object_store {
@@ -119,6 +131,12 @@ public:
     // Reads a whole object into memory; fails with too_large past max_size.
     virtual boost::asio::awaitable<store_result<object_data>>
     get(std::string key, std::size_t max_size = std::size_t(256) << 20) = 0;
+
+    // Streams an object into `sink` while it arrives, for a caller that validates or writes it
+    // on the fly; fails with too_large past max_size. Only a success means the sink saw the whole
+    // object (a failed read may have delivered part of it, or the start of it twice).
+    virtual boost::asio::awaitable<store_result<object_info>>
+    get_streamed(std::string key, std::uint64_t max_size, object_sink sink) = 0;
 
     // Streams an object into `target` crash-safely (temporary file, fsync, rename): `target` is
     // either the complete object or untouched, never a partial download.

@@ -28,6 +28,7 @@ constexpr const char* object_attribute = "user.lifeboat.object";
 constexpr const char* lock_file_name = ".lifeboat.lock";
 constexpr std::size_t max_metadata_bytes = 2048; // S3's limit, so a backup can move between stores
 constexpr std::size_t copy_chunk = std::size_t(1) << 20;
+constexpr std::size_t stream_chunk = std::size_t(256) << 10;
 
 class unique_fd {
 public:
@@ -183,6 +184,50 @@ public:
             got += static_cast<std::size_t>(n);
         }
         co_return out;
+    }
+
+    boost::asio::awaitable<store_result<object_info>> get_streamed(std::string key, std::uint64_t max_size,
+                                                                   object_sink sink) override {
+        const auto op = operation("GET", key);
+        if (auto problem = file_key_problem(key); !problem.empty())
+            co_return invalid(op, key, problem);
+        unique_fd fd;
+        struct stat st {};
+        if (auto r = open_object(op, key, fd, st); !r)
+            co_return failure{r.error()};
+        auto info = read_info(op, key, fd.get(), st);
+        if (!info)
+            co_return failure{info.error()};
+        if (info->size > max_size)
+            co_return failure{
+                store_error{store_errc::too_large, 0, "",
+                            fmt::format("{} bytes is over the limit of {}", info->size, max_size), op}};
+        if (sink.start)
+            sink.start(info->size);
+        // Pieces of the size a network read gives, so the caller works on each while it is in cache.
+        std::string buffer(stream_chunk, '\0');
+        std::uint64_t delivered = 0;
+        for (;;) {
+            const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0)
+                co_return failure{io_error(op, "read", path_of(key), errno)};
+            if (n == 0)
+                break;
+            delivered += static_cast<std::uint64_t>(n);
+            if (delivered > info->size)
+                break; // it grew while being read: reported below
+            if (auto refused = sink.write
+                                   ? sink.write(std::string_view(buffer.data(), static_cast<std::size_t>(n)))
+                                   : std::nullopt)
+                co_return failure{store_error{store_errc::local_io, 0, "", *refused, op}};
+        }
+        if (delivered != info->size)
+            co_return failure{
+                store_error{store_errc::local_io, 0, "",
+                            fmt::format("{} changed size while being read", path_of(key).string()), op}};
+        co_return info;
     }
 
     boost::asio::awaitable<store_result<object_info>> get_to_file(std::string key, fs::path target) override {

@@ -104,6 +104,48 @@ public:
             store_error{store_errc::conflict, 0, "", "the object kept changing while being read", op}};
     }
 
+    asio::awaitable<store_result<object_info>> get_streamed(std::string key, std::uint64_t max_size,
+                                                            object_sink sink) override {
+        const auto op = operation("GET", key);
+        if (auto problem = gcs::object_name_problem(key); !problem.empty())
+            co_return invalid(op, key, problem);
+        // As get(): the metadata, then the bytes of exactly that generation.
+        for (int attempt = 0; attempt < 3; ++attempt) {
+            auto info = co_await fetch_metadata(key, op);
+            if (!info)
+                co_return failure{info.error()};
+            if (info->size > max_size)
+                co_return failure{
+                    store_error{store_errc::too_large, 0, "",
+                                fmt::format("{} bytes is over the limit of {}", info->size, max_size), op}};
+            http::request req =
+                make_request(http::verb::get, gcs::media_target(options_.bucket, key, info->generation));
+            // The size comes from the metadata: the sink learns it even when the media download
+            // is sent without a Content-Length.
+            const auto size = info->size;
+            req.sink = http::to_stream{size,
+                                       [start = sink.start, size](std::optional<std::uint64_t>) {
+                                           if (start)
+                                               start(size);
+                                       },
+                                       sink.write};
+            auto res = co_await call(std::move(req), op);
+            if (!res)
+                co_return failure{res.error()};
+            if (res->status == 404)
+                continue;
+            if (!res->ok())
+                co_return failure{gcs::error_from_response(res->status, res->body, op)};
+            if (res->body_bytes != size)
+                co_return failure{store_error{
+                    store_errc::protocol, 0, "",
+                    fmt::format("received {} bytes, the object has {}", res->body_bytes, size), op}};
+            co_return info;
+        }
+        co_return failure{
+            store_error{store_errc::conflict, 0, "", "the object kept changing while being read", op}};
+    }
+
     asio::awaitable<store_result<object_info>> get_to_file(std::string key,
                                                            std::filesystem::path target) override {
         const auto op = operation("GET", key);

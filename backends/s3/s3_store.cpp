@@ -264,6 +264,23 @@ public:
         co_return out;
     }
 
+    asio::awaitable<store_result<object_info>> get_streamed(std::string key, std::uint64_t max_size,
+                                                            backends::object_sink sink) override {
+        if (auto bad = check_key(key, "GET"))
+            co_return failure{*bad};
+        s3_call c;
+        c.key = key;
+        c.sink = http::to_stream{max_size, std::move(sink.start), std::move(sink.write)};
+        auto res = co_await execute(std::move(c));
+        if (!res)
+            co_return failure{res.error()};
+        if (!res->ok())
+            co_return failure{failed(*res, op("GET", key))};
+        auto info = info_from_headers(*res, std::move(key));
+        info.size = res->body_bytes;
+        co_return info;
+    }
+
     asio::awaitable<store_result<object_info>> get_to_file(std::string key,
                                                            std::filesystem::path target) override {
         if (auto bad = check_key(key, "GET"))

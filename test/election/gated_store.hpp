@@ -39,6 +39,12 @@ public:
         co_return co_await inner_->get(std::move(key), max_size);
     }
     boost::asio::awaitable<backends::store_result<backends::object_info>>
+    get_streamed(std::string key, std::uint64_t max_size, backends::object_sink sink) override {
+        co_await gate();
+        timed t(*this);
+        co_return co_await inner_->get_streamed(std::move(key), max_size, std::move(sink));
+    }
+    boost::asio::awaitable<backends::store_result<backends::object_info>>
     get_to_file(std::string key, std::filesystem::path target) override {
         co_await gate();
         co_return co_await inner_->get_to_file(std::move(key), std::move(target));

@@ -155,6 +155,21 @@ public:
         co_return answered(std::move(r));
     }
     boost::asio::awaitable<backends::store_result<backends::object_info>>
+    get_streamed(std::string key, std::uint64_t max_size, backends::object_sink sink) override {
+        co_await yield();
+        auto r = bucket_->get(key);
+        if (r && r->bytes.size() > max_size)
+            co_return lifeboat::failure{make_error(store_errc::too_large, 0, "", "GET " + key)};
+        if (!r)
+            co_return answered(backends::store_result<backends::object_info>(lifeboat::failure{r.error()}));
+        if (sink.start)
+            sink.start(r->bytes.size());
+        if (sink.write)
+            if (auto refused = sink.write(r->bytes))
+                co_return lifeboat::failure{make_error(store_errc::local_io, 0, "", *refused)};
+        co_return answered(backends::store_result<backends::object_info>(std::move(r->info)));
+    }
+    boost::asio::awaitable<backends::store_result<backends::object_info>>
     get_to_file(std::string key, std::filesystem::path) override {
         co_return lifeboat::failure{make_error(store_errc::invalid_argument, 0, "", "GET " + key)};
     }

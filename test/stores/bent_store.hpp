@@ -34,6 +34,10 @@ public:
     boost::asio::awaitable<store_result<object_data>> get(std::string key, std::size_t max) override {
         return inner_->get(std::move(key), max);
     }
+    boost::asio::awaitable<store_result<object_info>> get_streamed(std::string key, std::uint64_t max,
+                                                                   object_sink sink) override {
+        return inner_->get_streamed(std::move(key), max, std::move(sink));
+    }
     boost::asio::awaitable<store_result<object_info>> get_to_file(std::string key,
                                                                   std::filesystem::path target) override {
         return inner_->get_to_file(std::move(key), std::move(target));

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <optional>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <thread>
@@ -128,6 +129,68 @@ TEST(file_store, put_streams_a_file_body_and_get_to_file_writes_atomically) {
     ASSERT_FALSE(bad_source);
     EXPECT_EQ(bad_source.error().code, store_errc::local_io);
     EXPECT_NE(bad_source.error().message.find("no-such-file"), std::string::npos);
+}
+
+// What get_streamed() handed a sink.
+struct streamed {
+    std::vector<std::optional<std::uint64_t>> starts;
+    std::string bytes;
+    std::size_t pieces = 0;
+    std::optional<std::size_t> refuse_after; // refuse once this many bytes arrived
+
+    object_sink sink() {
+        return {[this](std::optional<std::uint64_t> size) {
+                    starts.push_back(size);
+                    bytes.clear();
+                },
+                [this](std::string_view b) -> std::optional<std::string> {
+                    bytes.append(b);
+                    ++pieces;
+                    if (refuse_after && bytes.size() >= *refuse_after)
+                        return std::string("not a config");
+                    return std::nullopt;
+                }};
+    }
+};
+
+TEST(file_store, get_streamed_hands_the_object_over_in_pieces) {
+    auto store = make_file_store(test::scratch_dir());
+    std::string big(3 * 1024 * 1024 + 17, '\0');
+    for (std::size_t i = 0; i < big.size(); ++i)
+        big[i] = static_cast<char>(i * 7 + 3);
+    put_options options;
+    options.metadata = {{"lifeboat-config-hash", "0123456789abcdef0123456789abcdef"}};
+    ASSERT_TRUE(put_text(*store, "p/config.json", big, options));
+
+    streamed seen;
+    auto got = run_sync(store->get_streamed("p/config.json", big.size(), seen.sink()));
+    ASSERT_TRUE(got) << got.error().to_string();
+    EXPECT_EQ(got->size, big.size());
+    EXPECT_EQ(got->metadata.at("lifeboat-config-hash"), "0123456789abcdef0123456789abcdef");
+    ASSERT_EQ(seen.starts.size(), 1u);
+    EXPECT_EQ(seen.starts[0], std::optional<std::uint64_t>(big.size()));
+    EXPECT_TRUE(seen.bytes == big);
+    EXPECT_GT(seen.pieces, 1u);
+
+    streamed small;
+    auto too_large = run_sync(store->get_streamed("p/config.json", big.size() - 1, small.sink()));
+    ASSERT_FALSE(too_large);
+    EXPECT_EQ(too_large.error().code, store_errc::too_large);
+    EXPECT_TRUE(small.starts.empty()); // refused before a byte was read
+
+    streamed none;
+    auto missing = run_sync(store->get_streamed("p/none.json", big.size(), none.sink()));
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().code, store_errc::not_found);
+    EXPECT_TRUE(none.starts.empty());
+
+    streamed refusing;
+    refusing.refuse_after = 1;
+    auto refused = run_sync(store->get_streamed("p/config.json", big.size(), refusing.sink()));
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, store_errc::local_io);
+    EXPECT_NE(refused.error().message.find("not a config"), std::string::npos);
+    EXPECT_EQ(refusing.pieces, 1u); // stopped at once
 }
 
 TEST(file_store, create_if_absent_fails_when_the_object_exists) {

@@ -413,6 +413,56 @@ TEST_F(gcs_fixture, file_bodies_stream_inside_the_multipart_frame_and_downloads_
     EXPECT_EQ(*read_whole_file(dir / "out.json"), big);
 }
 
+TEST_F(gcs_fixture, get_streamed_reads_the_generation_it_saw_in_pieces) {
+    open_with_service_account();
+    std::string big(700 * 1024 + 3, 'x');
+    for (std::size_t i = 0; i < big.size(); ++i)
+        big[i] = static_cast<char>('a' + i % 26);
+    put_options options;
+    options.metadata = {{"lifeboat-config-hash", "0123456789abcdef0123456789abcdef"}};
+    ASSERT_TRUE(put("p/config.json", big, options));
+
+    std::vector<std::optional<std::uint64_t>> starts;
+    std::string bytes;
+    std::size_t pieces = 0;
+    object_sink sink{[&](std::optional<std::uint64_t> size) {
+                         starts.push_back(size);
+                         bytes.clear();
+                     },
+                     [&](std::string_view b) -> std::optional<std::string> {
+                         bytes.append(b);
+                         ++pieces;
+                         return std::nullopt;
+                     }};
+    auto got = run(store->get_streamed("p/config.json", big.size(), sink));
+    ASSERT_TRUE(got) << got.error().to_string();
+    EXPECT_EQ(got->metadata.at("lifeboat-config-hash"), "0123456789abcdef0123456789abcdef");
+    ASSERT_EQ(starts.size(), 1u);
+    EXPECT_EQ(starts[0], std::optional<std::uint64_t>(big.size())); // from the metadata
+    EXPECT_TRUE(bytes == big);
+    EXPECT_GT(pieces, 1u);
+    auto requests = fake.storage_requests();
+    ASSERT_GE(requests.size(), 2u);
+    EXPECT_NE(requests.back().target.find("alt=media&generation=" + got->generation), std::string::npos)
+        << requests.back().target;
+
+    starts.clear();
+    auto too_large = run(store->get_streamed("p/config.json", big.size() - 1, sink));
+    ASSERT_FALSE(too_large);
+    EXPECT_EQ(too_large.error().code, store_errc::too_large);
+    EXPECT_TRUE(starts.empty());
+    auto missing = run(store->get_streamed("p/none.json", big.size(), sink));
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().code, store_errc::not_found);
+
+    object_sink refusing{nullptr,
+                         [](std::string_view) -> std::optional<std::string> { return "not a config"; }};
+    auto refused = run(store->get_streamed("p/config.json", big.size(), refusing));
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, store_errc::local_io);
+    EXPECT_NE(refused.error().message.find("not a config"), std::string::npos) << refused.error().to_string();
+}
+
 TEST_F(gcs_fixture, generation_preconditions) {
     open_with_service_account();
     put_options create;
