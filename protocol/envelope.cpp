@@ -753,6 +753,72 @@ result<snapshot_ptr, std::string> decode_reconfigure_frame(std::string_view fram
     return snapshot_ptr(std::move(snap));
 }
 
+namespace {
+
+// The config_table without the whitespace around it.
+std::string_view trimmed(std::string_view text) {
+    while (!text.empty() && is_ws(text.front()))
+        text.remove_prefix(1);
+    while (!text.empty() && is_ws(text.back()))
+        text.remove_suffix(1);
+    return text;
+}
+
+} // namespace
+
+struct config_table_reader::impl {
+    std::shared_ptr<std::string> storage = std::make_shared<std::string>();
+    validating_parser parser{parse_options(), doc_mode::bare_config};
+    std::size_t parsed = 0;
+    std::string error;
+};
+
+config_table_reader::config_table_reader(std::size_t expected_size) : impl_(std::make_unique<impl>()) {
+    impl_->storage->reserve(expected_size + 1);
+}
+config_table_reader::~config_table_reader() = default;
+config_table_reader::config_table_reader(config_table_reader&&) noexcept = default;
+config_table_reader& config_table_reader::operator=(config_table_reader&&) noexcept = default;
+
+void config_table_reader::restart(std::size_t expected_size) {
+    impl_ = std::make_unique<impl>();
+    impl_->storage->reserve(expected_size + 1);
+}
+
+bool config_table_reader::feed(std::string_view piece) {
+    auto& d = *impl_;
+    if (!d.error.empty())
+        return false;
+    // Appended first, then parsed from the storage: the parser's views then point into the
+    // text the snapshot keeps (as decode_reconfigure_frame does with inflated chunks).
+    d.storage->append(piece.data(), piece.size());
+    return lifeboat::protocol::feed(d.parser, *d.storage, d.parsed, true, d.error);
+}
+
+result<validated_config_table, std::string> config_table_reader::finish() {
+    auto& d = *impl_;
+    if (d.error.empty() && !lifeboat::protocol::feed(d.parser, *d.storage, d.parsed, false, d.error) &&
+        d.error.empty())
+        d.error = "invalid JSON";
+    if (d.error.empty() && !d.parser.done())
+        d.error = "invalid JSON: incomplete document";
+    if (!d.error.empty())
+        return failure(d.error);
+    validated_config_table out;
+    out.text = trimmed(*d.storage);
+    out.storage = std::move(d.storage);
+    d.storage = std::make_shared<std::string>();
+    return out;
+}
+
+const std::string& config_table_reader::error() const {
+    return impl_->error;
+}
+
+std::size_t config_table_reader::size() const {
+    return impl_->storage->size();
+}
+
 result<snapshot_ptr, std::string> snapshot_from_config_table(std::string json_text, config_source source,
                                                              const config_hashes* known_hashes) {
     auto storage = std::make_shared<std::string>(std::move(json_text));
@@ -761,13 +827,13 @@ result<snapshot_ptr, std::string> snapshot_from_config_table(std::string json_te
     std::string error;
     if (!feed(parser, *storage, parsed, false, error))
         return failure(std::move(error));
+    const std::string_view text = trimmed(*storage);
+    return snapshot_from_validated({std::move(storage), text}, source, known_hashes);
+}
 
-    std::string_view text = *storage;
-    while (!text.empty() && is_ws(text.front()))
-        text.remove_prefix(1);
-    while (!text.empty() && is_ws(text.back()))
-        text.remove_suffix(1);
-
+result<snapshot_ptr, std::string> snapshot_from_validated(validated_config_table table, config_source source,
+                                                          const config_hashes* known_hashes) {
+    const std::string_view text = table.text;
     auto snap = std::make_shared<config_snapshot>();
     snap->config_json = text;
     if (known_hashes) {
@@ -784,7 +850,7 @@ result<snapshot_ptr, std::string> snapshot_from_config_table(std::string json_te
     snap->hash = snap->hashes.config;
     snap->source = source;
     snap->received_at = wall_clock::now();
-    snap->storage = std::move(storage);
+    snap->storage = std::move(table.storage);
     return snapshot_ptr(std::move(snap));
 }
 

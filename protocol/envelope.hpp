@@ -16,6 +16,7 @@
 #include "protocol/config_snapshot.hpp"
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -36,6 +37,47 @@ result<snapshot_ptr, std::string> decode_reconfigure_frame(std::string_view fram
 // cache stores them), pass them to skip the hash computation; the JSON is validated either way.
 result<snapshot_ptr, std::string> snapshot_from_config_table(std::string json_text, config_source source,
                                                              const config_hashes* known_hashes = nullptr);
+
+// A bare config_table validated in full, not hashed yet: the text (outer whitespace trimmed)
+// and the storage that owns it.
+struct validated_config_table {
+    std::shared_ptr<const std::string> storage;
+    std::string_view text;
+};
+
+// A config_table that arrives in pieces (the fallback import streams the bucket's object): each
+// piece is validated the moment it lands, with the rules and one-line reasons of
+// snapshot_from_config_table(), so an invalid backup is refused at its first bad byte and a valid
+// one is validated by the time its last byte arrives. The pieces are kept: the snapshot holds the
+// whole text.
+class config_table_reader {
+public:
+    explicit config_table_reader(std::size_t expected_size = 0);
+    ~config_table_reader();
+    config_table_reader(config_table_reader&&) noexcept;
+    config_table_reader& operator=(config_table_reader&&) noexcept;
+
+    // Forgets everything (a retried download starts over); reserves expected_size bytes.
+    void restart(std::size_t expected_size = 0);
+    // The next piece. false once the text is invalid: error() says why, and every later call
+    // fails the same way.
+    bool feed(std::string_view piece);
+    // The whole text has arrived: it must be one complete JSON object shaped like a declarative
+    // config. The reader is spent afterwards.
+    result<validated_config_table, std::string> finish();
+
+    const std::string& error() const;
+    std::size_t size() const; // bytes fed since the last restart
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+// The snapshot of a validated config_table; Kong's hash is computed over it unless the caller
+// knows the hashes (an exporter's metadata).
+result<snapshot_ptr, std::string> snapshot_from_validated(validated_config_table table, config_source source,
+                                                          const config_hashes* known_hashes = nullptr);
 
 // The JSON envelope of a reconfigure frame around an existing config_table text (used by the
 // reference CP and the tests); `config_table_json` is copied verbatim.

@@ -214,3 +214,111 @@ TEST(envelope, stored_configs_are_validated_and_hashed) {
                   .error(),
               "services[0] is a number, expected an object");
 }
+
+namespace {
+
+// The config fed to a reader in pieces of `piece` bytes; "accepted" or the reason, and the
+// number of bytes fed when the reader first said no.
+struct fed_result {
+    std::string outcome;
+    std::size_t fed_when_refused = 0;
+    snapshot_ptr snapshot;
+};
+
+fed_result feed_in_pieces(std::string_view text, std::size_t piece, const config_hashes* known = nullptr) {
+    fed_result out;
+    config_table_reader reader(text.size());
+    for (std::size_t at = 0; at < text.size(); at += piece) {
+        if (!reader.feed(text.substr(at, piece))) {
+            out.outcome = reader.error();
+            out.fed_when_refused = std::min(at + piece, text.size());
+            EXPECT_FALSE(reader.feed("{}")) << "a refused reader stays refused";
+            return out;
+        }
+    }
+    EXPECT_EQ(reader.size(), text.size());
+    auto table = reader.finish();
+    if (!table) {
+        out.outcome = table.error();
+        return out;
+    }
+    auto snap = snapshot_from_validated(std::move(table).value(), config_source::fallback, known);
+    if (!snap) {
+        out.outcome = snap.error();
+        return out;
+    }
+    out.outcome = "accepted";
+    out.snapshot = snap.value();
+    return out;
+}
+
+} // namespace
+
+TEST(envelope, a_config_fed_in_pieces_gives_the_snapshot_of_the_whole_text) {
+    // Escaped and non-ASCII strings, numbers and nesting, so that pieces split every kind of token.
+    const std::string text =
+        " \n" + config_text.substr(0, config_text.size() - 1) +
+        R"(,"plugins":[{"name":"rate-limiting","config":{"minute":5,"ratio":0.25,"path":"\/a\"b\u00e9"}}],)"
+        R"("upstreams":[{"name":"u","targets":[{"target":"h:80","weight":100}]}],"_note\"s":[null,true,false,-1e3]})"
+        "\n";
+    auto whole = snapshot_from_config_table(text, config_source::fallback);
+    ASSERT_TRUE(whole) << whole.error();
+    for (std::size_t piece : {std::size_t(1), std::size_t(2), std::size_t(7), std::size_t(64), text.size()}) {
+        auto fed = feed_in_pieces(text, piece);
+        ASSERT_EQ(fed.outcome, "accepted") << "pieces of " << piece;
+        EXPECT_EQ(fed.snapshot->config_json, (*whole)->config_json) << "pieces of " << piece;
+        EXPECT_EQ(fed.snapshot->hash, (*whole)->hash) << "pieces of " << piece;
+        EXPECT_EQ(fed.snapshot->hashes.plugins, (*whole)->hashes.plugins);
+        EXPECT_EQ(fed.snapshot->source, config_source::fallback);
+    }
+    // A known hash (an exporter's metadata) is taken as it is, as for a whole text.
+    config_hashes known{hash_a, {}, {}, {}, {}, {}};
+    auto fed = feed_in_pieces(text, 100, &known);
+    ASSERT_EQ(fed.outcome, "accepted");
+    EXPECT_EQ(fed.snapshot->hash, hash_a);
+    EXPECT_EQ(fed.snapshot->hashes.routes, std::string(empty_config_hash));
+}
+
+TEST(envelope, a_config_fed_in_pieces_is_refused_as_the_whole_text_would_be) {
+    for (const std::string bad :
+         {std::string("[]"), std::string(R"({"services":[]})"), std::string(R"({"_format_version":"3.0")"),
+          std::string(R"({"_format_version":"3.0","services":[1]})"), std::string(R"({"_format_version":3})"),
+          std::string(R"({"_format_version":"3.0","services":{"a":{}}})"),
+          std::string(R"({"_format_version":"3.0"} {})"), std::string(R"({"_format_version":"3.0",})"),
+          std::string(R"({"_format_version":"3.0","routes":[{"paths":["/a]}]})"), std::string(""),
+          std::string("  ")}) {
+        const auto whole = snapshot_from_config_table(bad, config_source::fallback);
+        ASSERT_FALSE(whole) << bad;
+        for (std::size_t piece : {std::size_t(1), std::size_t(5), std::size_t(4096)})
+            EXPECT_EQ(feed_in_pieces(bad, piece).outcome, whole.error()) << bad << " in pieces of " << piece;
+    }
+}
+
+TEST(envelope, a_config_fed_in_pieces_is_refused_at_its_first_bad_byte) {
+    // A backup that goes wrong early is refused there, not after the rest of a large object.
+    std::string text = R"({"_format_version":"3.0","services":[7,)";
+    const std::size_t bad_at = text.find('7');
+    for (int i = 0; i < 20000; ++i)
+        text += R"({"name":"s","host":"h","port":80},)";
+    text += "{}]}";
+    auto fed = feed_in_pieces(text, 16);
+    EXPECT_EQ(fed.outcome, "services[0] is a number, expected an object");
+    EXPECT_LE(fed.fed_when_refused, bad_at + 16);
+}
+
+TEST(envelope, a_restarted_reader_forgets_what_it_was_fed) {
+    config_table_reader reader;
+    EXPECT_TRUE(reader.feed(config_text.substr(0, 30)));
+    reader.restart(config_text.size());
+    EXPECT_EQ(reader.size(), 0u);
+    ASSERT_TRUE(reader.feed(config_text));
+    auto table = reader.finish();
+    ASSERT_TRUE(table) << table.error();
+    EXPECT_EQ(table->text, config_text);
+
+    // And after a refusal, a restart gives it a clean slate.
+    EXPECT_FALSE(reader.feed("[")); // spent by finish(): a fresh, empty text that is an array
+    reader.restart();
+    EXPECT_TRUE(reader.feed(config_text));
+    EXPECT_TRUE(reader.finish());
+}
