@@ -138,6 +138,13 @@ void atomic_file_writer::abort() {
     }
 }
 
+result<void, std::string> atomic_file_writer::retarget(const std::filesystem::path& target) {
+    if (target.parent_path() != target_.parent_path())
+        return failure{fmt::format("{} is not in the directory of {}", target.string(), target_.string())};
+    target_ = target;
+    return ok_v;
+}
+
 result<void, std::string> write_file_atomically(const std::filesystem::path& target, std::string_view content,
                                                 mode_t mode) {
     atomic_file_writer w;

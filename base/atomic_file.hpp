@@ -37,6 +37,9 @@ public:
     // the target already exists: link(2) instead of rename(2), for create-if-absent.
     result<void, std::string> commit(bool exclusive = false);
     void abort();
+    // commit() will replace `target` instead, for content whose name is known only once all of
+    // it is written (config-<hash>.json). It must be in the same directory as the temporary file.
+    result<void, std::string> retarget(const std::filesystem::path& target);
 
     const std::filesystem::path& temp_path() const { return temp_; }
     int fd() const { return fd_; }
