@@ -35,18 +35,70 @@ std::string get_string(const json::object& o, std::string_view key) {
 
 config_cache::config_cache(std::filesystem::path prefix) : prefix_(std::move(prefix)) {}
 
-result<void, std::string> config_cache::store(const protocol::config_snapshot& s) const {
+void cache_stage::restart() {
+    error_.clear();
+    size_ = 0;
+    sha256_.reset();
+    behind_.reset();
     std::error_code ec;
     std::filesystem::create_directories(prefix_, ec);
+    // The entry's name needs the config's hash, known once all of it is in: commit() renames.
+    open_ = false;
+    if (auto r = file_.open(prefix_ / "config-incoming.json", 0600); !r) {
+        error_ = r.error();
+        return;
+    }
+    open_ = true;
+}
+
+void cache_stage::write(std::string_view bytes) {
+    if (!open_ && error_.empty())
+        restart();
+    if (!open_)
+        return;
+    if (auto r = file_.write(bytes); !r) {
+        error_ = r.error();
+        file_.abort();
+        open_ = false;
+        return;
+    }
+    sha256_.update(bytes);
+    size_ += bytes.size();
+    behind_.wrote(file_.fd(), size_);
+}
+
+cache_stage config_cache::stage() const {
+    return cache_stage(prefix_);
+}
+
+result<void, std::string> config_cache::store(const protocol::config_snapshot& s) const {
+    auto staged = stage();
+    staged.write(s.config_json);
+    return commit(staged, s);
+}
+
+result<void, std::string> config_cache::commit(cache_stage& staged,
+                                               const protocol::config_snapshot& s) const {
+    if (!staged.open_) {
+        // The staged file could not be written (a full disk, say): one more try with the
+        // snapshot's bytes, which reports the error of the moment.
+        staged.restart();
+        staged.write(s.config_json);
+        if (!staged.open_)
+            return failure{staged.error_};
+    }
     const auto file_name = fmt::format("config-{}.json", s.hash);
-    if (auto w = write_file_atomically(prefix_ / file_name, s.config_json, 0600); !w)
-        return failure{w.error()};
+    if (auto r = staged.file_.retarget(prefix_ / file_name); !r)
+        return failure{r.error()};
+    staged.open_ = false;
+    if (auto r = staged.file_.commit(); !r)
+        return failure{r.error()};
     const auto& h = s.hashes;
     json::object manifest{
         {"format", 1},
         {"file", file_name},
-        {"size", s.config_json.size()},
-        {"sha256", sha256_hex(s.config_json)},
+        {"size", staged.size_},
+        {"sha256", staged.sha256_.finish_hex()},
         {"hash", s.hash},
         {"hashes", json::object{{"config", h.config},
                                 {"routes", h.routes},
@@ -62,6 +114,7 @@ result<void, std::string> config_cache::store(const protocol::config_snapshot& s
     if (auto w = write_file_atomically(manifest_path(), json::serialize(manifest) + "\n", 0600); !w)
         return failure{w.error()};
     // Only now is the old config unreferenced.
+    std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(prefix_, ec)) {
         const auto name = entry.path().filename().string();
         if (name.starts_with("config-") && name.ends_with(".json") && name != file_name)

@@ -9,13 +9,20 @@
 // that names a complete file: the old config or the new one. load() checks the manifest's SHA-256
 // and size against the file, so a torn or corrupted cache is detected, reported, and never applied.
 // The content stays plain JSON so an operator can read it with jq.
+//
+// A config that arrives in pieces (a streamed import) is written into a cache_stage as it
+// arrives; commit() then does what store() does, with the config file already on disk.
 #pragma once
 
+#include "base/atomic_file.hpp"
+#include "base/digest.hpp"
 #include "base/result.hpp"
+#include "base/write_behind.hpp"
 #include "protocol/config_snapshot.hpp"
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 namespace lifeboat::agent {
 
@@ -28,12 +35,41 @@ struct cache_load_result {
     std::string error;                                                     // why it is corrupt
 };
 
+// The config file of a cache entry while its config still arrives: a temporary file in the
+// prefix, with the SHA-256 and size of what was written, and write-behind so that the commit's
+// fsync finds little left. Not visible to load() before commit(); dropped, it leaves nothing.
+class cache_stage {
+public:
+    // Starts (again) from an empty file.
+    void restart();
+    void write(std::string_view bytes);
+    // Why the file could not be written; commit() then writes the snapshot's bytes instead.
+    const std::string& error() const { return error_; }
+
+private:
+    friend class config_cache;
+    explicit cache_stage(std::filesystem::path prefix) : prefix_(std::move(prefix)) {}
+
+    std::filesystem::path prefix_;
+    atomic_file_writer file_;
+    digest sha256_{digest_kind::sha256};
+    std::uint64_t size_ = 0;
+    write_behind behind_;
+    bool open_ = false;
+    std::string error_;
+};
+
 class config_cache {
 public:
     explicit config_cache(std::filesystem::path prefix);
 
     cache_load_result load(std::size_t max_size) const;
     result<void, std::string> store(const protocol::config_snapshot& snapshot) const;
+
+    // A config file written piece by piece; commit() makes it the cache entry of `snapshot`
+    // (whose config must be what was written), exactly as store(snapshot) would.
+    cache_stage stage() const;
+    result<void, std::string> commit(cache_stage& stage, const protocol::config_snapshot& snapshot) const;
 
     std::filesystem::path manifest_path() const { return prefix_ / "cache.json"; }
 
