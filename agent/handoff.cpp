@@ -3,6 +3,7 @@
 #include "backends/http/client.hpp"
 #include "base/atomic_file.hpp"
 #include "base/log.hpp"
+#include "base/write_behind.hpp"
 
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -107,29 +108,91 @@ asio::awaitable<result<void, std::string>> run_command(const std::string& comman
 
 namespace {
 
+// 0640: the gateway usually reads its file as another user of the same group; the config holds
+// credentials, so never world-readable. (Its own file, never a link to the 0600 cache.)
+constexpr mode_t gateway_file_mode = 0640;
+
+struct file_target {
+    std::filesystem::path path;
+    std::string reload;
+    std::chrono::milliseconds timeout;
+
+    asio::awaitable<result<void, std::string>> reload_gateway() const {
+        if (reload.empty())
+            co_return ok_v;
+        co_return co_await run_command(reload, timeout);
+    }
+};
+
+class file_stage final : public handoff_stage {
+public:
+    explicit file_stage(const file_target& target) : target_(target) {}
+
+    void restart() override {
+        error_.clear();
+        written_ = 0;
+        behind_.reset();
+        open_ = false;
+        if (auto r = file_.open(target_.path, gateway_file_mode); !r) {
+            error_ = r.error();
+            return;
+        }
+        open_ = true;
+    }
+
+    void write(std::string_view bytes) override {
+        if (!open_ && error_.empty())
+            restart();
+        if (!open_)
+            return;
+        if (auto r = file_.write(bytes); !r) {
+            error_ = r.error();
+            file_.abort();
+            open_ = false;
+            return;
+        }
+        written_ += bytes.size();
+        behind_.wrote(file_.fd(), written_);
+    }
+
+    asio::awaitable<result<void, std::string>> deliver(const protocol::config_snapshot& snapshot) override {
+        if (open_) {
+            open_ = false;
+            if (auto r = file_.commit(); !r)
+                co_return failure{r.error()};
+        } else if (auto w = write_file_atomically(target_.path, snapshot.config_json, gateway_file_mode);
+                   !w) {
+            co_return failure{w.error()};
+        }
+        co_return co_await target_.reload_gateway();
+    }
+
+private:
+    file_target target_;
+    atomic_file_writer file_;
+    write_behind behind_;
+    std::uint64_t written_ = 0;
+    bool open_ = false;
+    std::string error_;
+};
+
 class file_handoff final : public gateway_handoff {
 public:
     explicit file_handoff(const settings& s)
-        : path_(s.gateway_config_path)
-        , reload_(s.gateway_reload_command)
-        , timeout_(s.gateway_reload_timeout) {}
+        : target_{s.gateway_config_path, s.gateway_reload_command, s.gateway_reload_timeout} {}
 
     const char* kind() const override { return "file"; }
 
     asio::awaitable<result<void, std::string>> deliver(const protocol::config_snapshot& snapshot) override {
-        // 0640: the gateway usually reads it as another user of the same group; the config holds
-        // credentials, so never world-readable.
-        if (auto w = write_file_atomically(path_, snapshot.config_json, 0640); !w)
+        if (auto w = write_file_atomically(target_.path, snapshot.config_json, gateway_file_mode); !w)
             co_return failure{w.error()};
-        if (reload_.empty())
-            co_return ok_v;
-        co_return co_await run_command(reload_, timeout_);
+        co_return co_await target_.reload_gateway();
     }
 
+    std::unique_ptr<handoff_stage> stage() override { return std::make_unique<file_stage>(target_); }
+
 private:
-    std::filesystem::path path_;
-    std::string reload_;
-    std::chrono::milliseconds timeout_;
+    file_target target_;
 };
 
 class admin_api_handoff final : public gateway_handoff {

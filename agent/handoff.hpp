@@ -18,16 +18,36 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace lifeboat::agent {
+
+// A hand-off that takes a config while it arrives (a streamed import): the file hand-off writes
+// its temporary file piece by piece, with write-behind, so that once the config is complete and
+// valid only the rename, the fsyncs and the reload are left. Nothing reaches the gateway before
+// deliver(); dropped, it leaves nothing behind.
+class handoff_stage {
+public:
+    virtual ~handoff_stage() = default;
+    // Starts (again) from nothing: a download that starts over.
+    virtual void restart() = 0;
+    virtual void write(std::string_view bytes) = 0;
+    // Hands over what was written, which is `snapshot`'s config (its hash may not be known yet).
+    // If writing the pieces failed, the snapshot's bytes are written instead.
+    virtual boost::asio::awaitable<result<void, std::string>>
+    deliver(const protocol::config_snapshot& snapshot) = 0;
+};
 
 class gateway_handoff {
 public:
     virtual ~gateway_handoff() = default;
-    // One line saying what failed, e.g. "reload command exited with 1: <stderr tail>".
+    // One line saying what failed, e.g. "reload command exited with 1: <stderr tail>". Uses only
+    // the snapshot's config, never its hash.
     virtual boost::asio::awaitable<result<void, std::string>>
     deliver(const protocol::config_snapshot& snapshot) = 0;
     virtual const char* kind() const = 0;
+    // nullptr when this kind only takes whole configs (the Admin API posts one body).
+    virtual std::unique_ptr<handoff_stage> stage() { return nullptr; }
 };
 
 // nullptr for handoff_kind::none.
