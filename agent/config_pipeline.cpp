@@ -47,7 +47,44 @@ protocol::snapshot_ptr config_pipeline::load_cache() {
     return nullptr;
 }
 
-asio::awaitable<bool> config_pipeline::apply(protocol::snapshot_ptr snapshot) {
+void incoming_config::start(std::optional<std::uint64_t> size) {
+    started_ = true;
+    table_.reset();
+    const auto expected = static_cast<std::size_t>(std::min<std::uint64_t>(size.value_or(0), max_size_));
+    reader_.restart(expected);
+    cache_.restart();
+    if (handoff_)
+        handoff_->restart();
+}
+
+std::optional<std::string> incoming_config::write(std::string_view bytes) {
+    if (!started_)
+        start(std::nullopt);
+    // Validation first: an invalid piece is never written anywhere.
+    if (!reader_.feed(bytes))
+        return reader_.error();
+    cache_.write(bytes);
+    if (handoff_)
+        handoff_->write(bytes);
+    return std::nullopt;
+}
+
+result<void, std::string> incoming_config::finish() {
+    if (!started_)
+        start(std::nullopt);
+    auto table = reader_.finish();
+    if (!table)
+        return failure{table.error()};
+    table_ = std::move(table).value();
+    return ok_v;
+}
+
+std::unique_ptr<incoming_config> config_pipeline::receive() {
+    return std::unique_ptr<incoming_config>(
+        new incoming_config(cache_.stage(), handoff_ ? handoff_->stage() : nullptr, max_config_size_));
+}
+
+asio::awaitable<void> config_pipeline::wait_for_slot() {
     // One apply at a time, in order: a later config must not overtake an earlier one half-way.
     while (applying_) {
         boost::system::error_code ec;
@@ -57,6 +94,10 @@ asio::awaitable<bool> config_pipeline::apply(protocol::snapshot_ptr snapshot) {
         // operation_aborted is also how a waiting apply is woken; a real cancellation shows up on
         // the next wait or I/O of the caller.
     }
+}
+
+asio::awaitable<bool> config_pipeline::apply(protocol::snapshot_ptr snapshot) {
+    co_await wait_for_slot();
     apply_slot slot(*this);
 
     const bool same = current_ && current_->hash == snapshot->hash;
@@ -73,20 +114,89 @@ asio::awaitable<bool> config_pipeline::apply(protocol::snapshot_ptr snapshot) {
         }
         co_return true;
     }
+    if (snapshot->source == config_source::fallback && current_)
+        co_return false; // a backup never replaces a config the node has (the CP's came first)
 
-    if (snapshot->source != config_source::cache) {
-        if (auto stored = cache_.store(*snapshot); stored) {
-            status_.cache.state = "written";
-            status_.cache.hash = snapshot->hash;
-            status_.cache.written_at = wall_clock::now();
-            status_.cache.last_error.clear();
-        } else {
-            // The gateway still gets the config; the node just would not survive a restart with it.
-            status_.cache.state = "error";
-            status_.cache.last_error = stored.error();
-            log::error("config cache write failed", "hash", snapshot->hash, "error", stored.error());
-        }
+    if (snapshot->source != config_source::cache)
+        write_cache(snapshot, nullptr);
+    accept(snapshot);
+    co_return co_await deliver(snapshot);
+}
+
+asio::awaitable<bool> config_pipeline::apply_incoming(std::unique_ptr<incoming_config> incoming,
+                                                      const protocol::config_hashes* known) {
+    co_await wait_for_slot();
+    apply_slot slot(*this);
+    if (current_ || !incoming->table_) {
+        // The CP answered while the backup was on its way: its config wins. The staged files go
+        // with `incoming`.
+        co_return false;
     }
+    const auto table = *incoming->table_;
+    if (known) {
+        auto snapshot = protocol::snapshot_from_validated(table, config_source::fallback, known);
+        if (!snapshot) {
+            log::error("fallback config dropped", "error", snapshot.error());
+            co_return false;
+        }
+        write_cache(snapshot.value(), &incoming->cache_);
+        accept(snapshot.value());
+        if (!handoff_ || !incoming->handoff_)
+            co_return co_await deliver(snapshot.value());
+        status_.handoff.state = "pending";
+        const auto started = std::chrono::steady_clock::now();
+        auto outcome = co_await incoming->handoff_->deliver(*snapshot.value());
+        co_return record_delivery(snapshot.value(), outcome, std::chrono::steady_clock::now() - started);
+    }
+
+    // No hash yet. The gateway only needs the config itself; its identity (Kong's hash: cache
+    // entry name, pings, same-config checks) is computed once the gateway has it.
+    auto unhashed = std::make_shared<protocol::config_snapshot>();
+    unhashed->storage = table.storage;
+    unhashed->config_json = table.text;
+    unhashed->source = config_source::fallback;
+    result<void, std::string> outcome = ok_v;
+    std::chrono::steady_clock::duration took{};
+    if (handoff_) {
+        status_.handoff.state = "pending";
+        const auto started = std::chrono::steady_clock::now();
+        // (Two statements, not a ?: with a co_await in each arm: GCC 12 destroys the result of
+        // such an expression too early.)
+        if (incoming->handoff_)
+            outcome = co_await incoming->handoff_->deliver(*unhashed);
+        else
+            outcome = co_await handoff_->deliver(*unhashed);
+        took = std::chrono::steady_clock::now() - started;
+    }
+    auto snapshot = protocol::snapshot_from_validated(table, config_source::fallback, nullptr);
+    if (!snapshot) {
+        // Cannot happen for a validated text; if it did, the node has no identity for the config.
+        log::error("fallback config dropped: its hash cannot be computed", "error", snapshot.error());
+        co_return false;
+    }
+    write_cache(snapshot.value(), &incoming->cache_);
+    accept(snapshot.value());
+    if (!handoff_)
+        co_return co_await deliver(snapshot.value());
+    co_return record_delivery(snapshot.value(), outcome, took);
+}
+
+void config_pipeline::write_cache(const protocol::snapshot_ptr& snapshot, cache_stage* staged) {
+    auto stored = staged ? cache_.commit(*staged, *snapshot) : cache_.store(*snapshot);
+    if (stored) {
+        status_.cache.state = "written";
+        status_.cache.hash = snapshot->hash;
+        status_.cache.written_at = wall_clock::now();
+        status_.cache.last_error.clear();
+        return;
+    }
+    // The gateway still gets the config; the node just would not survive a restart with it.
+    status_.cache.state = "error";
+    status_.cache.last_error = stored.error();
+    log::error("config cache write failed", "hash", snapshot->hash, "error", stored.error());
+}
+
+void config_pipeline::accept(const protocol::snapshot_ptr& snapshot) {
     current_ = snapshot;
     status_.config.hash = snapshot->hash;
     status_.config.source = protocol::to_string(snapshot->source);
@@ -97,7 +207,6 @@ asio::awaitable<bool> config_pipeline::apply(protocol::snapshot_ptr snapshot) {
               "bytes", snapshot->size());
     if (on_applied)
         on_applied(snapshot);
-    co_return co_await deliver(snapshot);
 }
 
 asio::awaitable<bool> config_pipeline::deliver(const protocol::snapshot_ptr& snapshot) {
@@ -109,9 +218,14 @@ asio::awaitable<bool> config_pipeline::deliver(const protocol::snapshot_ptr& sna
     status_.handoff.state = "pending";
     const auto started = std::chrono::steady_clock::now();
     auto r = co_await handoff_->deliver(*snapshot);
+    co_return record_delivery(snapshot, r, std::chrono::steady_clock::now() - started);
+}
+
+bool config_pipeline::record_delivery(const protocol::snapshot_ptr& snapshot,
+                                      const result<void, std::string>& r,
+                                      std::chrono::steady_clock::duration took) {
     status_.handoff.last_at = wall_clock::now();
-    const auto ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(took);
     if (r) {
         delivered_ = snapshot;
         status_.handoff.state = "ok";
@@ -119,7 +233,7 @@ asio::awaitable<bool> config_pipeline::deliver(const protocol::snapshot_ptr& sna
         status_.handoff.last_error.clear();
         log::info("config handed to the gateway", "hash", snapshot->hash, "via", handoff_->kind(), "ms",
                   ms.count());
-        co_return true;
+        return true;
     }
     status_.handoff.state = "failed";
     status_.handoff.last_error = r.error();
@@ -127,7 +241,7 @@ asio::awaitable<bool> config_pipeline::deliver(const protocol::snapshot_ptr& sna
     log::error("gateway hand-off failed; will retry", "hash", snapshot->hash, "via", handoff_->kind(),
                "error", r.error());
     retry_wakeup_.cancel(); // let the retry loop take over
-    co_return false;
+    return false;
 }
 
 asio::awaitable<void> config_pipeline::run_handoff_retries() {

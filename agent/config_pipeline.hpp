@@ -6,6 +6,10 @@
 // hand-off is reported in /status and /readyz and retried with back-off by run_handoff_retries()
 // until it succeeds or a newer config replaces it. Nothing is lost on bad input: a config is only
 // cached after it was validated, and the last good config stays in the cache and the gateway.
+//
+// A config can also arrive in pieces (the fallback import streams the bucket's object into an
+// incoming_config): each piece is validated and written to the cache's and the gateway's
+// temporary files as it lands, so apply_incoming() is left with renames, fsyncs and the reload.
 #pragma once
 
 #include "agent/config.hpp"
@@ -14,6 +18,7 @@
 #include "agent/status.hpp"
 #include "base/backoff.hpp"
 #include "protocol/config_snapshot.hpp"
+#include "protocol/envelope.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -21,8 +26,39 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string_view>
 
 namespace lifeboat::agent {
+
+// A config on its way in, piece by piece. Built by config_pipeline::receive(); nothing of it
+// is visible (cache, gateway) before config_pipeline::apply_incoming().
+class incoming_config {
+public:
+    // A transfer of the whole config (re)starts: everything written before is dropped.
+    void start(std::optional<std::uint64_t> size);
+    // The next piece. An error line when the config is invalid: stop sending. A failing
+    // temporary file is not an error here (the config is then written from memory at the end).
+    std::optional<std::string> write(std::string_view bytes);
+    // Every piece is in: the whole text must be a valid config. Returns the reason when not.
+    result<void, std::string> finish();
+    // The reason the config was refused, if it was (write() or finish()).
+    const std::string& invalid_reason() const { return reader_.error(); }
+
+private:
+    friend class config_pipeline;
+    incoming_config(cache_stage cache, std::unique_ptr<handoff_stage> handoff, std::size_t max_size)
+        : cache_(std::move(cache))
+        , handoff_(std::move(handoff))
+        , max_size_(max_size) {}
+
+    protocol::config_table_reader reader_;
+    cache_stage cache_;
+    std::unique_ptr<handoff_stage> handoff_; // nullptr: the hand-off takes the whole config at the end
+    std::size_t max_size_;
+    bool started_ = false;
+    std::optional<protocol::validated_config_table> table_; // set by finish()
+};
 
 class config_pipeline {
 public:
@@ -36,6 +72,18 @@ public:
     // Caches and hands off `snapshot`. Returns true once the gateway has it (always true with no
     // hand-off configured). A snapshot from the cache is not written back to it.
     boost::asio::awaitable<bool> apply(protocol::snapshot_ptr snapshot);
+
+    // A config to be received piece by piece (incoming_config), from the fallback bucket.
+    std::unique_ptr<incoming_config> receive();
+
+    // Applies a finished incoming config from the fallback bucket, as apply() would, unless the
+    // node got a config meanwhile (the CP's wins, and a backup never replaces anything): then it
+    // is dropped and this returns false. With `known` (an exporter's metadata) the order is
+    // apply()'s. Without it, the gateway gets the config first and Kong's hash, which costs
+    // more than the download, is computed after: the cache entry and the status wait for it.
+    // Returns true once the gateway has it.
+    boost::asio::awaitable<bool> apply_incoming(std::unique_ptr<incoming_config> incoming,
+                                                const protocol::config_hashes* known);
 
     // Re-delivers a config whose hand-off failed, with back-off; runs until cancelled.
     boost::asio::awaitable<void> run_handoff_retries();
@@ -62,7 +110,14 @@ private:
         config_pipeline& self;
     };
 
+    boost::asio::awaitable<void> wait_for_slot();
+    void write_cache(const protocol::snapshot_ptr& snapshot, cache_stage* staged);
+    // The snapshot becomes the node's config: status, log, on_applied.
+    void accept(const protocol::snapshot_ptr& snapshot);
     boost::asio::awaitable<bool> deliver(const protocol::snapshot_ptr& snapshot);
+    // Books the outcome of a hand-off of `snapshot` that took `took`.
+    bool record_delivery(const protocol::snapshot_ptr& snapshot, const result<void, std::string>& outcome,
+                         std::chrono::steady_clock::duration took);
 
     boost::asio::any_io_executor executor_;
     agent_status& status_;

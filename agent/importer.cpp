@@ -4,6 +4,9 @@
 #include "election/fenced_write.hpp"
 #include "protocol/envelope.hpp"
 
+#include <optional>
+#include <string_view>
+
 namespace lifeboat::agent {
 
 namespace asio = boost::asio;
@@ -40,39 +43,53 @@ asio::awaitable<void> importer::run() {
         if (attempt == 0)
             log::info("control plane not reachable and no config: fetching the fallback config", "storage",
                       store_.describe(), "key", key_);
-        auto got = co_await store_.get(key_, max_config_size_);
+        // The object streams into the pipeline: validated, and written to the cache's and the
+        // gateway's temporary files, while it downloads. Nothing is visible before it is complete
+        // and valid; an invalid backup is refused at its first bad byte.
+        auto incoming = pipeline_.receive();
+        backends::object_sink sink{[&in = *incoming](std::optional<std::uint64_t> size) { in.start(size); },
+                                   [&in = *incoming](std::string_view bytes) { return in.write(bytes); }};
+        auto got = co_await store_.get_streamed(key_, max_config_size_, std::move(sink));
         if (pipeline_.has_config())
             break; // the CP answered meanwhile: its config wins
         std::string error;
+        const auto invalid = [&](const std::string& why) {
+            return "the backup at " + key_ + " is invalid: " + why;
+        };
         if (!got) {
-            error = got.error().code == backends::store_errc::not_found
-                        ? "no backup at " + key_ + " (has an exporter with this node_version run yet?)"
-                        : got.error().to_string();
+            if (!incoming->invalid_reason().empty())
+                error = invalid(incoming->invalid_reason());
+            else if (got.error().code == backends::store_errc::not_found)
+                error = "no backup at " + key_ + " (has an exporter with this node_version run yet?)";
+            else
+                error = got.error().to_string();
+        } else if (auto finished = incoming->finish(); !finished) {
+            error = invalid(finished.error());
         } else {
             // An object a lifeboat exporter wrote carries the hash it uploaded (fenced_write's
-            // metadata): take it as the config's identity instead of recomputing Kong's hash over
+            // metadata): take it as the config's identity instead of computing Kong's hash over
             // the whole config, which costs more than the download (bench/pipeline). The JSON is
-            // still validated in full. A wrong hash would only make the CP push its own config.
+            // validated in full either way. A wrong hash would only make the CP push its own config.
             protocol::config_hashes known;
             const protocol::config_hashes* hashes = nullptr;
-            if (auto it = got->info.metadata.find(election::metadata::config_hash);
-                it != got->info.metadata.end() && protocol::is_config_hash(it->second)) {
+            if (auto it = got->metadata.find(election::metadata::config_hash);
+                it != got->metadata.end() && protocol::is_config_hash(it->second)) {
                 known.config = it->second;
                 hashes = &known;
             }
-            auto snap = protocol::snapshot_from_config_table(std::move(got->bytes),
-                                                             protocol::config_source::fallback, hashes);
-            if (!snap) {
-                error = "the backup at " + key_ + " is invalid: " + snap.error();
-            } else {
-                const bool delivered = co_await pipeline_.apply(snap.value());
+            const bool delivered = co_await pipeline_.apply_incoming(std::move(incoming), hashes);
+            const auto current = pipeline_.current();
+            if (current && current->source == protocol::config_source::fallback) {
                 status_.state = "imported";
                 status_.last_error.clear();
-                log::info("fallback config applied", "hash", snap.value()->hash, "bytes",
-                          snap.value()->size(), "handed_to_gateway", delivered);
-                break;
+                log::info("fallback config applied", "hash", current->hash, "bytes", current->size(),
+                          "handed_to_gateway", delivered);
             }
+            if (current)
+                break; // the node has a config: the backup's, or the CP's that came first
+            error = "the backup at " + key_ + " could not be applied (see the log)";
         }
+        incoming.reset(); // its temporary files go now, not after the back-off
         status_.last_error = error;
         const auto delay = backoff_.delay(attempt++, jitter_);
         log::warn("fallback import failed; retrying", "error", error, "attempt", status_.attempts,

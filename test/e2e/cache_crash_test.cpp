@@ -1,9 +1,15 @@
-// Crash safety of the config cache: a child process writes configs into the cache in a loop and
-// is killed with SIGKILL at random moments, many times. After every kill the cache must load as
-// the old or the new config, never as a torn one.
+// Crash safety of the config cache (and, for streamed imports, of the gateway file): a child
+// process writes configs in a loop and is killed with SIGKILL at random moments, many times.
+// After every kill the cache must load as the old or the new config, never as a torn one.
 #include "agent/config_cache.hpp"
+#include "agent/config_pipeline.hpp"
+#include "agent/handoff.hpp"
+#include "base/atomic_file.hpp"
 #include "harness/test_env.hpp"
 #include "protocol/envelope.hpp"
+#include "stores/sync.hpp"
+
+#include <boost/asio/io_context.hpp>
 
 #include <gtest/gtest.h>
 
@@ -99,4 +105,78 @@ TEST(cache_crash, a_corrupted_or_truncated_cache_is_detected_and_not_applied) {
     auto flipped = cache.load(1 << 20);
     EXPECT_EQ(flipped.status, agent::cache_load_status::corrupt);
     EXPECT_NE(flipped.error.find("SHA-256"), std::string::npos) << flipped.error;
+}
+
+// The fallback import streams a config into the cache's and the gateway's temporary files while
+// it downloads, and commits them only at the end, in an order that depends on whether the hash
+// is known. Killed at any moment, the cache is the old entry or the new one and the gateway file
+// is a whole config or absent, never a part.
+TEST(cache_crash, kill_9_during_streamed_imports_never_leaves_a_torn_cache_or_gateway_file) {
+    const auto dir = test::scratch_dir();
+    agent::settings s;
+    s.prefix = dir / "prefix";
+    s.gateway_handoff = agent::handoff_kind::file;
+    s.gateway_config_path = dir / "gateway.json";
+    std::vector<std::string> texts;
+    std::vector<protocol::config_hashes> exporter_hashes; // as an exporter's metadata gives them
+    std::set<std::string> hashes;
+    for (char tag : {'a', 'b', 'c'}) {
+        texts.push_back(big_config(tag, 40000)); // ~1.6 MB: 25 pieces of 64 KiB
+        hashes.insert(protocol::snapshot_from_config_table(texts.back(), protocol::config_source::fallback)
+                          .value()
+                          ->hash);
+        exporter_hashes.push_back({std::string(32, static_cast<char>(tag + 3)), {}, {}, {}, {}, {}});
+        hashes.insert(exporter_hashes.back().config);
+    }
+
+    // One import, streamed as the importer does, on a new node (an import only applies to a node
+    // without a config); every other one comes with an exporter's hash.
+    auto import_one = [&](std::size_t i) {
+        boost::asio::io_context io;
+        agent::agent_status status;
+        agent::config_pipeline pipeline(io.get_executor(), s, status,
+                                        agent::make_handoff(io.get_executor(), s));
+        const auto& text = texts[i % texts.size()];
+        auto in = pipeline.receive();
+        in->start(text.size());
+        for (std::size_t at = 0; at < text.size(); at += 64 * 1024)
+            if (in->write(std::string_view(text).substr(at, 64 * 1024)))
+                return false;
+        return in->finish() &&
+               test::run_sync(io, pipeline.apply_incoming(
+                                      std::move(in), i % 2 ? &exporter_hashes[i % texts.size()] : nullptr));
+    };
+    ASSERT_TRUE(import_one(0)); // the old config every kill may fall back to
+
+    std::mt19937 rng(4242);
+    std::string previous;
+    int changes = 0;
+    for (int round = 0; round < 50; ++round) {
+        const pid_t child = ::fork();
+        ASSERT_GE(child, 0);
+        if (child == 0) {
+            for (std::size_t i = 1;; ++i)
+                if (!import_one(i))
+                    ::_exit(3);
+        }
+        std::this_thread::sleep_for(
+            std::chrono::microseconds(std::uniform_int_distribution<int>(1000, 150000)(rng)));
+        ::kill(child, SIGKILL);
+        int status = 0;
+        ::waitpid(child, &status, 0);
+        ASSERT_TRUE(WIFSIGNALED(status)) << "the importer failed on its own: " << WEXITSTATUS(status);
+
+        auto r = agent::config_cache(s.prefix).load(64 << 20);
+        ASSERT_EQ(r.status, agent::cache_load_status::loaded) << "round " << round << ": " << r.error;
+        EXPECT_TRUE(hashes.contains(r.snapshot->hash)) << r.snapshot->hash;
+        changes += r.snapshot->hash != previous;
+        previous = r.snapshot->hash;
+        const auto gateway = read_whole_file(s.gateway_config_path);
+        ASSERT_TRUE(gateway) << gateway.error();
+        EXPECT_TRUE(std::find(texts.begin(), texts.end(), gateway.value()) != texts.end())
+            << "round " << round << ": the gateway file is not a whole config (" << gateway->size()
+            << " bytes)";
+    }
+    // Imports completed between the kills (so kills also landed in the middle of commits).
+    EXPECT_GE(changes, 10);
 }

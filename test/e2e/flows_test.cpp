@@ -197,6 +197,42 @@ TEST(flows, an_invalid_backup_is_refused_then_a_valid_one_is_imported) {
         << dp.log();
 }
 
+TEST(flows, a_large_backup_that_breaks_late_is_refused_and_leaves_nothing_behind) {
+    const auto dir = scratch_dir();
+    const auto prefix = "flows-" + unique_suffix();
+    const auto certs = make_cluster_certs(dir);
+    const auto key = prefix + "/3.9.0.0/config.json";
+    // 4 MB of valid services, then a number where an entity must be: the importer streams it into
+    // its temporary files and must throw all of it away.
+    std::string broken = R"({"_format_version":"3.0","services":[)";
+    for (int i = 0; i < 60000; ++i)
+        broken += R"({"name":"svc-)" + std::to_string(i) + R"(","host":"h","port":80},)";
+    broken += "7]}";
+    aws_put(key, broken);
+    const auto gateway = dir / "gw" / "kong.json";
+    std::filesystem::create_directories(gateway.parent_path());
+    agent_process dp(dir, "importer",
+                     importer_settings("127.0.0.1:" + std::to_string(free_port()), certs, prefix, gateway),
+                     rgw_env());
+    ASSERT_TRUE(eventually(
+        [&] { return dp.status_field("import", "last_error").find("services[60000]") != std::string::npos; },
+        30s))
+        << dp.log();
+    EXPECT_NE(dp.log().find("is invalid: services[60000] is a number, expected an object"), std::string::npos)
+        << dp.log();
+    EXPECT_FALSE(std::filesystem::exists(gateway)) << "nothing may be applied from an invalid backup";
+    EXPECT_EQ(dp.status_field("config", "source"), "none");
+    EXPECT_EQ(dp.status_field("cache", "state"), "empty");
+    for (const auto& folder : {gateway.parent_path(), dp.prefix()})
+        for (const auto& e : std::filesystem::directory_iterator(folder))
+            EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos)
+                << "left behind: " << e.path();
+
+    aws_put(key, sample_config("repaired"));
+    ASSERT_TRUE(eventually([&] { return file_json(gateway) == parse(sample_config("repaired")); }, 40s))
+        << dp.log();
+}
+
 TEST(flows, a_missing_backup_is_retried_until_it_appears) {
     const auto dir = scratch_dir();
     const auto prefix = "flows-" + unique_suffix();
