@@ -11,8 +11,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <optional>
 #include <system_error>
+
+#include <sys/mman.h>
 
 namespace lifeboat::protocol {
 namespace json = boost::json;
@@ -766,6 +769,19 @@ std::string_view trimmed(std::string_view text) {
 
 } // namespace
 
+// The text of a large config is appended to for the whole download. In transparent huge pages
+// it costs one page fault per 2 MiB instead of one per 4 KiB, which a virtual machine makes
+// expensive (bench/pipeline: about a sixth of an import's CPU time went to those faults). Only
+// a hint: where THP is off, nothing changes.
+void advise_huge_pages(std::string& text) {
+    constexpr std::uintptr_t huge = std::uintptr_t(2) << 20;
+    const auto data = reinterpret_cast<std::uintptr_t>(text.data());
+    const auto begin = (data + huge - 1) & ~(huge - 1);
+    const auto end = (data + text.capacity()) & ~(huge - 1);
+    if (end > begin)
+        ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+}
+
 struct config_table_reader::impl {
     std::shared_ptr<std::string> storage = std::make_shared<std::string>();
     validating_parser parser{parse_options(), doc_mode::bare_config};
@@ -775,6 +791,7 @@ struct config_table_reader::impl {
 
 config_table_reader::config_table_reader(std::size_t expected_size) : impl_(std::make_unique<impl>()) {
     impl_->storage->reserve(expected_size + 1);
+    advise_huge_pages(*impl_->storage);
 }
 config_table_reader::~config_table_reader() = default;
 config_table_reader::config_table_reader(config_table_reader&&) noexcept = default;
@@ -783,6 +800,7 @@ config_table_reader& config_table_reader::operator=(config_table_reader&&) noexc
 void config_table_reader::restart(std::size_t expected_size) {
     impl_ = std::make_unique<impl>();
     impl_->storage->reserve(expected_size + 1);
+    advise_huge_pages(*impl_->storage);
 }
 
 bool config_table_reader::feed(std::string_view piece) {
