@@ -38,7 +38,6 @@ config_cache::config_cache(std::filesystem::path prefix) : prefix_(std::move(pre
 void cache_stage::restart() {
     error_.clear();
     size_ = 0;
-    sha256_.reset();
     behind_.reset();
     std::error_code ec;
     std::filesystem::create_directories(prefix_, ec);
@@ -62,7 +61,6 @@ void cache_stage::write(std::string_view bytes) {
         open_ = false;
         return;
     }
-    sha256_.update(bytes);
     size_ += bytes.size();
     behind_.wrote(file_.fd(), size_);
 }
@@ -74,16 +72,21 @@ cache_stage config_cache::stage() const {
 result<void, std::string> config_cache::store(const protocol::config_snapshot& s) const {
     auto staged = stage();
     staged.write(s.config_json);
-    return commit(staged, s);
+    return commit(staged, s, s.config_json);
 }
 
-result<void, std::string> config_cache::commit(cache_stage& staged,
-                                               const protocol::config_snapshot& s) const {
+result<void, std::string> config_cache::commit(cache_stage& staged, const protocol::config_snapshot& s,
+                                               std::string_view written) const {
+    if (staged.open_ && staged.size_ != written.size()) {
+        staged.file_.abort(); // not what the caller says was written: never cache it
+        staged.open_ = false;
+    }
     if (!staged.open_) {
         // The staged file could not be written (a full disk, say): one more try with the
         // snapshot's bytes, which reports the error of the moment.
+        written = s.config_json;
         staged.restart();
-        staged.write(s.config_json);
+        staged.write(written);
         if (!staged.open_)
             return failure{staged.error_};
     }
@@ -98,7 +101,7 @@ result<void, std::string> config_cache::commit(cache_stage& staged,
         {"format", 1},
         {"file", file_name},
         {"size", staged.size_},
-        {"sha256", staged.sha256_.finish_hex()},
+        {"sha256", sha256_hex(written)},
         {"hash", s.hash},
         {"hashes", json::object{{"config", h.config},
                                 {"routes", h.routes},

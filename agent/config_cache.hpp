@@ -15,7 +15,6 @@
 #pragma once
 
 #include "base/atomic_file.hpp"
-#include "base/digest.hpp"
 #include "base/result.hpp"
 #include "base/write_behind.hpp"
 #include "protocol/config_snapshot.hpp"
@@ -36,8 +35,8 @@ struct cache_load_result {
 };
 
 // The config file of a cache entry while its config still arrives: a temporary file in the
-// prefix, with the SHA-256 and size of what was written, and write-behind so that the commit's
-// fsync finds little left. Not visible to load() before commit(); dropped, it leaves nothing.
+// prefix, with write-behind so that the commit's fsync finds little left. Not visible to load()
+// before commit(); dropped, it leaves nothing.
 class cache_stage {
 public:
     // Starts (again) from an empty file.
@@ -52,7 +51,6 @@ private:
 
     std::filesystem::path prefix_;
     atomic_file_writer file_;
-    digest sha256_{digest_kind::sha256};
     std::uint64_t size_ = 0;
     write_behind behind_;
     bool open_ = false;
@@ -66,10 +64,13 @@ public:
     cache_load_result load(std::size_t max_size) const;
     result<void, std::string> store(const protocol::config_snapshot& snapshot) const;
 
-    // A config file written piece by piece; commit() makes it the cache entry of `snapshot`
-    // (whose config must be what was written), exactly as store(snapshot) would.
+    // A config file written piece by piece; commit() makes it the cache entry of `snapshot`,
+    // exactly as store(snapshot) would. `written` is what the stage was given, in memory: the
+    // manifest's SHA-256 is computed over it then, not while the pieces arrive, so that a config
+    // handed to the gateway before it is cached (Kong's object) does not wait for it.
     cache_stage stage() const;
-    result<void, std::string> commit(cache_stage& stage, const protocol::config_snapshot& snapshot) const;
+    result<void, std::string> commit(cache_stage& stage, const protocol::config_snapshot& snapshot,
+                                     std::string_view written) const;
 
     std::filesystem::path manifest_path() const { return prefix_ / "cache.json"; }
 

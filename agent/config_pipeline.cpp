@@ -182,7 +182,8 @@ asio::awaitable<bool> config_pipeline::apply_incoming(std::unique_ptr<incoming_c
 }
 
 void config_pipeline::write_cache(const protocol::snapshot_ptr& snapshot, cache_stage* staged) {
-    auto stored = staged ? cache_.commit(*staged, *snapshot) : cache_.store(*snapshot);
+    // A staged file holds every byte that arrived: the storage, whitespace around the table included.
+    auto stored = staged ? cache_.commit(*staged, *snapshot, *snapshot->storage) : cache_.store(*snapshot);
     if (stored) {
         status_.cache.state = "written";
         status_.cache.hash = snapshot->hash;
