@@ -133,28 +133,24 @@ asio::awaitable<bool> config_pipeline::apply_incoming(std::unique_ptr<incoming_c
         co_return false;
     }
     const auto table = *incoming->table_;
+    // The gateway first: it only needs the config itself, already validated and in its staged
+    // file. What identifies the config comes after: Kong's hash when the object has none (it
+    // costs more than the download), then the cache entry (its SHA-256, fsyncs and manifest).
+    std::shared_ptr<const protocol::config_snapshot> first;
     if (known) {
         auto snapshot = protocol::snapshot_from_validated(table, config_source::fallback, known);
         if (!snapshot) {
             log::error("fallback config dropped", "error", snapshot.error());
             co_return false;
         }
-        write_cache(snapshot.value(), &incoming->cache_);
-        accept(snapshot.value());
-        if (!handoff_ || !incoming->handoff_)
-            co_return co_await deliver(snapshot.value());
-        status_.handoff.state = "pending";
-        const auto started = std::chrono::steady_clock::now();
-        auto outcome = co_await incoming->handoff_->deliver(*snapshot.value());
-        co_return record_delivery(snapshot.value(), outcome, std::chrono::steady_clock::now() - started);
+        first = snapshot.value();
+    } else {
+        auto unhashed = std::make_shared<protocol::config_snapshot>();
+        unhashed->storage = table.storage;
+        unhashed->config_json = table.text;
+        unhashed->source = config_source::fallback;
+        first = std::move(unhashed);
     }
-
-    // No hash yet. The gateway only needs the config itself; its identity (Kong's hash: cache
-    // entry name, pings, same-config checks) is computed once the gateway has it.
-    auto unhashed = std::make_shared<protocol::config_snapshot>();
-    unhashed->storage = table.storage;
-    unhashed->config_json = table.text;
-    unhashed->source = config_source::fallback;
     result<void, std::string> outcome = ok_v;
     std::chrono::steady_clock::duration took{};
     if (handoff_) {
@@ -163,12 +159,13 @@ asio::awaitable<bool> config_pipeline::apply_incoming(std::unique_ptr<incoming_c
         // (Two statements, not a ?: with a co_await in each arm: GCC 12 destroys the result of
         // such an expression too early.)
         if (incoming->handoff_)
-            outcome = co_await incoming->handoff_->deliver(*unhashed);
+            outcome = co_await incoming->handoff_->deliver(*first);
         else
-            outcome = co_await handoff_->deliver(*unhashed);
+            outcome = co_await handoff_->deliver(*first);
         took = std::chrono::steady_clock::now() - started;
     }
-    auto snapshot = protocol::snapshot_from_validated(table, config_source::fallback, nullptr);
+    auto snapshot = known ? result<protocol::snapshot_ptr, std::string>(first)
+                          : protocol::snapshot_from_validated(table, config_source::fallback, nullptr);
     if (!snapshot) {
         // Cannot happen for a validated text; if it did, the node has no identity for the config.
         log::error("fallback config dropped: its hash cannot be computed", "error", snapshot.error());
@@ -176,8 +173,11 @@ asio::awaitable<bool> config_pipeline::apply_incoming(std::unique_ptr<incoming_c
     }
     write_cache(snapshot.value(), &incoming->cache_);
     accept(snapshot.value());
-    if (!handoff_)
-        co_return co_await deliver(snapshot.value());
+    if (!handoff_) {
+        delivered_ = snapshot.value();
+        status_.handoff.hash = snapshot.value()->hash;
+        co_return true;
+    }
     co_return record_delivery(snapshot.value(), outcome, took);
 }
 

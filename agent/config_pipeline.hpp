@@ -76,11 +76,12 @@ public:
     // A config to be received piece by piece (incoming_config), from the fallback bucket.
     std::unique_ptr<incoming_config> receive();
 
-    // Applies a finished incoming config from the fallback bucket, as apply() would, unless the
-    // node got a config meanwhile (the CP's wins, and a backup never replaces anything): then it
-    // is dropped and this returns false. With `known` (an exporter's metadata) the order is
-    // apply()'s. Without it, the gateway gets the config first and Kong's hash, which costs
-    // more than the download, is computed after: the cache entry and the status wait for it.
+    // Applies a finished incoming config from the fallback bucket, unless the node got a config
+    // meanwhile (the CP's wins, and a backup never replaces anything): then it is dropped and
+    // this returns false. Unlike apply(), the gateway gets the config first; then Kong's hash is
+    // computed (unless `known`, an exporter's metadata, gives it: it costs more than the
+    // download), the cache entry committed (its file is already written) and the status set.
+    // A crash in between leaves a node without a cache, which imports again when it restarts.
     // Returns true once the gateway has it.
     boost::asio::awaitable<bool> apply_incoming(std::unique_ptr<incoming_config> incoming,
                                                 const protocol::config_hashes* known);

@@ -121,7 +121,7 @@ TEST_F(incoming_fixture, kongs_object_reaches_the_gateway_first_then_the_cache_u
     EXPECT_TRUE(temp_files(gateway.parent_path()).empty());
 }
 
-TEST_F(incoming_fixture, with_the_hash_known_the_cache_is_written_before_the_gateway) {
+TEST_F(incoming_fixture, with_the_hash_known_the_gateway_still_comes_first_and_the_cache_takes_that_hash) {
     const auto text = config_with('b', 2000);
     protocol::config_hashes known{std::string(32, 'b'), {}, {}, {}, {}, {}};
     auto in = pipeline->receive();
@@ -129,7 +129,9 @@ TEST_F(incoming_fixture, with_the_hash_known_the_cache_is_written_before_the_gat
     ASSERT_TRUE(in->finish());
     ASSERT_TRUE(apply(std::move(in), &known));
     EXPECT_TRUE(text_of(gateway) == text);
-    EXPECT_TRUE(cache_existed_at_reload()) << text_of(dir / "cache-at-reload");
+    // The cache entry (its SHA-256, fsyncs, manifest) waits until the gateway has the config.
+    EXPECT_TRUE(text_of(dir / "gateway-at-reload") == text);
+    EXPECT_FALSE(cache_existed_at_reload()) << text_of(dir / "cache-at-reload");
     auto cached = cache();
     ASSERT_EQ(cached.status, agent::cache_load_status::loaded) << cached.error;
     EXPECT_EQ(cached.snapshot->hash, known.config);
