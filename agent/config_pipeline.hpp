@@ -10,6 +10,7 @@
 // A config can also arrive in pieces (the fallback import streams the bucket's object into an
 // incoming_config): each piece is validated and written to the cache's and the gateway's
 // temporary files as it lands, so apply_incoming() is left with renames, fsyncs and the reload.
+// An incoming config reaches the gateway before its cache entry (see apply_incoming()).
 #pragma once
 
 #include "agent/config.hpp"

@@ -1,7 +1,8 @@
 // Fallback import (cluster_fallback_config_import = on): a node with no config whose first
 // control-plane connection fails provisions itself from <prefix>/<node_version>/config.json.
 // Unlike Kong (one try) the fetch is retried with back-off until it succeeds or the CP delivers a
-// config; once the node has a config, the storage is not read again.
+// config; once the node has a config, the storage is not read again. The object is streamed
+// into the pipeline (config_pipeline::receive()) while it downloads, not read whole first.
 #pragma once
 
 #include "agent/config_pipeline.hpp"
