@@ -194,8 +194,11 @@ void agent::on_status(const protocol::session_status& s) {
     cp.last_error = s.last_error;
     status_.config.rejected = s.rejected_configs;
     status_.config.last_rejection = s.last_rejection;
-    // The first failed connection is the importer's cue (as Kong's DP imports when connect_cp fails).
-    if (importer_ && s.state != protocol::session_state::connected && s.attempt >= 1)
+    // The first failed connection is the importer's cue (as Kong's DP imports when connect_cp
+    // fails): `disconnected` with an attempt counted, i.e. a connect that failed or a session lost
+    // before any config came. Not `connecting`: the first attempt is counted as it starts, and a
+    // CP that is about to answer must not be raced by the bucket.
+    if (importer_ && s.state == protocol::session_state::disconnected && s.attempt >= 1)
         importer_->control_plane_unreachable();
 }
 

@@ -144,6 +144,25 @@ TEST(flows, cp_down_new_importer_provisions_from_the_bucket_then_follows_the_cp)
     EXPECT_EQ(dp.status_field("import", "state"), "imported"); // and the bucket is not read again
 }
 
+TEST(flows, a_new_importer_whose_cp_answers_never_reads_the_bucket) {
+    const auto dir = scratch_dir();
+    const auto prefix = "flows-" + unique_suffix();
+    const auto certs = make_cluster_certs(dir);
+    // If the node read the bucket before the CP answered, it would serve this first.
+    aws_put(prefix + "/3.9.0.0/config.json", sample_config("bucket"));
+    reference_cp cp(dir, certs, sample_config("from-cp"), free_port());
+    const auto gateway = dir / "kong.json";
+    agent_process dp(dir, "node", importer_settings(cp.address(), certs, prefix, gateway), rgw_env());
+    ASSERT_TRUE(eventually([&] { return file_json(gateway) == parse(sample_config("from-cp")); }, 30s))
+        << dp.log();
+    std::this_thread::sleep_for(1s); // time enough for a wrong import to land
+    auto st = dp.status();
+    EXPECT_EQ(st.at("config").at("source"), "control_plane");
+    EXPECT_EQ(st.at("import").at("state"), "not_needed");
+    EXPECT_EQ(st.at("import").at("attempts"), 0);
+    EXPECT_EQ(dp.log().find("fetching the fallback config"), std::string::npos) << dp.log();
+}
+
 TEST(flows, restart_with_cp_down_serves_the_cache_without_reading_the_bucket) {
     const auto dir = scratch_dir();
     const auto prefix = "flows-" + unique_suffix();
