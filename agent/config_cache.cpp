@@ -38,7 +38,6 @@ config_cache::config_cache(std::filesystem::path prefix) : prefix_(std::move(pre
 void cache_stage::restart() {
     error_.clear();
     size_ = 0;
-    behind_.reset();
     std::error_code ec;
     std::filesystem::create_directories(prefix_, ec);
     // The entry's name needs the config's hash, known once all of it is in: commit() renames.
@@ -62,7 +61,6 @@ void cache_stage::write(std::string_view bytes) {
         return;
     }
     size_ += bytes.size();
-    behind_.wrote(file_.fd(), size_);
 }
 
 cache_stage config_cache::stage() const {

@@ -16,7 +16,6 @@
 
 #include "base/atomic_file.hpp"
 #include "base/result.hpp"
-#include "base/write_behind.hpp"
 #include "protocol/config_snapshot.hpp"
 
 #include <filesystem>
@@ -52,7 +51,6 @@ private:
     std::filesystem::path prefix_;
     atomic_file_writer file_;
     std::uint64_t size_ = 0;
-    write_behind behind_;
     bool open_ = false;
     std::string error_;
 };

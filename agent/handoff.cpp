@@ -3,7 +3,6 @@
 #include "backends/http/client.hpp"
 #include "base/atomic_file.hpp"
 #include "base/log.hpp"
-#include "base/write_behind.hpp"
 
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -131,7 +130,6 @@ public:
     void restart() override {
         error_.clear();
         written_ = 0;
-        behind_.reset();
         open_ = false;
         if (auto r = file_.open(target_.path, gateway_file_mode); !r) {
             error_ = r.error();
@@ -152,7 +150,6 @@ public:
             return;
         }
         written_ += bytes.size();
-        behind_.wrote(file_.fd(), written_);
     }
 
     asio::awaitable<result<void, std::string>> deliver(const protocol::config_snapshot& snapshot) override {
@@ -170,7 +167,6 @@ public:
 private:
     file_target target_;
     atomic_file_writer file_;
-    write_behind behind_;
     std::uint64_t written_ = 0;
     bool open_ = false;
     std::string error_;

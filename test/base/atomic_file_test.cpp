@@ -74,3 +74,16 @@ TEST(atomic_file, preallocated_and_written_behind_files_hold_exactly_what_was_wr
     ASSERT_EQ(::stat(target.c_str(), &st), 0);
     EXPECT_EQ(static_cast<std::size_t>(st.st_size), payload.size());
 }
+
+TEST(atomic_file_retarget, commits_under_a_name_chosen_after_the_writing) {
+    const auto dir = test::scratch_dir();
+    atomic_file_writer w;
+    ASSERT_TRUE(w.open(dir / "config-incoming.json"));
+    ASSERT_TRUE(w.write("{}"));
+    EXPECT_FALSE(w.retarget(dir / "elsewhere" / "config-abc.json")); // not where the temporary file is
+    ASSERT_TRUE(w.retarget(dir / "config-abc.json"));
+    ASSERT_TRUE(w.commit());
+    EXPECT_EQ(read_whole_file(dir / "config-abc.json").value(), "{}");
+    EXPECT_FALSE(std::filesystem::exists(dir / "config-incoming.json"));
+    EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir), {}), 1);
+}
