@@ -35,35 +35,9 @@ std::string get_string(const json::object& o, std::string_view key) {
 
 config_cache::config_cache(std::filesystem::path prefix) : prefix_(std::move(prefix)) {}
 
-void cache_stage::restart() {
-    error_.clear();
-    size_ = 0;
-    std::error_code ec;
-    std::filesystem::create_directories(prefix_, ec);
-    // The entry's name needs the config's hash, known once all of it is in: commit() renames.
-    open_ = false;
-    if (auto r = file_.open(prefix_ / "config-incoming.json", 0600); !r) {
-        error_ = r.error();
-        return;
-    }
-    open_ = true;
-}
-
-void cache_stage::write(std::string_view bytes) {
-    if (!open_ && error_.empty())
-        restart();
-    if (!open_)
-        return;
-    if (auto r = file_.write(bytes); !r) {
-        error_ = r.error();
-        file_.abort();
-        open_ = false;
-        return;
-    }
-    size_ += bytes.size();
-}
-
 cache_stage config_cache::stage() const {
+    std::error_code ec;
+    std::filesystem::create_directories(prefix_, ec); // a failure shows in the stage's first write
     return cache_stage(prefix_);
 }
 
@@ -75,30 +49,29 @@ result<void, std::string> config_cache::store(const protocol::config_snapshot& s
 
 result<void, std::string> config_cache::commit(cache_stage& staged, const protocol::config_snapshot& s,
                                                std::string_view written) const {
-    if (staged.open_ && staged.size_ != written.size()) {
-        staged.file_.abort(); // not what the caller says was written: never cache it
-        staged.open_ = false;
-    }
-    if (!staged.open_) {
+    auto& file = staged.file_;
+    if (file.usable() && file.size() != written.size())
+        file.abort(); // not what the caller says was written: never cache it
+    if (!file.usable()) {
         // The staged file could not be written (a full disk, say): one more try with the
         // snapshot's bytes, which reports the error of the moment.
         written = s.config_json;
-        staged.restart();
-        staged.write(written);
-        if (!staged.open_)
-            return failure{staged.error_};
+        file.restart();
+        file.write(written);
+        if (!file.usable())
+            return failure{file.error()};
     }
     const auto file_name = fmt::format("config-{}.json", s.hash);
-    if (auto r = staged.file_.retarget(prefix_ / file_name); !r)
+    if (auto r = file.retarget(prefix_ / file_name); !r)
         return failure{r.error()};
-    staged.open_ = false;
-    if (auto r = staged.file_.commit(); !r)
+    const auto size = file.size();
+    if (auto r = file.commit(); !r)
         return failure{r.error()};
     const auto& h = s.hashes;
     json::object manifest{
         {"format", 1},
         {"file", file_name},
-        {"size", staged.size_},
+        {"size", size},
         {"sha256", sha256_hex(written)},
         {"hash", s.hash},
         {"hashes", json::object{{"config", h.config},

@@ -39,20 +39,18 @@ struct cache_load_result {
 class cache_stage {
 public:
     // Starts (again) from an empty file.
-    void restart();
-    void write(std::string_view bytes);
+    void restart() { file_.restart(); }
+    void write(std::string_view bytes) { file_.write(bytes); }
     // Why the file could not be written; commit() then writes the snapshot's bytes instead.
-    const std::string& error() const { return error_; }
+    const std::string& error() const { return file_.error(); }
 
 private:
     friend class config_cache;
-    explicit cache_stage(std::filesystem::path prefix) : prefix_(std::move(prefix)) {}
+    // The entry's name needs the config's hash, known once all of it is in: commit() renames.
+    explicit cache_stage(const std::filesystem::path& prefix)
+        : file_(prefix / "config-incoming.json", 0600) {}
 
-    std::filesystem::path prefix_;
-    atomic_file_writer file_;
-    std::uint64_t size_ = 0;
-    bool open_ = false;
-    std::string error_;
+    staged_file file_;
 };
 
 class config_cache {

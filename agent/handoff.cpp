@@ -125,36 +125,13 @@ struct file_target {
 
 class file_stage final : public handoff_stage {
 public:
-    explicit file_stage(const file_target& target) : target_(target) {}
+    explicit file_stage(const file_target& target) : target_(target), file_(target.path, gateway_file_mode) {}
 
-    void restart() override {
-        error_.clear();
-        written_ = 0;
-        open_ = false;
-        if (auto r = file_.open(target_.path, gateway_file_mode); !r) {
-            error_ = r.error();
-            return;
-        }
-        open_ = true;
-    }
-
-    void write(std::string_view bytes) override {
-        if (!open_ && error_.empty())
-            restart();
-        if (!open_)
-            return;
-        if (auto r = file_.write(bytes); !r) {
-            error_ = r.error();
-            file_.abort();
-            open_ = false;
-            return;
-        }
-        written_ += bytes.size();
-    }
+    void restart() override { file_.restart(); }
+    void write(std::string_view bytes) override { file_.write(bytes); }
 
     asio::awaitable<result<void, std::string>> deliver(const protocol::config_snapshot& snapshot) override {
-        if (open_) {
-            open_ = false;
+        if (file_.usable()) {
             if (auto r = file_.commit(); !r)
                 co_return failure{r.error()};
         } else if (auto w = write_file_atomically(target_.path, snapshot.config_json, gateway_file_mode);
@@ -166,10 +143,7 @@ public:
 
 private:
     file_target target_;
-    atomic_file_writer file_;
-    std::uint64_t written_ = 0;
-    bool open_ = false;
-    std::string error_;
+    staged_file file_;
 };
 
 class file_handoff final : public gateway_handoff {

@@ -145,6 +145,40 @@ result<void, std::string> atomic_file_writer::retarget(const std::filesystem::pa
     return ok_v;
 }
 
+void staged_file::restart() {
+    error_.clear();
+    size_ = 0;
+    open_ = false;
+    if (auto r = file_.open(target_, mode_); !r) {
+        error_ = r.error();
+        return;
+    }
+    open_ = true;
+}
+
+void staged_file::write(std::string_view bytes) {
+    if (!open_ && error_.empty())
+        restart();
+    if (!open_)
+        return;
+    if (auto r = file_.write(bytes); !r) {
+        error_ = r.error();
+        abort();
+        return;
+    }
+    size_ += bytes.size();
+}
+
+result<void, std::string> staged_file::commit() {
+    open_ = false;
+    return file_.commit();
+}
+
+void staged_file::abort() {
+    file_.abort();
+    open_ = false;
+}
+
 result<void, std::string> write_file_atomically(const std::filesystem::path& target, std::string_view content,
                                                 mode_t mode) {
     atomic_file_writer w;

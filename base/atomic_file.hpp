@@ -52,6 +52,38 @@ private:
     std::uint64_t written_back_ = 0; // writeback was started up to here
 };
 
+// A file filled piece by piece while its content still arrives (a streamed download), committed
+// once all of it is in. A failing write is remembered, not fatal: later pieces are dropped, and the
+// caller may write the whole content from memory at the end instead (a full disk should cost
+// speed, not the config). Nothing is visible at `target` before commit().
+class staged_file {
+public:
+    staged_file(std::filesystem::path target, mode_t mode) : target_(std::move(target)), mode_(mode) {}
+
+    // Starts (again) from an empty temporary file: what was written before is dropped.
+    void restart();
+    // Appends `bytes`; the first write opens the temporary file.
+    void write(std::string_view bytes);
+    // Open, and every write so far succeeded.
+    bool usable() const { return open_; }
+    std::uint64_t size() const { return size_; }
+    // Why the file could not be written (empty while usable()).
+    const std::string& error() const { return error_; }
+    // Commits under another name in the same directory (atomic_file_writer::retarget).
+    result<void, std::string> retarget(const std::filesystem::path& target) { return file_.retarget(target); }
+    // fsync, rename, fsync of the directory; the stage is used up either way.
+    result<void, std::string> commit();
+    void abort();
+
+private:
+    std::filesystem::path target_;
+    mode_t mode_;
+    atomic_file_writer file_;
+    std::uint64_t size_ = 0;
+    bool open_ = false;
+    std::string error_;
+};
+
 result<void, std::string> write_file_atomically(const std::filesystem::path& target, std::string_view content,
                                                 mode_t mode = 0600);
 

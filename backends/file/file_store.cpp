@@ -158,19 +158,10 @@ public:
 
     boost::asio::awaitable<store_result<object_data>> get(std::string key, std::size_t max_size) override {
         const auto op = operation("GET", key);
-        if (auto problem = file_key_problem(key); !problem.empty())
-            co_return invalid(op, key, problem);
         unique_fd fd;
-        struct stat st {};
-        if (auto r = open_object(op, key, fd, st); !r)
-            co_return failure{r.error()};
-        auto info = read_info(op, key, fd.get(), st);
+        auto info = open_for_reading(op, key, max_size, fd);
         if (!info)
             co_return failure{info.error()};
-        if (info->size > max_size)
-            co_return failure{
-                store_error{store_errc::too_large, 0, "",
-                            fmt::format("{} bytes is over the limit of {}", info->size, max_size), op}};
         object_data out{std::move(info).value(), {}};
         out.bytes.resize(out.info.size);
         std::size_t got = 0;
@@ -189,19 +180,10 @@ public:
     boost::asio::awaitable<store_result<object_info>> get_streamed(std::string key, std::uint64_t max_size,
                                                                    object_sink sink) override {
         const auto op = operation("GET", key);
-        if (auto problem = file_key_problem(key); !problem.empty())
-            co_return invalid(op, key, problem);
         unique_fd fd;
-        struct stat st {};
-        if (auto r = open_object(op, key, fd, st); !r)
-            co_return failure{r.error()};
-        auto info = read_info(op, key, fd.get(), st);
+        auto info = open_for_reading(op, key, max_size, fd);
         if (!info)
             co_return failure{info.error()};
-        if (info->size > max_size)
-            co_return failure{
-                store_error{store_errc::too_large, 0, "",
-                            fmt::format("{} bytes is over the limit of {}", info->size, max_size), op}};
         if (sink.start)
             sink.start(info->size);
         // Pieces of the size a network read gives, so the caller works on each while it is in cache.
@@ -232,13 +214,8 @@ public:
 
     boost::asio::awaitable<store_result<object_info>> get_to_file(std::string key, fs::path target) override {
         const auto op = operation("GET", key);
-        if (auto problem = file_key_problem(key); !problem.empty())
-            co_return invalid(op, key, problem);
         unique_fd fd;
-        struct stat st {};
-        if (auto r = open_object(op, key, fd, st); !r)
-            co_return failure{r.error()};
-        auto info = read_info(op, key, fd.get(), st);
+        auto info = open_for_reading(op, key, std::numeric_limits<std::uint64_t>::max(), fd);
         if (!info)
             co_return failure{info.error()};
         atomic_file_writer out;
@@ -509,6 +486,23 @@ private:
             return failure{store_error{store_errc::not_found, 0, "",
                                        fmt::format("{} is not a regular file", path.string()), op}};
         return ok_v;
+    }
+
+    // What every read starts with: the key checked, the object opened into `fd`, its metadata
+    // read, its size within `max_size`.
+    store_result<object_info> open_for_reading(const std::string& op, const std::string& key,
+                                               std::uint64_t max_size, unique_fd& fd) const {
+        if (auto problem = file_key_problem(key); !problem.empty())
+            return invalid(op, key, problem);
+        struct stat st {};
+        if (auto r = open_object(op, key, fd, st); !r)
+            return failure{r.error()};
+        auto info = read_info(op, key, fd.get(), st);
+        if (info && info->size > max_size)
+            return failure{store_error{store_errc::too_large, 0, "",
+                                       fmt::format("{} bytes is over the limit of {}", info->size, max_size),
+                                       op}};
+        return info;
     }
 
     store_result<object_info> read_info(const std::string& op, std::string_view key, int fd,

@@ -87,3 +87,29 @@ TEST(atomic_file_retarget, commits_under_a_name_chosen_after_the_writing) {
     EXPECT_FALSE(std::filesystem::exists(dir / "config-incoming.json"));
     EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir), {}), 1);
 }
+
+TEST(staged_file, takes_pieces_starts_over_and_commits_only_what_it_was_given_since) {
+    const auto dir = test::scratch_dir();
+    staged_file f(dir / "config.json", 0600);
+    f.write("{\"stale\":");
+    f.restart(); // a download that starts over: the first attempt's bytes are gone
+    f.write("{\"a\":");
+    f.write("1}");
+    EXPECT_TRUE(f.usable());
+    EXPECT_EQ(f.size(), 7u);
+    EXPECT_FALSE(std::filesystem::exists(dir / "config.json")); // nothing visible before commit
+    ASSERT_TRUE(f.commit());
+    EXPECT_FALSE(f.usable());
+    EXPECT_EQ(read_whole_file(dir / "config.json").value(), "{\"a\":1}");
+    struct stat st {};
+    ASSERT_EQ(::stat((dir / "config.json").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST(staged_file, a_file_that_cannot_be_written_is_reported_not_fatal) {
+    staged_file f("/nonexistent/dir/config.json", 0600);
+    f.write("{}"); // dropped: the caller writes the whole content from memory instead
+    f.write("more");
+    EXPECT_FALSE(f.usable());
+    EXPECT_EQ(f.error(), "create /nonexistent/dir/config.json: No such file or directory");
+}
