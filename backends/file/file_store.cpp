@@ -213,32 +213,20 @@ public:
     }
 
     boost::asio::awaitable<store_result<object_info>> get_to_file(std::string key, fs::path target) override {
+        // The streamed read into a temporary file, which replaces `target` only when complete.
         const auto op = operation("GET", key);
-        unique_fd fd;
-        auto info = open_for_reading(op, key, std::numeric_limits<std::uint64_t>::max(), fd);
-        if (!info)
-            co_return failure{info.error()};
         atomic_file_writer out;
         if (auto r = out.open(target); !r)
             co_return failure{store_error{store_errc::local_io, 0, "", r.error(), op}};
-        std::string buffer(copy_chunk, '\0');
-        std::uint64_t copied = 0;
-        for (;;) {
-            const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0)
-                co_return failure{io_error(op, "read", path_of(key), errno)};
-            if (n == 0)
-                break;
-            if (auto r = out.write(std::string_view(buffer.data(), static_cast<std::size_t>(n))); !r)
-                co_return failure{store_error{store_errc::local_io, 0, "", r.error(), op}};
-            copied += static_cast<std::uint64_t>(n);
-        }
-        if (copied != info->size)
-            co_return failure{
-                store_error{store_errc::local_io, 0, "",
-                            fmt::format("{} changed size while being read", path_of(key).string()), op}};
+        backends::object_sink sink;
+        sink.write = [&out](std::string_view bytes) -> std::optional<std::string> {
+            if (auto r = out.write(bytes); !r)
+                return r.error();
+            return std::nullopt;
+        };
+        auto info = co_await get_streamed(std::move(key), std::numeric_limits<std::uint64_t>::max(), sink);
+        if (!info)
+            co_return failure{info.error()};
         if (auto r = out.commit(); !r)
             co_return failure{store_error{store_errc::local_io, 0, "", r.error(), op}};
         co_return info;

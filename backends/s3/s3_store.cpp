@@ -271,14 +271,7 @@ public:
         s3_call c;
         c.key = key;
         c.sink = http::to_stream{max_size, std::move(sink.start), std::move(sink.write)};
-        auto res = co_await execute(std::move(c));
-        if (!res)
-            co_return failure{res.error()};
-        if (!res->ok())
-            co_return failure{failed(*res, op("GET", key))};
-        auto info = info_from_headers(*res, std::move(key));
-        info.size = res->body_bytes;
-        co_return info;
+        co_return co_await get_object(std::move(c));
     }
 
     asio::awaitable<store_result<object_info>> get_to_file(std::string key,
@@ -288,14 +281,7 @@ public:
         s3_call c;
         c.key = key;
         c.sink = http::to_file{std::move(target)};
-        auto res = co_await execute(std::move(c));
-        if (!res)
-            co_return failure{res.error()};
-        if (!res->ok())
-            co_return failure{failed(*res, op("GET", key))};
-        auto info = info_from_headers(*res, std::move(key));
-        info.size = res->body_bytes;
-        co_return info;
+        co_return co_await get_object(std::move(c));
     }
 
     asio::awaitable<store_result<object_info>> put(std::string key, backends::body_source body,
@@ -464,6 +450,19 @@ public:
     }
 
 private:
+    // A GET whose body goes to `c.sink` (a stream or a file): the object's info from the headers.
+    asio::awaitable<store_result<object_info>> get_object(s3_call c) {
+        auto key = c.key;
+        auto res = co_await execute(std::move(c));
+        if (!res)
+            co_return failure{res.error()};
+        if (!res->ok())
+            co_return failure{failed(*res, op("GET", key))};
+        auto info = info_from_headers(*res, std::move(key));
+        info.size = res->body_bytes;
+        co_return info;
+    }
+
     static http::client_options client_options(const s3_options& o) {
         http::client_options c;
         c.ca_bundle = o.ca_bundle;
