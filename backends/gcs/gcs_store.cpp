@@ -68,40 +68,23 @@ public:
     }
 
     asio::awaitable<store_result<object_data>> get(std::string key, std::size_t max_size) override {
-        const auto op = operation("GET", key);
-        if (auto problem = gcs::object_name_problem(key); !problem.empty())
-            co_return invalid(op, key, problem);
-        // Metadata first, then the bytes of exactly that generation, so that content, metadata
-        // and version always belong together. A 404 on the second request means the object was
-        // replaced in between: start again.
-        for (int attempt = 0; attempt < 3; ++attempt) {
-            auto info = co_await fetch_metadata(key, op);
-            if (!info)
-                co_return failure{info.error()};
-            if (info->size > max_size)
-                co_return failure{
-                    store_error{store_errc::too_large, 0, "",
-                                fmt::format("{} bytes is over the limit of {}", info->size, max_size), op}};
-            http::request req =
-                make_request(http::verb::get, gcs::media_target(options_.bucket, key, info->generation));
-            req.sink = http::to_memory{max_size};
-            auto res = co_await call(std::move(req), op);
-            if (!res)
-                co_return failure{res.error()};
-            if (res->status == 404)
-                continue;
-            if (!res->ok())
-                co_return failure{gcs::error_from_response(res->status, res->body, op)};
-            object_data out{std::move(info).value(), std::move(res->body)};
-            if (out.bytes.size() != out.info.size)
-                co_return failure{store_error{
-                    store_errc::protocol, 0, "",
-                    fmt::format("received {} bytes, the object has {}", out.bytes.size(), out.info.size),
-                    op}};
-            co_return out;
-        }
-        co_return failure{
-            store_error{store_errc::conflict, 0, "", "the object kept changing while being read", op}};
+        // The streamed read, collected in memory; a transfer that starts over starts empty.
+        object_data out;
+        object_sink sink;
+        sink.start = [&out](std::optional<std::uint64_t> size) {
+            out.bytes.clear();
+            if (size)
+                out.bytes.reserve(static_cast<std::size_t>(*size));
+        };
+        sink.write = [&out](std::string_view bytes) -> std::optional<std::string> {
+            out.bytes.append(bytes);
+            return std::nullopt;
+        };
+        auto info = co_await get_streamed(std::move(key), max_size, std::move(sink));
+        if (!info)
+            co_return failure{info.error()};
+        out.info = std::move(info).value();
+        co_return out;
     }
 
     asio::awaitable<store_result<object_info>> get_streamed(std::string key, std::uint64_t max_size,
@@ -109,7 +92,9 @@ public:
         const auto op = operation("GET", key);
         if (auto problem = gcs::object_name_problem(key); !problem.empty())
             co_return invalid(op, key, problem);
-        // As get(): the metadata, then the bytes of exactly that generation.
+        // Metadata first, then the bytes of exactly that generation, so that content, metadata
+        // and version always belong together. A 404 on the second request means the object was
+        // replaced in between: start again.
         for (int attempt = 0; attempt < 3; ++attempt) {
             auto info = co_await fetch_metadata(key, op);
             if (!info)
