@@ -1,6 +1,7 @@
 // The S3 store's streamed read (object_store::get_streamed) against the Ceph RGW fixture: the
 // object arrives in pieces, with its metadata, and the store's error mapping holds.
 #include "backends/s3/s3_store.hpp"
+#include "harness/recording_sink.hpp"
 #include "harness/rgw_store.hpp"
 #include "harness/test_env.hpp"
 #include "run_async.hpp"
@@ -18,24 +19,7 @@ using backends::store_errc;
 
 namespace {
 
-struct received {
-    std::vector<std::optional<std::uint64_t>> starts;
-    std::string bytes;
-    std::size_t pieces = 0;
-    bool refuse = false;
-
-    backends::object_sink sink() {
-        return {[this](std::optional<std::uint64_t> size) {
-                    starts.push_back(size);
-                    bytes.clear();
-                },
-                [this](std::string_view b) -> std::optional<std::string> {
-                    bytes.append(b);
-                    ++pieces;
-                    return refuse ? std::optional<std::string>("not a config") : std::nullopt;
-                }};
-    }
-};
+using received = test::recording_sink;
 
 struct s3_streamed : ::testing::Test {
     boost::asio::io_context ioc;
@@ -77,7 +61,7 @@ TEST_F(s3_streamed, an_object_arrives_in_pieces_with_its_metadata) {
     EXPECT_TRUE(small.bytes.empty());
 
     received refusing;
-    refusing.refuse = true;
+    refusing.refuse_after = 0;
     auto refused = run(store->get_streamed(prefix + "config.json", body.size(), refusing.sink()));
     ASSERT_FALSE(refused.ok());
     EXPECT_EQ(refused.error().code, store_errc::local_io);

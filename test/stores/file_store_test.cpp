@@ -2,6 +2,7 @@
 // concurrent writers (threads and forked processes) racing on one key.
 #include "backends/file/file_store.hpp"
 #include "base/atomic_file.hpp"
+#include "harness/recording_sink.hpp"
 #include "harness/test_env.hpp"
 #include "stores/sync.hpp"
 
@@ -131,27 +132,7 @@ TEST(file_store, put_streams_a_file_body_and_get_to_file_writes_atomically) {
     EXPECT_NE(bad_source.error().message.find("no-such-file"), std::string::npos);
 }
 
-// What get_streamed() handed a sink.
-struct streamed {
-    std::vector<std::optional<std::uint64_t>> starts;
-    std::string bytes;
-    std::size_t pieces = 0;
-    std::optional<std::size_t> refuse_after; // refuse once this many bytes arrived
-
-    object_sink sink() {
-        return {[this](std::optional<std::uint64_t> size) {
-                    starts.push_back(size);
-                    bytes.clear();
-                },
-                [this](std::string_view b) -> std::optional<std::string> {
-                    bytes.append(b);
-                    ++pieces;
-                    if (refuse_after && bytes.size() >= *refuse_after)
-                        return std::string("not a config");
-                    return std::nullopt;
-                }};
-    }
-};
+using streamed = test::recording_sink;
 
 TEST(file_store, get_streamed_hands_the_object_over_in_pieces) {
     auto store = make_file_store(test::scratch_dir());

@@ -6,6 +6,7 @@
 #include "backends/gcs/gcs_auth.hpp"
 #include "backends/gcs/gcs_store.hpp"
 #include "base/atomic_file.hpp"
+#include "harness/recording_sink.hpp"
 #include "harness/test_env.hpp"
 #include "stores/fake_gcs.hpp"
 #include "stores/sync.hpp"
@@ -422,35 +423,25 @@ TEST_F(gcs_fixture, get_streamed_reads_the_generation_it_saw_in_pieces) {
     options.metadata = {{"lifeboat-config-hash", "0123456789abcdef0123456789abcdef"}};
     ASSERT_TRUE(put("p/config.json", big, options));
 
-    std::vector<std::optional<std::uint64_t>> starts;
-    std::string bytes;
-    std::size_t pieces = 0;
-    object_sink sink{[&](std::optional<std::uint64_t> size) {
-                         starts.push_back(size);
-                         bytes.clear();
-                     },
-                     [&](std::string_view b) -> std::optional<std::string> {
-                         bytes.append(b);
-                         ++pieces;
-                         return std::nullopt;
-                     }};
+    test::recording_sink received;
+    const auto sink = received.sink();
     auto got = run(store->get_streamed("p/config.json", big.size(), sink));
     ASSERT_TRUE(got) << got.error().to_string();
     EXPECT_EQ(got->metadata.at("lifeboat-config-hash"), "0123456789abcdef0123456789abcdef");
-    ASSERT_EQ(starts.size(), 1u);
-    EXPECT_EQ(starts[0], std::optional<std::uint64_t>(big.size())); // from the metadata
-    EXPECT_TRUE(bytes == big);
-    EXPECT_GT(pieces, 1u);
+    ASSERT_EQ(received.starts.size(), 1u);
+    EXPECT_EQ(received.starts[0], std::optional<std::uint64_t>(big.size())); // from the metadata
+    EXPECT_TRUE(received.bytes == big);
+    EXPECT_GT(received.pieces, 1u);
     auto requests = fake.storage_requests();
     ASSERT_GE(requests.size(), 2u);
     EXPECT_NE(requests.back().target.find("alt=media&generation=" + got->generation), std::string::npos)
         << requests.back().target;
 
-    starts.clear();
+    received.starts.clear();
     auto too_large = run(store->get_streamed("p/config.json", big.size() - 1, sink));
     ASSERT_FALSE(too_large);
     EXPECT_EQ(too_large.error().code, store_errc::too_large);
-    EXPECT_TRUE(starts.empty());
+    EXPECT_TRUE(received.starts.empty());
     auto missing = run(store->get_streamed("p/none.json", big.size(), sink));
     ASSERT_FALSE(missing);
     EXPECT_EQ(missing.error().code, store_errc::not_found);
