@@ -121,6 +121,13 @@ struct file_target {
             co_return ok_v;
         co_return co_await run_command(reload, timeout);
     }
+    // The whole config from memory: written atomically, then the reload.
+    asio::awaitable<result<void, std::string>>
+    deliver_whole(const protocol::config_snapshot& snapshot) const {
+        if (auto w = write_file_atomically(path, snapshot.config_json, gateway_file_mode); !w)
+            co_return failure{w.error()};
+        co_return co_await reload_gateway();
+    }
 };
 
 class file_stage final : public handoff_stage {
@@ -131,13 +138,10 @@ public:
     void write(std::string_view bytes) override { file_.write(bytes); }
 
     asio::awaitable<result<void, std::string>> deliver(const protocol::config_snapshot& snapshot) override {
-        if (file_.usable()) {
-            if (auto r = file_.commit(); !r)
-                co_return failure{r.error()};
-        } else if (auto w = write_file_atomically(target_.path, snapshot.config_json, gateway_file_mode);
-                   !w) {
-            co_return failure{w.error()};
-        }
+        if (!file_.usable()) // writing the pieces failed: the whole config, from memory
+            co_return co_await target_.deliver_whole(snapshot);
+        if (auto r = file_.commit(); !r)
+            co_return failure{r.error()};
         co_return co_await target_.reload_gateway();
     }
 
@@ -154,9 +158,7 @@ public:
     const char* kind() const override { return "file"; }
 
     asio::awaitable<result<void, std::string>> deliver(const protocol::config_snapshot& snapshot) override {
-        if (auto w = write_file_atomically(target_.path, snapshot.config_json, gateway_file_mode); !w)
-            co_return failure{w.error()};
-        co_return co_await target_.reload_gateway();
+        co_return co_await target_.deliver_whole(snapshot);
     }
 
     std::unique_ptr<handoff_stage> stage() override { return std::make_unique<file_stage>(target_); }

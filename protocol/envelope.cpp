@@ -13,9 +13,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <optional>
-#include <system_error>
-
 #include <sys/mman.h>
+#include <system_error>
 
 namespace lifeboat::protocol {
 namespace json = boost::json;
@@ -767,8 +766,6 @@ std::string_view trimmed(std::string_view text) {
     return text;
 }
 
-} // namespace
-
 // The text of a large config is appended to for the whole download. In transparent huge pages
 // it costs one page fault per 2 MiB instead of one per 4 KiB, which a virtual machine makes
 // expensive (bench/pipeline: about a sixth of an import's CPU time went to those faults). Only
@@ -782,6 +779,8 @@ void advise_huge_pages(std::string& text) {
         ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
 }
 
+} // namespace
+
 struct config_table_reader::impl {
     std::shared_ptr<std::string> storage = std::make_shared<std::string>();
     validating_parser parser{parse_options(), doc_mode::bare_config};
@@ -789,9 +788,8 @@ struct config_table_reader::impl {
     std::string error;
 };
 
-config_table_reader::config_table_reader(std::size_t expected_size) : impl_(std::make_unique<impl>()) {
-    impl_->storage->reserve(expected_size + 1);
-    advise_huge_pages(*impl_->storage);
+config_table_reader::config_table_reader(std::size_t expected_size) {
+    restart(expected_size);
 }
 config_table_reader::~config_table_reader() = default;
 config_table_reader::config_table_reader(config_table_reader&&) noexcept = default;

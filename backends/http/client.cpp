@@ -676,11 +676,8 @@ client::impl::exchange(Stream& stream, connection& conn, const request& req,
                     const std::string& s = *m->bytes;
                     for (std::size_t off = 0; off < s.size(); off += 4 * chunk_size) {
                         const auto n = std::min(s.size() - off, 4 * chunk_size);
-                        if (auto ec = co_await write_chunk(s.data() + off, n)) {
-                            auto f = io_failure(ec, "sending the body", what, deadline, true);
-                            f.stale = conn.reused && is_peer_close(ec);
-                            co_return failure{std::move(f)};
-                        }
+                        if (auto ec = co_await write_chunk(s.data() + off, n))
+                            co_return failure{send_failure(ec)};
                         written += n;
                     }
                     continue;
@@ -706,11 +703,8 @@ client::impl::exchange(Stream& stream, connection& conn, const request& req,
                         co_return failure{attempt_failure{
                             errc::local_io,
                             fmt::format("{} shrank while it was being sent", fp.path.string()), true, true}};
-                    if (auto ec = co_await write_chunk(chunk.get(), static_cast<std::size_t>(got))) {
-                        auto f = io_failure(ec, "sending the body", what, deadline, true);
-                        f.stale = conn.reused && is_peer_close(ec);
-                        co_return failure{std::move(f)};
-                    }
+                    if (auto ec = co_await write_chunk(chunk.get(), static_cast<std::size_t>(got)))
+                        co_return failure{send_failure(ec)};
                     left -= static_cast<std::uint64_t>(got);
                     pos += static_cast<std::uint64_t>(got);
                     written += static_cast<std::uint64_t>(got);
