@@ -9,8 +9,8 @@
 #          reload command stamps the time and then writes to a FIFO the script blocks on, so no
 #          polling loop competes for the CPU; IMPORT_WAIT=poll polls every 5 ms as before), for
 #          the object as Kong writes it and as a lifeboat exporter writes it (hash in metadata).
-#          The importer streams the object: validation, the cache's and the gateway's temporary
-#          files and the manifest's SHA-256 all keep up with the download. "cache written" is the
+#          The importer streams the object: validation and the cache's and the gateway's
+#          temporary files keep up with the download (the manifest's SHA-256 is computed at commit). "cache written" is the
 #          "config accepted" log line (ms): for Kong's object the gateway gets the config first and
 #          Kong's hash, which names the cache entry, is computed after. Baseline in the same run:
 #          `curl` GET of the same object from RGW written to a file, then `sync FILE` (fsync).
