@@ -129,7 +129,7 @@ agent::agent(asio::any_io_executor executor, settings config, std::string node_i
             session_->set_current_hash(s->hash);
     };
 
-    status_server_ = std::make_unique<status_server>(executor_, config_.status_listen, status_);
+    status_server_ = std::make_unique<status_server>(executor_, config_.status_listen, status_, status_.endpoint);
     if (elector_)
         status_server_->before_answer = [this] { refresh_election_status(); };
 }

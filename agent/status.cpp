@@ -261,6 +261,11 @@ std::string to_prometheus(const agent_status& s) {
     }
     metric("task_restarts_total", "counter", "Agent tasks restarted after a failure.",
            static_cast<double>(s.task_restarts));
+    metric("status_connections", "gauge", "Connections open to the status endpoint.",
+           static_cast<double>(s.endpoint.open_connections));
+    metric("status_connections_shed_total", "counter",
+           "Status connections closed to make room for newer ones (the connection cap was reached).",
+           static_cast<double>(s.endpoint.shed_total));
     return out;
 }
 

@@ -110,6 +110,13 @@ struct export_status {
     std::string last_error;
 };
 
+// The status endpoint's own load: a flood of clients is shed, never allowed to grow the agent.
+struct status_endpoint_status {
+    std::uint64_t open_connections = 0;
+    std::uint64_t accepted_total = 0;
+    std::uint64_t shed_total = 0; // connections closed to make room for newer ones (the cap was reached)
+};
+
 struct agent_status {
     std::string node_id;
     std::string node_version;
@@ -124,6 +131,7 @@ struct agent_status {
     election_status election;
     export_status exporter;
     std::uint64_t task_restarts = 0;
+    status_endpoint_status endpoint;
 
     // healthy: nothing needs attention. degraded: something does; the reasons say what.
     std::vector<std::string> degraded_reasons() const;

@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -74,10 +75,22 @@ status_response route_status_request(const agent_status& status, std::string_vie
     return {404, "text/plain", "not found: try /status, /healthz, /readyz or /metrics\n"};
 }
 
+struct status_server::connection {
+    explicit connection(const asio::any_io_executor& executor) : socket(executor) {}
+    socket_type socket;
+    connection_list::iterator position;
+    bool listed = false;
+};
+
 status_server::status_server(asio::any_io_executor executor, const std::string& listen,
-                             const agent_status& status)
+                             const agent_status& status, status_endpoint_status& counters,
+                             status_server_limits limits)
     : acceptor_(executor)
-    , status_(status) {
+    , status_(status)
+    , endpoint_(counters)
+    , limits_(limits) {
+    if (limits_.max_connections == 0)
+        limits_.max_connections = 1;
     const auto endpoint = parse_listen(listen, unix_path_);
     boost::system::error_code ec;
     if (!unix_path_.empty())
@@ -117,30 +130,82 @@ asio::awaitable<void> status_server::run() {
         ~closer() {
             boost::system::error_code ignored;
             self->acceptor_.close(ignored);
-            for (const auto& c : self->connections_)
-                c->close(ignored);
+            while (!self->connections_.empty()) {
+                auto conn = self->connections_.front();
+                self->forget(*conn);
+                conn->socket.close(ignored);
+            }
         }
     } close_all{this};
+    bool told_out_of_descriptors = false;
     for (;;) {
-        auto socket = std::make_shared<socket_type>(co_await asio::this_coro::executor);
-        co_await acceptor_.async_accept(*socket, asio::use_awaitable);
-        connections_.insert(socket);
-        asio::co_spawn(acceptor_.get_executor(), serve(socket), asio::detached);
+        auto conn = std::make_shared<connection>(co_await asio::this_coro::executor);
+        auto [ec] = co_await acceptor_.async_accept(conn->socket, asio::as_tuple(asio::use_awaitable));
+        if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+            ec == asio::error::no_memory) {
+            // Out of file descriptors (the cap keeps the endpoint's own share small, but the
+            // process's limit is shared): wait a moment instead of spinning on accept().
+            if (!std::exchange(told_out_of_descriptors, true))
+                log::warn("status endpoint cannot accept a connection", "error", ec.message());
+            asio::steady_timer pause(acceptor_.get_executor(), std::chrono::milliseconds(100));
+            co_await pause.async_wait(asio::use_awaitable);
+            continue;
+        }
+        if (ec == asio::error::connection_aborted)
+            continue;
+        if (ec)
+            throw boost::system::system_error(ec);
+        told_out_of_descriptors = false;
+        make_room();
+        conn->position = connections_.insert(connections_.end(), conn);
+        conn->listed = true;
+        ++endpoint_.accepted_total;
+        endpoint_.open_connections = connections_.size();
+        peak_since_trim_ = std::max(peak_since_trim_, connections_.size());
+        asio::co_spawn(acceptor_.get_executor(), serve(conn), asio::detached);
     }
 }
 
-asio::awaitable<void> status_server::serve(std::shared_ptr<socket_type> socket) {
-    boost::beast::flat_buffer buffer;
+void status_server::make_room() {
+    while (connections_.size() >= limits_.max_connections) {
+        auto oldest = connections_.front();
+        forget(*oldest);
+        boost::system::error_code ignored;
+        // A reset, not a FIN: a flood must not leave thousands of TIME_WAIT entries behind.
+        oldest->socket.set_option(asio::socket_base::linger(true, 0), ignored);
+        oldest->socket.close(ignored); // its serve() ends with operation_aborted
+        ++endpoint_.shed_total;
+    }
+}
+
+void status_server::forget(connection& conn) {
+    if (!conn.listed)
+        return;
+    connections_.erase(conn.position);
+    conn.listed = false;
+    endpoint_.open_connections = connections_.size();
+    // A flood leaves the allocator holding the memory of every connection it served (RSS went
+    // from 11 to 108 MB after 22,000 connections and stayed): once it is over, hand it back.
+    if (connections_.empty() && peak_since_trim_ > 32) {
+        peak_since_trim_ = 0;
+        ::malloc_trim(0);
+    }
+}
+
+asio::awaitable<void> status_server::serve(std::shared_ptr<connection> conn) {
+    auto& socket = conn->socket;
+    // Bounded: a request is one header (no body), so the buffer never needs more than that.
+    boost::beast::flat_buffer buffer(limits_.header_limit + 1024);
     try {
         for (;;) {
             http::request_parser<http::empty_body> parser;
-            parser.header_limit(8 * 1024);
-            // An idle or slow client is dropped after 5 s so it cannot hold a slot. The read
-            // completes through as_tuple because `||` waits for the first *success*: a failed
-            // read (EOF, the socket closed at shutdown) must end the race too.
-            asio::steady_timer deadline(socket->get_executor(), std::chrono::seconds(5));
+            parser.header_limit(static_cast<std::uint32_t>(limits_.header_limit));
+            // An idle or slow client is dropped after idle_timeout so it cannot hold a slot. The
+            // read completes through as_tuple because `||` waits for the first *success*: a
+            // failed read (EOF, the socket closed at shutdown) must end the race too.
+            asio::steady_timer deadline(socket.get_executor(), limits_.idle_timeout);
             auto read =
-                co_await (http::async_read(*socket, buffer, parser, asio::as_tuple(asio::use_awaitable)) ||
+                co_await (http::async_read(socket, buffer, parser, asio::as_tuple(asio::use_awaitable)) ||
                           deadline.async_wait(asio::use_awaitable));
             if (read.index() == 1)
                 break;
@@ -156,10 +221,14 @@ asio::awaitable<void> status_server::serve(std::shared_ptr<socket_type> socket) 
             res.set(http::field::content_type, answer.content_type);
             res.set(http::field::cache_control, "no-store");
             res.keep_alive(req.keep_alive());
-            if (req.method() != http::verb::head)
+            if (req.method() == http::verb::head) {
+                // HEAD: the length GET would have, and no body (RFC 9110 9.3.2).
+                res.content_length(answer.body.size());
+            } else {
                 res.body() = std::move(answer.body);
-            res.prepare_payload();
-            co_await http::async_write(*socket, res, asio::use_awaitable);
+                res.prepare_payload();
+            }
+            co_await http::async_write(socket, res, asio::use_awaitable);
             if (!res.keep_alive())
                 break;
         }
@@ -169,9 +238,11 @@ asio::awaitable<void> status_server::serve(std::shared_ptr<socket_type> socket) 
             log::debug("status connection ended", "error", e.code().message());
     }
     boost::system::error_code ignored;
-    socket->shutdown(asio::socket_base::shutdown_send, ignored);
-    socket->close(ignored);
-    connections_.erase(socket);
+    if (conn->listed) {
+        socket.shutdown(asio::socket_base::shutdown_send, ignored);
+        socket.close(ignored);
+    }
+    forget(*conn);
 }
 
 } // namespace lifeboat::agent

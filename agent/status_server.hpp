@@ -9,19 +9,33 @@
 #include <boost/asio/basic_socket_acceptor.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 
+#include <chrono>
+#include <cstddef>
 #include <functional>
+#include <list>
 #include <memory>
-#include <set>
 #include <string>
 
 namespace lifeboat::agent {
 
+// What one client may cost the agent. A flood of clients (22,000 connections measured) must not
+// grow the agent: past max_connections the oldest connection is closed to make room, so a new
+// probe (a kubelet's /healthz) is always served and memory stays bounded (about 10 KiB each).
+struct status_server_limits {
+    std::size_t max_connections = 256;
+    // A client that has not sent a whole request by then is dropped (slow headers included).
+    std::chrono::milliseconds idle_timeout{5000};
+    std::size_t header_limit = 8 * 1024; // requests carry no body: one is refused
+};
+
 class status_server {
 public:
     // Binds at once so that a taken port is a start-up error (one clear line), not a task that
-    // keeps failing. Throws std::runtime_error naming the address.
+    // keeps failing. Throws std::runtime_error naming the address. `counters` receives the
+    // server's own counters (open connections, shed ones) for /metrics.
     status_server(boost::asio::any_io_executor executor, const std::string& listen,
-                  const agent_status& status);
+                  const agent_status& status, status_endpoint_status& counters,
+                  status_server_limits limits = {});
     ~status_server();
 
     // Accepts until cancelled; then closes every open connection.
@@ -35,12 +49,19 @@ public:
 
 private:
     using socket_type = boost::asio::generic::stream_protocol::socket;
-    boost::asio::awaitable<void> serve(std::shared_ptr<socket_type> socket);
+    struct connection;
+    using connection_list = std::list<std::shared_ptr<connection>>;
+    boost::asio::awaitable<void> serve(std::shared_ptr<connection> conn);
+    void make_room();
+    void forget(connection& conn);
 
     boost::asio::basic_socket_acceptor<boost::asio::generic::stream_protocol> acceptor_;
     const agent_status& status_;
+    status_endpoint_status& endpoint_;
+    status_server_limits limits_;
     std::string unix_path_;
-    std::set<std::shared_ptr<socket_type>> connections_;
+    connection_list connections_; // oldest first: the first to go when the cap is reached
+    std::size_t peak_since_trim_ = 0;
 };
 
 // Answers one request (exposed for tests): status code, content type, body.
