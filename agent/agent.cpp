@@ -1,5 +1,6 @@
 #include "agent/agent.hpp"
 
+#include "agent/declarative_fallback.hpp"
 #include "agent/exporter.hpp"
 #include "agent/importer.hpp"
 #include "backends/layout.hpp"
@@ -104,6 +105,15 @@ agent::agent(asio::any_io_executor executor, settings config, std::string node_i
     } else if (config_.cluster_fallback_config_import) {
         status_.import.state = "not_needed"; // a restarted node serves its cache; the bucket is not read
     }
+    if (!config_.declarative_config.empty() && !cached_) {
+        last_resort_ = std::make_unique<declarative_fallback>(
+            executor_, config_.declarative_config, config_.cluster_max_config_size, importer_ != nullptr,
+            config_.cluster_fallback_config_import_timeout, *pipeline_, status_.declarative);
+    } else if (!config_.declarative_config.empty()) {
+        status_.declarative.enabled = true;
+        status_.declarative.path = config_.declarative_config.string();
+        status_.declarative.state = "not_needed"; // a restarted node serves its cache
+    }
     if (config_.cluster_fallback_config_export) {
         election::elector_options eo;
         eo.election_prefix = backends::election_prefix(key_prefix, config_.node_version);
@@ -123,9 +133,12 @@ agent::agent(asio::any_io_executor executor, settings config, std::string node_i
             exporter_->offer(s);
         if (importer_)
             importer_->config_arrived();
-        // A config from the backup is what this node runs now: its pings carry that hash, as a
-        // Kong DP's do after a fallback import.
-        if (session_ && s->source == protocol::config_source::fallback)
+        if (last_resort_ && s->source != protocol::config_source::declarative_config)
+            last_resort_->config_arrived();
+        // A config from the backup or the local file is what this node runs now: its pings carry
+        // that hash, as a Kong DP's do after a fallback import.
+        if (session_ && (s->source == protocol::config_source::fallback ||
+                         s->source == protocol::config_source::declarative_config))
             session_->set_current_hash(s->hash);
     };
 
@@ -155,6 +168,11 @@ void agent::start() {
         supervisor_.spawn("importer", [this] { return importer_->run(); });
         if (!session_)
             importer_->control_plane_unreachable(); // no CP to wait for
+    }
+    if (last_resort_) {
+        supervisor_.spawn("declarative_config", [this] { return last_resort_->run(); });
+        if (!session_)
+            last_resort_->control_plane_unreachable(); // no CP to wait for
     }
     if (elector_) {
         supervisor_.spawn("election", [this]() -> asio::awaitable<void> {
@@ -198,8 +216,12 @@ void agent::on_status(const protocol::session_status& s) {
     // fails): `disconnected` with an attempt counted, i.e. a connect that failed or a session lost
     // before any config came. Not `connecting`: the first attempt is counted as it starts, and a
     // CP that is about to answer must not be raced by the bucket.
-    if (importer_ && s.state == protocol::session_state::disconnected && s.attempt >= 1)
-        importer_->control_plane_unreachable();
+    if (s.state == protocol::session_state::disconnected && s.attempt >= 1) {
+        if (importer_)
+            importer_->control_plane_unreachable();
+        if (last_resort_)
+            last_resort_->control_plane_unreachable();
+    }
 }
 
 asio::awaitable<bool> agent::on_config(protocol::snapshot_ptr snapshot) {

@@ -28,6 +28,7 @@ namespace lifeboat::agent {
 
 class importer;
 class exporter;
+class declarative_fallback;
 
 class agent final : private protocol::dp_session_observer {
 public:
@@ -57,6 +58,7 @@ private:
     std::unique_ptr<config_pipeline> pipeline_;
     std::unique_ptr<protocol::dp_session> session_;
     std::unique_ptr<importer> importer_;
+    std::unique_ptr<declarative_fallback> last_resort_; // the local declarative_config file
     std::unique_ptr<election::elector> elector_;
     std::unique_ptr<exporter> exporter_;
     protocol::snapshot_ptr cached_;

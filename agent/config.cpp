@@ -253,6 +253,8 @@ std::string render_effective(const loaded_config& config) {
         {"cluster_fallback_config_export_delay", ms(s.cluster_fallback_config_export_delay)},
         {"cluster_fallback_export_s3_config", json_obj(s.cluster_fallback_export_s3_config)},
         {"prefix", s.prefix.string()},
+        {"declarative_config", s.declarative_config.string()},
+        {"cluster_fallback_config_import_timeout", ms(s.cluster_fallback_config_import_timeout)},
         {"node_id", s.node_id},
         {"node_version", s.node_version},
         {"node_hostname", s.node_hostname},

@@ -37,6 +37,9 @@ struct settings {
     std::chrono::milliseconds cluster_fallback_config_export_delay{1000};
     std::map<std::string, std::string> cluster_fallback_export_s3_config; // PutObject fields
     std::filesystem::path prefix = "/var/lib/lifeboat";
+    // The last resort of a node with no cache, no CP and no usable backup (declarative_file.hpp).
+    std::filesystem::path declarative_config;
+    std::chrono::milliseconds cluster_fallback_config_import_timeout{30'000};
 
     // --- lifeboat's own keys ---
     std::string node_id;                          // UUID; generated once and kept in <prefix>/node_id

@@ -185,7 +185,23 @@ const std::array keys{
                  return ok;
              }},
 
+    key_spec{
+        "declarative_config", "", key_kind::path, false, true,
+        "Kong's declarative config file (YAML or JSON, _format_version 1.1 to 3.0), the last resort: "
+        "served only by a node with no cache whose CP is unreachable and whose bucket gave nothing usable "
+        "within cluster_fallback_config_import_timeout. The backup and the CP replace it. Not cached.",
+        [](settings& s, std::string_view v) -> opt_error {
+            s.declarative_config = std::string(v);
+            return ok;
+        }},
+
     // --- lifeboat's own keys -----------------------------------------------------------------
+    key_spec{"cluster_fallback_config_import_timeout", "30", key_kind::duration, false, false,
+             "How long the bucket has, from the CP's first failed connection, to give a usable backup "
+             "before declarative_config is served (at once when import is off).",
+             [](settings& s, std::string_view v) {
+                 return set_duration(s.cluster_fallback_config_import_timeout, v);
+             }},
     key_spec{"node_id", "", key_kind::uuid, false, false,
              "This node's UUID. Default: generated once and kept in <prefix>/node_id.",
              [](settings& s, std::string_view v) -> opt_error {

@@ -105,6 +105,9 @@ asio::awaitable<bool> config_pipeline::apply(protocol::snapshot_ptr snapshot) {
         // Already running this config (the CP confirmed what the cache or the bucket gave us).
         if (snapshot->source == config_source::control_plane &&
             current_->source != config_source::control_plane) {
+            // The local file was never cached; the CP's config is.
+            if (current_->source == config_source::declarative_config)
+                write_cache(snapshot, nullptr);
             current_ = snapshot;
             status_.config.source = protocol::to_string(snapshot->source);
             status_.config.cp_timestamp = snapshot->cp_timestamp;
@@ -114,10 +117,14 @@ asio::awaitable<bool> config_pipeline::apply(protocol::snapshot_ptr snapshot) {
         }
         co_return true;
     }
-    if (snapshot->source == config_source::fallback && current_)
+    if (snapshot->source == config_source::fallback && has_config_beyond_local_file())
         co_return false; // a backup never replaces a config the node has (the CP's came first)
+    if (snapshot->source == config_source::declarative_config && current_)
+        co_return false; // the local file is the last resort: it never replaces anything
 
-    if (snapshot->source != config_source::cache)
+    // The local file is not cached: it is still there after a restart, and a cached copy would
+    // stop the next start from importing the backup.
+    if (snapshot->source != config_source::cache && snapshot->source != config_source::declarative_config)
         write_cache(snapshot, nullptr);
     accept(snapshot);
     co_return co_await deliver(snapshot);
@@ -127,9 +134,10 @@ asio::awaitable<bool> config_pipeline::apply_incoming(std::unique_ptr<incoming_c
                                                       const protocol::config_hashes* known) {
     co_await wait_for_slot();
     apply_slot slot(*this);
-    if (current_ || !incoming->table_) {
-        // The CP answered while the backup was on its way: its config wins. The staged files go
-        // with `incoming`.
+    if (has_config_beyond_local_file() || !incoming->table_) {
+        // The CP answered while the backup was on its way: its config wins (the local
+        // declarative_config file does not: the backup replaces it). The staged files go with
+        // `incoming`.
         co_return false;
     }
     const auto table = *incoming->table_;

@@ -92,6 +92,11 @@ public:
 
     protocol::snapshot_ptr current() const { return current_; }
     bool has_config() const { return current_ != nullptr; }
+    // A config from the CP, the cache or the bucket: not (only) the local declarative_config
+    // file, which the backup and the CP still replace.
+    bool has_config_beyond_local_file() const {
+        return current_ && current_->source != protocol::config_source::declarative_config;
+    }
 
     // Called after each config is accepted (cached), with the snapshot; the exporter listens.
     std::function<void(const protocol::snapshot_ptr&)> on_applied;

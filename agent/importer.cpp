@@ -33,10 +33,10 @@ void importer::config_arrived() {
 
 asio::awaitable<void> importer::run() {
     status_.state = "waiting";
-    while (!go_ && !pipeline_.has_config())
+    while (!go_ && !pipeline_.has_config_beyond_local_file())
         co_await wakeup_.wait(std::chrono::hours(24));
     unsigned attempt = 0;
-    while (!pipeline_.has_config()) {
+    while (!pipeline_.has_config_beyond_local_file()) {
         status_.state = "fetching";
         ++status_.attempts;
         status_.last_at = wall_clock::now();
@@ -50,7 +50,7 @@ asio::awaitable<void> importer::run() {
         backends::object_sink sink{[&in = *incoming](std::optional<std::uint64_t> size) { in.start(size); },
                                    [&in = *incoming](std::string_view bytes) { return in.write(bytes); }};
         auto got = co_await store_.get_streamed(key_, max_config_size_, std::move(sink));
-        if (pipeline_.has_config())
+        if (pipeline_.has_config_beyond_local_file())
             break; // the CP answered meanwhile: its config wins
         std::string error;
         const auto invalid = [&](const std::string& why) {
@@ -82,10 +82,12 @@ asio::awaitable<void> importer::run() {
             if (current && current->source == protocol::config_source::fallback) {
                 status_.state = "imported";
                 status_.last_error.clear();
+                if (got->last_modified != wall_clock::time_point{})
+                    status_.backup_written_at = got->last_modified;
                 log::info("fallback config applied", "hash", current->hash, "bytes", current->size(),
                           "handed_to_gateway", delivered);
             }
-            if (current)
+            if (pipeline_.has_config_beyond_local_file())
                 break; // the node has a config: the backup's, or the CP's that came first
             error = "the backup at " + key_ + " could not be applied (see the log)";
         }

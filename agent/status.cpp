@@ -39,6 +39,11 @@ std::vector<std::string> agent_status::degraded_reasons() const {
                     (control_plane.last_error.empty() ? "" : ": " + control_plane.last_error));
     if (config.source == "fallback")
         r.push_back("serving the fallback config from the bucket, not the control plane's");
+    if (config.source == "declarative_config")
+        r.push_back("serving the local declarative_config file " + declarative.path +
+                    ": no cache, no control plane and no usable backup");
+    if (declarative.state == "invalid")
+        r.push_back("declarative_config cannot be applied: " + declarative.last_error);
     if (cache.state == "corrupt" || cache.state == "error")
         r.push_back("cache " + cache.state + (cache.last_error.empty() ? "" : ": " + cache.last_error));
     if (handoff.state == "failed")
@@ -68,8 +73,9 @@ bool agent_status::ready(std::string& why) const {
         why = "the gateway does not have the config yet (hand-off " + handoff.state + ")";
         return false;
     }
-    why = config.source == "fallback" ? "serving the fallback config from the bucket"
-                                      : "serving the config from " + config.source;
+    why = config.source == "fallback"             ? "serving the fallback config from the bucket"
+          : config.source == "declarative_config" ? "serving the local declarative_config file"
+                                                  : "serving the config from " + config.source;
     return true;
 }
 
@@ -151,6 +157,10 @@ boost::json::object to_json(const agent_status& s) {
              {"attempts", s.import.attempts},
              {"last_at", time_or_null(s.import.last_at)},
              {"last_error", text_or_null(s.import.last_error)},
+             {"backup_written_at", time_or_null(s.import.backup_written_at)},
+             {"backup_age_s", s.import.backup_written_at
+                                  ? json::value(seconds_since(*s.import.backup_written_at))
+                                  : json::value(nullptr)},
          }},
         {"election",
          json::object{
@@ -186,7 +196,20 @@ boost::json::object to_json(const agent_status& s) {
              {"skipped", s.exporter.skipped},
              {"failures", s.exporter.failures},
              {"failures_total", s.exporter.failures_total},
+             {"current", s.config.source == "control_plane" && !s.exporter.last_hash.empty() &&
+                             s.exporter.last_hash == s.config.hash},
+             {"last_success_age_s",
+              s.exporter.last_at ? json::value(seconds_since(*s.exporter.last_at)) : json::value(nullptr)},
              {"last_error", text_or_null(s.exporter.last_error)},
+         }},
+        {"declarative_config",
+         json::object{
+             {"enabled", s.declarative.enabled},
+             {"path", text_or_null(s.declarative.path)},
+             {"state", s.declarative.state},
+             {"due_at", time_or_null(s.declarative.due_at)},
+             {"applied_at", time_or_null(s.declarative.applied_at)},
+             {"last_error", text_or_null(s.declarative.last_error)},
          }},
         {"task_restarts", s.task_restarts},
     };
@@ -259,6 +282,26 @@ std::string to_prometheus(const agent_status& s) {
         metric("election_term_changes_total", "counter", "Times the highest leader term seen went up.",
                static_cast<double>(s.election.term_changes));
     }
+    if (s.import.backup_written_at)
+        metric("import_backup_timestamp_seconds", "gauge",
+               "When the imported backup was written to the bucket (its Last-Modified).",
+               to_epoch_seconds(*s.import.backup_written_at));
+    if (s.exporter.enabled) {
+        // The leader's view: the bucket holds the config this node has from the CP (uploaded, or
+        // found there already). Followers do not upload: 0 there means nothing.
+        metric("export_current", "gauge",
+               "1 when this node's last successful export is the control plane's current config.",
+               s.config.source == "control_plane" && !s.exporter.last_hash.empty() &&
+                   s.exporter.last_hash == s.config.hash);
+        if (s.exporter.last_at)
+            metric("export_last_success_timestamp_seconds", "gauge",
+                   "When this node last exported successfully (or found the bucket already current).",
+                   to_epoch_seconds(*s.exporter.last_at));
+    }
+    if (s.declarative.enabled)
+        metric("declarative_config_applied", "gauge",
+               "1 while the node serves its local declarative_config file (the last resort).",
+               s.config.source == "declarative_config");
     metric("task_restarts_total", "counter", "Agent tasks restarted after a failure.",
            static_cast<double>(s.task_restarts));
     metric("status_connections", "gauge", "Connections open to the status endpoint.",

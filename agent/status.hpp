@@ -63,6 +63,18 @@ struct import_status {
     std::uint64_t attempts = 0;
     std::optional<wall_time> last_at;
     std::string last_error;
+    std::optional<wall_time> backup_written_at; // the imported object's Last-Modified
+};
+
+// The local declarative_config file, the last resort (last_resort.hpp).
+struct declarative_status {
+    bool enabled = false;
+    std::string path;
+    // off | waiting_for_control_plane | waiting_for_bucket | due | invalid | applied | replaced | not_needed
+    std::string state = "off";
+    std::optional<wall_time> due_at; // when the file is applied if nothing else came by then
+    std::optional<wall_time> applied_at;
+    std::string last_error;
 };
 
 struct election_candidate {
@@ -130,6 +142,7 @@ struct agent_status {
     import_status import;
     election_status election;
     export_status exporter;
+    declarative_status declarative;
     std::uint64_t task_restarts = 0;
     status_endpoint_status endpoint;
 

@@ -100,16 +100,26 @@ void print_summary(const json::object& s) {
                 str(ho, "last_error", "").empty() ? "" : (": " + str(ho, "last_error")).c_str());
     std::printf("import         %s\n",
                 num(imp, "enabled") == "yes"
-                    ? fmt::format("{} ({} attempts)", str(imp, "state"), num(imp, "attempts")).c_str()
+                    ? fmt::format("{} ({} attempts){}", str(imp, "state"), num(imp, "attempts"),
+                                  str(imp, "backup_written_at", "").empty()
+                                      ? ""
+                                      : fmt::format(", backup written {} ({} s ago)",
+                                                    str(imp, "backup_written_at"), num(imp, "backup_age_s")))
+                          .c_str()
                     : "off");
     if (num(el, "enabled") == "yes")
         print_election(el);
     std::printf("export         %s\n",
                 num(ex, "enabled") == "yes"
-                    ? fmt::format("last {} at {}, {} uploads, {} failing", short_hash(str(ex, "last_hash")),
-                                  str(ex, "last_at"), num(ex, "uploads"), num(ex, "failures"))
+                    ? fmt::format("last {} at {} ({} s ago), {} uploads, {} failing{}",
+                                  short_hash(str(ex, "last_hash")), str(ex, "last_at"),
+                                  num(ex, "last_success_age_s"), num(ex, "uploads"), num(ex, "failures"),
+                                  num(ex, "current") == "yes" ? ", bucket holds the CP's config" : "")
                           .c_str()
                     : "off");
+    if (const auto& local = sub(s, "declarative_config"); num(local, "enabled") == "yes")
+        std::printf("local file     %s %s%s\n", str(local, "path").c_str(), str(local, "state").c_str(),
+                    str(local, "last_error", "").empty() ? "" : (": " + str(local, "last_error")).c_str());
     if (auto* reasons = s.if_contains("degraded_reasons"); reasons && reasons->is_array())
         for (const auto& r : reasons->as_array())
             if (r.is_string())

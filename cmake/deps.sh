@@ -6,10 +6,13 @@ what=${1:-build}
 
 build_pkgs=(g++ cmake ninja-build ccache pkg-config openssl curl ca-certificates
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev zlib1g-dev
-  libfmt-dev libcli11-dev)
+  libfmt-dev libcli11-dev libyaml-cpp-dev)
 # The test peers: a real Ceph RGW for S3, awscli and rclone as independent S3 clients, libfaketime
-# for clock-skew tests, tinyproxy as the HTTP CONNECT proxy of the proxy test, GoogleTest.
-test_pkgs=(libgtest-dev libgmock-dev ceph-mon ceph-osd radosgw ceph-common awscli rclone faketime jq tinyproxy)
+# for clock-skew tests, tinyproxy as the HTTP CONNECT proxy of the proxy test, GoogleTest,
+# prometheus for promtool (the alert rules and /metrics are checked with it), node and npm for the
+# Kubernetes manifest check (test/packaging/kubernetes).
+test_pkgs=(libgtest-dev libgmock-dev ceph-mon ceph-osd radosgw ceph-common awscli rclone faketime jq tinyproxy
+  prometheus)
 bench_pkgs=(libbenchmark-dev time strace python3)
 
 pkgs=("${build_pkgs[@]}")
@@ -17,6 +20,12 @@ pkgs=("${build_pkgs[@]}")
 [[ $what == bench ]] && pkgs+=("${bench_pkgs[@]}")
 # The benchmarks are part of the build (they must keep compiling), so their library comes too.
 pkgs+=(libbenchmark-dev)
+
+# Node and npm run test peers and validators: Debian's nodejs and npm unless a node with npm is
+# already there (NodeSource's nodejs ships its own npm and conflicts with Debian's npm package).
+if [[ $what == test || $what == bench ]] && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
+  pkgs+=(nodejs npm)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -12,6 +12,8 @@ const char* to_string(config_source s) {
         return "control_plane";
     case config_source::fallback:
         return "fallback";
+    case config_source::declarative_config:
+        return "declarative_config";
     }
     return "none";
 }

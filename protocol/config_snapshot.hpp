@@ -12,7 +12,9 @@
 
 namespace lifeboat::protocol {
 
-enum class config_source { none, cache, control_plane, fallback };
+// declarative_config: the operator's local file (Kong's declarative_config key), the last resort
+// of a node with no cache, no CP and no usable backup.
+enum class config_source { none, cache, control_plane, fallback, declarative_config };
 const char* to_string(config_source s);
 
 // Kong's per-section hashes (the `hashes` object of a reconfigure envelope); absent sections

@@ -82,6 +82,8 @@ TEST(config, every_key_accepts_a_good_value_and_refuses_a_bad_one) {
         {"cluster_fallback_config_export_delay", "60", "soon"},
         {"cluster_fallback_export_s3_config", "", "[1,2]"},
         {"prefix", "/tmp/x", ""},
+        {"declarative_config", "/etc/kong/kong.yml", ""},
+        {"cluster_fallback_config_import_timeout", "10", "soon"},
         {"node_id", "3f1c0a52-9d4e-4a8e-8f0b-2b1e6c0d9a71", "node-1"},
         {"node_version", "3.6.0.0", "3.6"},
         {"node_hostname", "dp-1", ""},
