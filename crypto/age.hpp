@@ -110,9 +110,9 @@ public:
     // "age header MAC mismatch", "age payload: chunk 3 failed authentication", "age payload: data
     // after the final chunk", ...); after an error the decryptor is spent and keeps returning it.
     std::optional<std::string> update(std::string_view ciphertext, std::string& plaintext_out);
-    // The end of the input: fails when the stream was cut short (header incomplete, or no final
-    // chunk). On success, all plaintext has been released by update().
-    std::optional<std::string> finish();
+    // The end of the input: opens the held-back last chunk and appends its plaintext. Fails when
+    // the stream was cut short (header incomplete, or no final chunk) or the last chunk is forged.
+    std::optional<std::string> finish(std::string& plaintext_out);
 
     // Once the header has been read: the type of each recipient stanza ("X25519", "scrypt", ...),
     // for `lifeboat fetch`/`doctor` to report. Empty before.
