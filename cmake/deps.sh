@@ -8,8 +8,9 @@ build_pkgs=(g++ cmake ninja-build ccache pkg-config openssl curl ca-certificates
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev zlib1g-dev
   libfmt-dev libcli11-dev)
 # The test peers: a real Ceph RGW for S3, awscli and rclone as independent S3 clients, libfaketime
-# for clock-skew tests, tinyproxy as the HTTP CONNECT proxy of the proxy test, GoogleTest.
-test_pkgs=(libgtest-dev libgmock-dev ceph-mon ceph-osd radosgw ceph-common awscli rclone faketime jq tinyproxy)
+# for clock-skew tests, tinyproxy as the HTTP CONNECT proxy of the proxy test, GoogleTest, and
+# the `age` command (age-keygen included) as the reference peer of the encrypted-backup tests.
+test_pkgs=(libgtest-dev libgmock-dev ceph-mon ceph-osd radosgw ceph-common awscli rclone faketime jq tinyproxy age)
 bench_pkgs=(libbenchmark-dev time strace python3)
 
 pkgs=("${build_pkgs[@]}")
