@@ -9,9 +9,23 @@
 #include <fmt/format.h>
 #include <openssl/crypto.h>
 
+#include <algorithm>
+
 namespace lifeboat::crypto {
 
 using namespace age_format;
+
+namespace {
+
+// Room for `more` bytes, growing geometrically: a caller appending every call's output to one
+// string must not pay a reallocation (and copy) per call.
+void reserve_for(std::string& out, std::size_t more) {
+    const auto need = out.size() + more;
+    if (out.capacity() < need)
+        out.reserve(std::max(need, 2 * out.capacity()));
+}
+
+} // namespace
 
 // ---- encryption ----
 
@@ -75,8 +89,7 @@ void age_encryptor::update(std::string_view plaintext, std::string& out) {
     s.write_header(out);
     if (plaintext.empty())
         return;
-    out.reserve(out.size() + plaintext.size() +
-                (plaintext.size() / chunk_size + 2) * chacha20_poly1305::tag_size);
+    reserve_for(out, plaintext.size() + (plaintext.size() / chunk_size + 2) * chacha20_poly1305::tag_size);
     // Top up the pending chunk; a full one is sealed only once more plaintext shows it is not the last.
     if (!s.pending.empty()) {
         if (s.pending.size() == chunk_size) {
@@ -142,9 +155,8 @@ struct age_decryptor::impl {
     }
 
     std::optional<std::string> read_header() {
-        const auto end = find_header_end(buffer, header_scanned);
+        const auto end = find_header_end(buffer, header_scanned, &header_scanned);
         if (end == std::string::npos) {
-            header_scanned = buffer.size();
             if (buffer.size() > max_header_size)
                 return fail(fmt::format("age header: longer than {} bytes", max_header_size));
             // A wrong first line is reported as soon as it is visible, not at end of input.
@@ -205,6 +217,8 @@ struct age_decryptor::impl {
                 return fail("age payload: data after the final chunk");
             return std::nullopt;
         }
+        // One allocation for what this call releases, not one per chunk.
+        reserve_for(out, buffer.size() + in.size());
         // A sealed chunk is known not to be the last once a byte past it has arrived.
         auto process = [&](std::string_view sealed) -> std::optional<std::string> {
             if (aead->open_append(stream_nonce(counter, false), sealed, out)) {

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <openssl/crypto.h>
 
+#include <algorithm>
+
 namespace lifeboat::crypto::age_format {
 namespace {
 
@@ -133,15 +135,22 @@ std::string serialize(const std::vector<stanza>& stanzas, const file_key& key) {
     return out;
 }
 
-std::size_t find_header_end(std::string_view bytes, std::size_t scan_from) {
+std::size_t find_header_end(std::string_view bytes, std::size_t scan_from, std::size_t* resume_from) {
     // Neither base64 bodies nor "-> " stanza lines can hold "\n--- ", so its first occurrence
     // starts the MAC line.
-    const std::size_t from = scan_from >= mac_prefix.size() ? scan_from - mac_prefix.size() : 0;
-    const auto at = bytes.find(mac_prefix, from);
-    if (at == std::string_view::npos)
+    const auto at = bytes.find(mac_prefix, std::min(scan_from, bytes.size()));
+    if (at == std::string_view::npos) {
+        if (resume_from) // a "\n--- " may begin in the last few bytes
+            *resume_from = bytes.size() >= mac_prefix.size() ? bytes.size() - mac_prefix.size() + 1 : 0;
         return std::string_view::npos;
+    }
     const auto nl = bytes.find('\n', at + mac_prefix.size());
-    return nl == std::string_view::npos ? std::string_view::npos : nl + 1;
+    if (nl == std::string_view::npos) {
+        if (resume_from) // the MAC line has begun: look at it again when its newline arrives
+            *resume_from = at;
+        return std::string_view::npos;
+    }
+    return nl + 1;
 }
 
 result<parsed_header, std::string> parse_header(std::string_view header) {

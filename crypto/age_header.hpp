@@ -51,8 +51,10 @@ std::array<std::uint8_t, 32> header_mac(const file_key& key, std::string_view ma
 std::string serialize(const std::vector<stanza>& stanzas, const file_key& key);
 
 // Where the header ends in `bytes` (the index after the MAC line's newline), or npos when it is
-// not complete yet. `scan_from` lets a caller that feeds bytes piecewise resume the search.
-std::size_t find_header_end(std::string_view bytes, std::size_t scan_from = 0);
+// not complete yet; then *resume_from (if given) is where to start the next search, as `scan_from`,
+// once more bytes have been appended (a caller feeding bytes piecewise never rescans).
+std::size_t find_header_end(std::string_view bytes, std::size_t scan_from = 0,
+                            std::size_t* resume_from = nullptr);
 // Parses a complete header (bytes up to find_header_end()). Errors start with "age header: ".
 result<parsed_header, std::string> parse_header(std::string_view header);
 
