@@ -106,12 +106,16 @@ public:
     static result<age_decryptor, std::string> create(std::span<const age_identity> identities);
 
     // Feeds ciphertext; appends authenticated plaintext to plaintext_out. Returns a one-line error
-    // on the first failure ("age header: ...", "no identity matched any of the 2 recipient stanzas",
-    // "age header MAC mismatch", "age payload: chunk 3 failed authentication", "age payload: data
-    // after the final chunk", ...); after an error the decryptor is spent and keeps returning it.
+    // on the first failure, e.g. "age header: not an age v1 file (...)", "age: no identity matched
+    // any of the 2 recipient stanzas (X25519, X25519)", "age header MAC mismatch (the header was
+    // altered)", "age payload: chunk 3 failed authentication", "age payload: data after the final
+    // chunk". After an error the decryptor is spent and keeps returning it. The whole ciphertext
+    // may be passed at once: only the header (and at most one chunk) is copied inside.
     std::optional<std::string> update(std::string_view ciphertext, std::string& plaintext_out);
     // The end of the input: opens the held-back last chunk and appends its plaintext. Fails when
-    // the stream was cut short (header incomplete, or no final chunk) or the last chunk is forged.
+    // the stream was cut short ("age header: truncated", "age payload: truncated (no final
+    // chunk)") or the last chunk is forged ("age payload: chunk N failed authentication"; bytes
+    // appended after a short last chunk also read as that, as with the age command).
     std::optional<std::string> finish(std::string& plaintext_out);
 
     // Once the header has been read: the type of each recipient stanza ("X25519", "scrypt", ...),

@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 using namespace lifeboat;
 using namespace lifeboat::crypto;
 using namespace lifeboat::crypto::age_format;
@@ -329,4 +331,31 @@ TEST(age_format, no_recipients_or_identities) {
     auto enc = age_encryptor::create(r);
     ASSERT_FALSE(enc);
     EXPECT_NE(enc.error().find("low-order"), std::string::npos);
+}
+
+TEST(age_format, any_split_of_the_input_gives_the_same_result) {
+    keys k;
+    std::mt19937 rng(42);
+    for (int round = 0; round < 20; ++round) {
+        const auto n = std::uniform_int_distribution<std::size_t>(0, 4 * 65536 + 100)(rng);
+        const auto pt = test::random_bytes(n, static_cast<unsigned>(round + 100));
+        auto enc = age_encryptor::create(k.recipients);
+        std::string ct;
+        for (std::size_t at = 0; at < n;) {
+            const auto step = std::uniform_int_distribution<std::size_t>(0, 140000)(rng);
+            enc->update(std::string_view(pt).substr(at, step), ct);
+            at += step;
+        }
+        enc->finish(ct);
+        ASSERT_EQ(ct.size(), enc->encrypted_size(n));
+        auto dec = age_decryptor::create(k.ids);
+        std::string out;
+        for (std::size_t at = 0; at < ct.size();) {
+            const auto step = std::uniform_int_distribution<std::size_t>(0, 140000)(rng);
+            ASSERT_FALSE(dec->update(std::string_view(ct).substr(at, step), out)) << round;
+            at += step;
+        }
+        ASSERT_FALSE(dec->finish(out)) << round;
+        ASSERT_EQ(out, pt) << round << " n=" << n;
+    }
 }
