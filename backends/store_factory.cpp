@@ -146,11 +146,11 @@ result<object_url, std::string> parse_object_url(std::string_view url) {
         out.store.prefix.clear();
         return out;
     }
+    out.store.root_links_any_owner = false;
     if (!url.empty() && url.back() == '/')
         return out; // the folder itself
     out.key = out.store.path.filename().string();
     out.store.path = out.store.path.parent_path();
-    out.store.root_links_any_owner = false;
     if (out.store.path == "/")
         return bad(url, "names a file in the root folder; a file store needs a folder of its own");
     return out;
