@@ -2,6 +2,7 @@
 
 #include "agent/config_keys.hpp"
 #include "agent/config_values.hpp"
+#include "agent/kong_conf_keys.hpp"
 #include "base/atomic_file.hpp"
 
 #include <fmt/format.h>
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <unistd.h>
 
@@ -31,9 +33,60 @@ std::string env_name(std::string_view key) {
 }
 
 // kong.conf syntax: `key = value`, `#` starts a comment unless escaped as `\#`.
+// The known key (lifeboat's or Kong's) closest to `key` by edit distance, when one is close
+// enough to be a likely misspelling; empty otherwise.
+std::string closest_known_key(std::string_view key) {
+    const auto distance = [](std::string_view a, std::string_view b) {
+        std::vector<std::size_t> row(b.size() + 1);
+        for (std::size_t j = 0; j <= b.size(); ++j)
+            row[j] = j;
+        for (std::size_t i = 1; i <= a.size(); ++i) {
+            std::size_t diagonal = row[0];
+            row[0] = i;
+            for (std::size_t j = 1; j <= b.size(); ++j) {
+                const std::size_t above = row[j];
+                row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+                diagonal = above;
+            }
+        }
+        return row[b.size()];
+    };
+    std::string_view best;
+    std::size_t best_distance = std::numeric_limits<std::size_t>::max();
+    const auto consider = [&](std::string_view candidate) {
+        const auto d = distance(key, candidate);
+        if (d < best_distance) {
+            best_distance = d;
+            best = candidate;
+        }
+    };
+    for (const auto& k : config_keys())
+        consider(k.name);
+    for (auto k : kong_conf_key_names())
+        consider(k);
+    if (best_distance > std::max<std::size_t>(3, key.size() / 3))
+        return {};
+    return std::string(best);
+}
+
+// A key that is neither lifeboat's nor Kong's: an error (a misspelt key must not silently leave
+// a node without, say, its control plane). Kong's keys are accepted and reported as ignored.
+result<void, config_error> check_unknown_key(const std::string& key, std::string_view value,
+                                             const std::string& origin, loaded_config& out) {
+    if (is_kong_conf_key(key)) {
+        out.ignored_kong_keys.push_back(fmt::format("{} ({})", key, origin));
+        return ok_v;
+    }
+    const auto closest = closest_known_key(key);
+    return failure{config_error{
+        key, std::string(value),
+        closest.empty() ? std::string("a known configuration key (see `lifeboat config reference`)")
+                        : fmt::format("a known configuration key; did you mean {}?", closest),
+        origin}};
+}
+
 result<void, config_error> read_conf_file(const std::filesystem::path& path,
-                                          std::map<std::string, raw_value>& raw,
-                                          std::vector<std::string>& warnings) {
+                                          std::map<std::string, raw_value>& raw, loaded_config& out) {
     std::ifstream in(path);
     if (!in) {
         return failure{config_error{"--conf", path.string(),
@@ -44,6 +97,10 @@ result<void, config_error> read_conf_file(const std::filesystem::path& path,
     int number = 0;
     while (std::getline(in, line)) {
         ++number;
+        // A UTF-8 byte order mark (as some editors write) would otherwise become part of the
+        // first key and hide it.
+        if (number == 1 && line.starts_with("\xEF\xBB\xBF"))
+            line.erase(0, 3);
         std::string text;
         for (std::size_t i = 0; i < line.size(); ++i) {
             if (line[i] == '\\' && i + 1 < line.size() && line[i + 1] == '#') {
@@ -67,7 +124,8 @@ result<void, config_error> read_conf_file(const std::filesystem::path& path,
         std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::tolower(c); });
         const auto value = trim(trimmed.substr(eq + 1));
         if (!find_key(key)) {
-            warnings.push_back(fmt::format("unknown configuration key {} at {} is ignored", key, origin));
+            if (auto r = check_unknown_key(key, value, origin, out); !r)
+                return r;
             continue;
         }
         raw[key] = {std::string(value), origin};
@@ -158,7 +216,7 @@ result<loaded_config, config_error> load_config(const config_sources& sources) {
         raw[std::string(k.name)] = {std::string(k.default_value), "default"};
 
     if (sources.conf_file) {
-        if (auto r = read_conf_file(*sources.conf_file, raw, out.warnings); !r)
+        if (auto r = read_conf_file(*sources.conf_file, raw, out); !r)
             return failure{r.error()};
     }
     for (const auto& k : config_keys()) {
@@ -168,8 +226,8 @@ result<loaded_config, config_error> load_config(const config_sources& sources) {
     }
     for (const auto& [key, value] : sources.overrides) {
         if (!find_key(key)) {
-            out.warnings.push_back(
-                fmt::format("unknown configuration key {} given with --set is ignored", key));
+            if (auto r = check_unknown_key(key, value, "--set", out); !r)
+                return failure{r.error()};
             continue;
         }
         raw[key] = {std::string(trim(value)), "--set"};

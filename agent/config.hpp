@@ -86,7 +86,8 @@ struct config_sources {
 
 struct loaded_config {
     settings values;
-    std::vector<std::string> warnings;            // unknown keys and the like
+    std::vector<std::string> warnings;            // settings that have no effect, and the like
+    std::vector<std::string> ignored_kong_keys;   // "role (kong.conf:3)": Kong's keys lifeboat does not use
     std::map<std::string, std::string> origin_of; // key -> where its value came from
 };
 

@@ -87,14 +87,24 @@ boost::json::object to_json(const agent_status& s) {
     json::array reasons_json;
     for (const auto& r : reasons)
         reasons_json.emplace_back(r);
+    // A bucket may hold any number of registrations (stale ones, or a flood): /status shows this
+    // node, the live ones and then the others up to max_status_candidates, and counts the rest.
     json::array candidates;
+    std::vector<const election_candidate*> shown;
     for (const auto& c : s.election.candidates)
-        candidates.emplace_back(json::object{{"node_id", c.node_id},
-                                             {"registration", c.registration},
-                                             {"alive", c.alive},
-                                             {"self", c.self},
-                                             {"kong", c.kong},
-                                             {"since_change_s", c.since_change_s}});
+        if ((c.self || c.alive) && shown.size() < max_status_candidates)
+            shown.push_back(&c);
+    for (const auto& c : s.election.candidates)
+        if (!(c.self || c.alive) && shown.size() < max_status_candidates)
+            shown.push_back(&c);
+    const auto not_shown = s.election.candidates.size() - shown.size();
+    for (const auto* c : shown)
+        candidates.emplace_back(json::object{{"node_id", c->node_id},
+                                             {"registration", c->registration},
+                                             {"alive", c->alive},
+                                             {"self", c->self},
+                                             {"kong", c->kong},
+                                             {"since_change_s", c->since_change_s}});
 
     return json::object{
         {"node_id", s.node_id},
@@ -173,6 +183,7 @@ boost::json::object to_json(const agent_status& s) {
              {"fencing", s.election.fencing},
              {"fencing_state", s.election.fencing_state},
              {"candidates", std::move(candidates)},
+             {"candidates_not_shown", not_shown},
              {"next_round_in_s", or_null(s.election.next_round_in_s)},
              {"interval_s", s.election.interval_s},
              {"lease_s", s.election.lease_s},

@@ -86,6 +86,10 @@ struct election_candidate {
     double since_change_s = 0; // since this node saw it change
 };
 
+// At most this many candidates are listed in /status (this node and the live ones first); the
+// rest are counted in "candidates_not_shown".
+inline constexpr std::size_t max_status_candidates = 64;
+
 struct election_status {
     bool enabled = false;
     std::string role = "disabled"; // disabled | candidate | follower | leader

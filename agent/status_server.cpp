@@ -1,5 +1,6 @@
 #include "agent/status_server.hpp"
 
+#include "agent/json_text.hpp"
 #include "base/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -61,14 +62,14 @@ status_response route_status_request(const agent_status& status, std::string_vie
     if (method != "GET" && method != "HEAD")
         return {405, "text/plain", "only GET is served here\n"};
     if (path == "/status")
-        return {200, "application/json", boost::json::serialize(to_json(status)) + "\n"};
+        return {200, "application/json", serialize_valid(to_json(status)) + "\n"};
     if (path == "/healthz")
         return {200, "text/plain", "ok\n"};
     if (path == "/readyz") {
         std::string why;
         const bool ready = status.ready(why);
         boost::json::object body{{"ready", ready}, {"reason", why}, {"source", status.config.source}};
-        return {ready ? 200u : 503u, "application/json", boost::json::serialize(body) + "\n"};
+        return {ready ? 200u : 503u, "application/json", serialize_valid(std::move(body)) + "\n"};
     }
     if (path == "/metrics")
         return {200, "text/plain; version=0.0.4", to_prometheus(status)};

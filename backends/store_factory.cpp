@@ -146,6 +146,7 @@ result<object_url, std::string> parse_object_url(std::string_view url) {
         out.store.prefix.clear();
         return out;
     }
+    out.store.root_links_any_owner = false;
     if (!url.empty() && url.back() == '/')
         return out; // the folder itself
     out.key = out.store.path.filename().string();
@@ -160,7 +161,8 @@ result<std::unique_ptr<object_store>, std::string> make_object_store(boost::asio
                                                                      const store_environment& env) {
     switch (url.kind) {
     case store_kind::file:
-        return make_file_store(url.path);
+        return make_file_store(url.path, url.root_links_any_owner ? file_root_links::any_owner
+                                                                  : file_root_links::root_owned_only);
     case store_kind::gcs: {
         auto options = gcs_options::from_environment(url.bucket, env);
         if (!options)

@@ -27,6 +27,11 @@ struct storage_url {
     std::string bucket;         // s3, gcs
     std::string prefix;         // s3, gcs: the key prefix, no leading slash, may be empty
     std::filesystem::path path; // file: the absolute directory
+    // file: whether links in `path` itself are followed. A configured storage folder is the
+    // operator's choice (any link followed); a folder the CLI derives from an object URL
+    // (file:///B/dirlink/keep opens /B/dirlink) may run through a link someone planted in the
+    // bucket, so there only links owned by root are followed.
+    bool root_links_any_owner = true;
 
     // "s3://bucket/prefix", "file:///abs/path": normalised, never with secrets.
     std::string to_string() const;

@@ -21,6 +21,8 @@ const lifeboat::cli::command_registration reg{
                 return;
             }
             std::fputs(lifeboat::agent::render_effective(*loaded).c_str(), stdout);
+            for (const auto& key : loaded->ignored_kong_keys)
+                std::printf("# ignored: %s is a Kong key that lifeboat does not use\n", key.c_str());
         });
         auto* reference = config->add_subcommand(
             "reference",

@@ -61,8 +61,12 @@ std::optional<status_reply> get_status(const std::string& address, const std::st
             req.set(http::field::connection, "close");
             co_await http::async_write(socket, req, asio::use_awaitable);
             boost::beast::flat_buffer buffer;
-            http::response<http::string_body> res;
-            co_await http::async_read(socket, buffer, res, asio::use_awaitable);
+            // Beast's default limit is 8 MiB; a status document that large is unusual (the agent
+            // caps its candidate list) but still an answer, so it is read up to 256 MiB.
+            http::response_parser<http::string_body> parser;
+            parser.body_limit(std::uint64_t(256) << 20);
+            co_await http::async_read(socket, buffer, parser, asio::use_awaitable);
+            auto res = parser.release();
             reply = status_reply{res.result_int(), std::move(res.body())};
         },
         [&](std::exception_ptr e) {

@@ -61,6 +61,8 @@ void print_election(const json::object& el) {
                 fmt::format("{}{}{}{}", candidates.empty() ? "" : ", ", str(o, "node_id"),
                             num(o, "self") == "yes" ? "*" : "", num(o, "alive") == "yes" ? "" : " (dead)");
         }
+    if (const auto more = num(el, "candidates_not_shown"); more != "-" && more != "0")
+        candidates += fmt::format(" and {} more", more);
     std::string fencing = str(el, "fencing_state", num(el, "fencing") == "yes" ? "enforced" : "unknown");
     fencing = fencing == "enforced" ? "fenced"
               : fencing == "unknown"
@@ -83,7 +85,7 @@ void print_summary(const json::object& s) {
     const auto& ex = sub(s, "export");
     std::printf("lifeboat %s  node %s  gateway %s  %s, %s\n", str(s, "version").c_str(),
                 str(s, "node_id").c_str(), str(s, "node_version").c_str(), str(s, "health").c_str(),
-                sub(s, "roles").empty() ? "" : (s.at("ready").as_bool() ? "ready" : "not ready"));
+                sub(s, "roles").empty() ? "" : (num(s, "ready") == "yes" ? "ready" : "not ready"));
     if (str(cp, "state") == "disabled")
         std::printf("control plane  none configured\n");
     else
@@ -142,8 +144,12 @@ int status_main() {
                      error.c_str());
         return 2;
     }
+    // Whatever the server sends: an older agent may put bytes that are not UTF-8 in a name, so
+    // they are accepted here rather than turning a running agent into "unreachable".
     boost::system::error_code ec;
-    auto doc = json::parse(reply->body, ec);
+    json::parse_options parse_options;
+    parse_options.allow_invalid_utf8 = true;
+    auto doc = json::parse(reply->body, ec, {}, parse_options);
     if (reply->status != 200 || ec || !doc.is_object()) {
         std::fprintf(stderr, "lifeboat status: %s answered HTTP %u with no status document\n",
                      address.c_str(), reply->status);

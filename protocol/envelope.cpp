@@ -15,6 +15,8 @@
 #include <optional>
 #include <sys/mman.h>
 #include <system_error>
+#include <unordered_set>
+#include <vector>
 
 namespace lifeboat::protocol {
 namespace json = boost::json;
@@ -123,9 +125,13 @@ public:
         if (!begin_value(value_kind::object, ec))
             return false;
         ++depth_;
+        if (open_objects_ == object_keys_.size())
+            object_keys_.emplace_back();
+        object_keys_[open_objects_++].clear();
         return true;
     }
     bool on_object_end(std::size_t, json::error_code& ec) {
+        --open_objects_;
         --depth_;
         if (mode_ == doc_mode::envelope && depth_ == 1) {
             if (in_config_) {
@@ -241,6 +247,9 @@ private:
                 return fail(ec, fmt::format("{}{}[{}] is {}, expected an object", config_prefix(), section_,
                                             element_index_, kind_name(kind)));
             ++element_index_;
+            if (++entities_ > max_config_entities)
+                return fail(ec, fmt::format("the config has more than {} entities (the limit per config)",
+                                            max_config_entities));
         }
         return true;
     }
@@ -314,6 +323,19 @@ private:
     bool key_piece(json::string_view s, bool last, json::error_code& ec) {
         const bool first = !key_started_;
         key_started_ = !last;
+        if (first)
+            full_key_.clear();
+        full_key_.append(s.data(), s.size());
+        // (The envelope's own members have their own check and message, in key_done.)
+        if (last && !(mode_ == doc_mode::envelope && depth_ == 1) &&
+            !object_keys_[open_objects_ - 1].insert(full_key_))
+            return fail(ec,
+                        fmt::format("duplicate key {}{}: Kong would keep only the last one, so the gateway "
+                                    "would read something other than what was validated",
+                                    quote_for_error(full_key_.substr(0, 200)),
+                                    config_depth_ == 0 || depth_ <= config_depth_
+                                        ? std::string()
+                                        : fmt::format(" in {}{}", config_prefix(), section_)));
         const bool wanted = (mode_ == doc_mode::envelope && depth_ == 1) || (in_hashes_ && depth_ == 2) ||
                             (config_depth_ != 0 && (depth_ == config_depth_ || depth_ == config_depth_ + 1));
         if (first) {
@@ -419,6 +441,12 @@ private:
         case capture_target::format_version:
             if (capture_buffer_.empty())
                 return fail(ec, fmt::format("{}_format_version is empty", config_prefix()));
+            // Kong's declarative schema (kong/db/schema/others/declarative_config.lua) accepts only
+            // these; the gateway would refuse any other, so lifeboat must not call it valid.
+            if (capture_buffer_ != "3.0" && capture_buffer_ != "2.1" && capture_buffer_ != "1.1")
+                return fail(ec, fmt::format("{}_format_version {} is not one Kong knows (\"3.0\", \"2.1\" or "
+                                            "\"1.1\")",
+                                            config_prefix(), quote_for_error(capture_buffer_)));
             return true;
         case capture_target::none:
             return true;
@@ -497,6 +525,40 @@ private:
         }
         config_end = i;
     }
+
+    // The keys of one open object, to refuse a duplicate: Kong's JSON decoder keeps the last of
+    // two equal keys, so a document with both would be validated in one reading and applied in
+    // another. Entities have a handful of keys (a linear search); a large object gets a set.
+    class key_set {
+    public:
+        void clear() {
+            few_.clear();
+            many_.clear();
+        }
+        // false when `key` was already there.
+        bool insert(const std::string& key) {
+            if (!many_.empty())
+                return many_.insert(key).second;
+            if (std::find(few_.begin(), few_.end(), key) != few_.end())
+                return false;
+            if (few_.size() < linear_limit) {
+                few_.push_back(key);
+                return true;
+            }
+            many_.insert(few_.begin(), few_.end());
+            few_.clear();
+            return many_.insert(key).second;
+        }
+
+    private:
+        static constexpr std::size_t linear_limit = 32;
+        std::vector<std::string> few_;
+        std::unordered_set<std::string> many_;
+    };
+    std::vector<key_set> object_keys_; // one per open object; reused, so entities allocate nothing
+    std::size_t open_objects_ = 0;
+    std::size_t entities_ = 0;
+    std::string full_key_;
 
     doc_mode mode_;
     const char* base_ = nullptr;

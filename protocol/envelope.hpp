@@ -22,6 +22,14 @@
 
 namespace lifeboat::protocol {
 
+// The most entities (elements of the top-level entity collections: services, routes, plugins,
+// consumers, ...) one config may hold. The largest real configs we size for have about 200,000
+// (docs/benchmarks.md's 50 MB test config: 10,000 services, 20,000 routes, 26,075 plugins, 43,000
+// consumers with their credentials); five times that leaves room, while a small input that
+// inflates to millions of empty entities (`"services":[{},{},...]`) is refused at the first
+// megabytes instead of costing gigabytes of memory.
+inline constexpr std::size_t max_config_entities = 1'000'000;
+
 struct decode_options {
     std::size_t max_inflated_size = std::size_t(256) << 20; // cluster_max_config_size
 };

@@ -1,5 +1,6 @@
 #include "backends/file/file_store.hpp"
 
+#include "backends/file/beneath.hpp"
 #include "base/atomic_file.hpp"
 #include "base/digest.hpp"
 
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
 #include <random>
 #include <sys/file.h>
@@ -29,27 +31,11 @@ constexpr const char* lock_file_name = ".lifeboat.lock";
 constexpr std::size_t max_metadata_bytes = 2048; // S3's limit, so a backup can move between stores
 constexpr std::size_t copy_chunk = std::size_t(1) << 20;
 constexpr std::size_t stream_chunk = std::size_t(256) << 10;
+// How deep list() descends below the folder it starts from. Real keys are a few levels deep; a
+// hostile chain thousands of folders deep is not walked (its files are not objects of ours).
+constexpr int max_list_depth = 32;
 
-class unique_fd {
-public:
-    explicit unique_fd(int fd = -1) : fd_(fd) {}
-    ~unique_fd() {
-        if (fd_ >= 0)
-            ::close(fd_);
-    }
-    unique_fd(const unique_fd&) = delete;
-    unique_fd& operator=(const unique_fd&) = delete;
-    int get() const { return fd_; }
-    bool valid() const { return fd_ >= 0; }
-    void reset(int fd) {
-        if (fd_ >= 0)
-            ::close(fd_);
-        fd_ = fd;
-    }
-
-private:
-    int fd_;
-};
+using beneath::unique_fd;
 
 std::string new_version_token() {
     // 128 random bits: a version never repeats, so compare-and-swap has no ABA problem even when
@@ -138,9 +124,83 @@ std::string segment_problem(std::string_view segment) {
     return {};
 }
 
+// ("a/b", "c") for the key "a/b/c"; ("", "c") for "c".
+std::pair<std::string, std::string> split_key(std::string_view key) {
+    const auto slash = key.rfind('/');
+    if (slash == std::string_view::npos)
+        return {std::string(), std::string(key)};
+    return {std::string(key.substr(0, slash)), std::string(key.substr(slash + 1))};
+}
+
+// A hidden temporary file in an open folder, renamed (or linked) over its final name once
+// complete, removed if never committed. All of it relative to the folder's descriptor.
+class temporary_file {
+public:
+    temporary_file(int dir_fd, std::string target) : dir_fd_(dir_fd), target_(std::move(target)) {}
+    ~temporary_file() {
+        if (!name_.empty())
+            ::unlinkat(dir_fd_, name_.c_str(), 0);
+    }
+    temporary_file(const temporary_file&) = delete;
+    temporary_file& operator=(const temporary_file&) = delete;
+
+    // 0 or an errno.
+    int create() {
+        // A random suffix keeps concurrent writers apart; the leading dot keeps it out of listings.
+        std::random_device rd;
+        name_ = fmt::format(".{}.tmp-{:08x}", target_, rd());
+        int fd = -1;
+        do {
+            fd = ::openat(dir_fd_, name_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        } while (fd < 0 && errno == EINTR);
+        if (fd < 0) {
+            name_.clear();
+            return errno;
+        }
+        fd_.reset(fd);
+        return 0;
+    }
+    int write(std::string_view bytes) {
+        while (!bytes.empty()) {
+            const ssize_t n = ::write(fd_.get(), bytes.data(), bytes.size());
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                return errno;
+            }
+            bytes.remove_prefix(static_cast<std::size_t>(n));
+        }
+        return 0;
+    }
+    // Makes the content visible under the final name (the caller fsynced it): rename(2), or with
+    // `exclusive` link(2), which fails when the name exists. Then the folder is fsynced.
+    int commit(bool exclusive) {
+        fd_.reset(-1);
+        if (exclusive) {
+            if (::linkat(dir_fd_, name_.c_str(), dir_fd_, target_.c_str(), 0) != 0)
+                return errno;
+            ::unlinkat(dir_fd_, name_.c_str(), 0);
+        } else if (::renameat(dir_fd_, name_.c_str(), dir_fd_, target_.c_str()) != 0) {
+            return errno;
+        }
+        name_.clear();
+        return ::fsync(dir_fd_) == 0 ? 0 : errno;
+    }
+    int fd() const { return fd_.get(); }
+    const std::string& name() const { return name_; }
+
+private:
+    int dir_fd_;
+    std::string target_;
+    std::string name_;
+    unique_fd fd_;
+};
+
 class file_store final : public object_store {
 public:
-    explicit file_store(fs::path root) : root_(std::move(root)) {}
+    file_store(fs::path root, bool root_owned_links_only)
+        : root_(std::move(root))
+        , root_owned_links_only_(root_owned_links_only) {}
 
     store_kind kind() const override { return store_kind::file; }
     std::string describe() const override { return "file://" + root_.string(); }
@@ -259,16 +319,18 @@ public:
                                           op}};
 
         const fs::path path = path_of(key);
-        const fs::path dir = path.parent_path();
-        if (auto r = make_folders(op, key, dir); !r)
-            co_return failure{r.error()};
+        const auto [folder, name] = split_key(key);
+        auto dir = open_folder(op, key, folder, true);
+        if (!dir)
+            co_return failure{dir.error()};
 
         // Content and attribute go into a temporary file (invisible to list: its name starts with
         // '.') and are flushed before the lock is taken, so the lock is held only for the check
-        // and the rename.
-        atomic_file_writer out;
-        if (auto r = out.open(path); !r)
-            co_return failure{store_error{store_errc::local_io, 0, "", r.error(), op}};
+        // and the rename. Everything is relative to the folder's descriptor, which was reached
+        // without following a link: nothing outside the root is ever written.
+        temporary_file out(dir->get(), name);
+        if (auto r = out.create(); r != 0)
+            co_return failure{io_error(op, "create", path, r)};
         auto written = write_body(op, body, out);
         if (!written)
             co_return failure{written.error()};
@@ -281,20 +343,22 @@ public:
                     fmt::format(
                         "the filesystem of {} does not support user extended attributes, which the file "
                         "store needs to keep versions and metadata with each object",
-                        dir.string()),
+                        path.parent_path().string()),
                     op}};
-            co_return failure{io_error(op, "set attribute on", out.temp_path(), err)};
+            co_return failure{io_error(op, "set attribute on", path.parent_path() / out.name(), err)};
         }
         if (::fsync(out.fd()) != 0)
-            co_return failure{io_error(op, "fsync", out.temp_path(), errno)};
+            co_return failure{io_error(op, "fsync", path.parent_path() / out.name(), errno)};
+        struct stat written_stat {};
+        const bool have_stat = ::fstat(out.fd(), &written_stat) == 0;
 
-        auto lock = lock_folder(op, dir);
+        auto lock = lock_folder(op, dir->get(), path.parent_path());
         if (!lock)
             co_return failure{lock.error()};
 
         if (options.condition == write_condition::if_absent) {
             struct stat st {};
-            if (::lstat(path.c_str(), &st) == 0)
+            if (::fstatat(dir->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
                 co_return precondition_failed(op, "the object already exists");
         } else if (options.condition == write_condition::if_match) {
             auto current = current_version(op, key);
@@ -307,14 +371,14 @@ public:
         }
 
         const bool exclusive = options.condition == write_condition::if_absent;
-        if (auto r = out.commit(exclusive); !r) {
+        if (const int err = out.commit(exclusive); err != 0) {
             struct stat st {};
-            const bool exists = ::lstat(path.c_str(), &st) == 0;
+            const bool exists = ::fstatat(dir->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
             if (exclusive && exists) // a writer that does not take the lock got there first
                 co_return precondition_failed(op, "the object already exists");
             if (exists && S_ISDIR(st.st_mode))
                 co_return invalid(op, key, "is a folder of other objects, so it cannot also be an object");
-            co_return failure{store_error{store_errc::local_io, 0, "", r.error(), op}};
+            co_return failure{io_error(op, exclusive ? "create" : "rename into", path, err)};
         }
 
         object_info info;
@@ -323,8 +387,7 @@ public:
         info.etag = attributes.version;
         info.content_type = attributes.content_type;
         info.metadata = std::move(attributes.metadata);
-        struct stat st {};
-        info.last_modified = ::stat(path.c_str(), &st) == 0 ? mtime_of(st) : wall_clock::now();
+        info.last_modified = have_stat ? mtime_of(written_stat) : wall_clock::now();
         co_return info;
     }
 
@@ -334,11 +397,15 @@ public:
         if (auto problem = file_key_problem(key); !problem.empty())
             co_return invalid(op, key, problem);
         const fs::path path = path_of(key);
-        const fs::path dir = path.parent_path();
-        std::error_code ec;
-        if (!fs::is_directory(dir, ec))
-            co_return ok_v; // nothing there: a missing key is success
-        auto lock = lock_folder(op, dir);
+        const auto [folder, name] = split_key(key);
+        auto dir = open_folder(op, key, folder, false);
+        if (!dir) {
+            const auto code = dir.error().code;
+            if (code == store_errc::not_found || code == store_errc::invalid_argument)
+                co_return ok_v; // nothing there (or an object where a folder would be): success
+            co_return failure{dir.error()};
+        }
+        auto lock = lock_folder(op, dir->get(), path.parent_path());
         if (!lock)
             co_return failure{lock.error()};
         if (!expected_version.empty()) {
@@ -350,7 +417,9 @@ public:
             if (*current != expected_version)
                 co_return precondition_failed(op, "the object's version has changed");
         }
-        if (::unlink(path.c_str()) != 0) {
+        // unlinkat removes the entry itself (a link is removed, never what it points to), and
+        // only in the folder reached without following links.
+        if (::unlinkat(dir->get(), name.c_str(), 0) != 0) {
             const int err = errno;
             if (err == ENOENT)
                 co_return ok_v;
@@ -358,8 +427,8 @@ public:
                 co_return invalid(op, key, "is a folder, not an object");
             co_return failure{io_error(op, "remove", path, err)};
         }
-        if (auto r = fsync_directory(dir); !r)
-            co_return failure{store_error{store_errc::local_io, 0, "", r.error(), op}};
+        if (::fsync(dir->get()) != 0)
+            co_return failure{io_error(op, "fsync folder", path.parent_path(), errno)};
         co_return ok_v;
     }
 
@@ -394,8 +463,22 @@ public:
 
         std::vector<std::string> keys;
         const std::string start_key = folder.empty() ? std::string() : folder + "/";
-        if (auto r = collect_keys(op, start_key, prefix, keys); !r)
-            co_return failure{r.error()};
+        auto root = open_root(op, false);
+        if (!root) {
+            if (root.error().code == store_errc::not_found)
+                co_return std::vector<object_info>{};
+            co_return failure{root.error()};
+        }
+        {
+            auto start = beneath::open_folder(root->get(), folder, false);
+            if (!start) {
+                if (start.error().err == ENOENT ||
+                    (start.error().err == ENOTDIR && start.error().type == S_IFREG))
+                    co_return std::vector<object_info>{};
+                co_return failure{refused(op, start.error(), folder)};
+            }
+            collect_keys(start->get(), start_key, prefix, keys, 0);
+        }
         std::sort(keys.begin(), keys.end());
 
         std::vector<object_info> out;
@@ -405,15 +488,14 @@ public:
                 break;
             unique_fd fd;
             struct stat st {};
-            auto opened = open_object(op, key, fd, st);
-            if (!opened) {
-                if (opened.error().code == store_errc::not_found)
-                    continue; // removed since the folder was read
-                co_return failure{opened.error()};
-            }
+            // An entry that cannot be read as an object (removed or replaced since the folder was
+            // read, unreadable, an invalid attribute) is left out rather than failing the whole
+            // listing: one odd file in a shared folder must not stop, say, every election round.
+            if (!open_object(op, key, fd, st))
+                continue;
             auto info = read_info(op, key, fd.get(), st);
             if (!info)
-                co_return failure{info.error()};
+                continue;
             out.push_back(std::move(info).value());
         }
         co_return out;
@@ -421,6 +503,7 @@ public:
 
 private:
     fs::path root_;
+    bool root_owned_links_only_;
 
     fs::path path_of(std::string_view key) const { return root_ / fs::path(std::string(key)); }
 
@@ -447,32 +530,74 @@ private:
         return store_error{code, 0, "", errno_message(what, path, err), op};
     }
 
-    // Opens an object for reading: a regular file, never a symbolic link (which could point
-    // outside the root).
+    // The store's root folder. Its own path may go through links (the operator chose it).
+    store_result<unique_fd> open_root(const std::string& op, bool create) const {
+        auto root = beneath::open_root(root_, create, root_owned_links_only_);
+        if (!root) {
+            if (root.error().type != 0)
+                return failure{refused(op, root.error(), {})};
+            if (root.error().err == ENOENT)
+                return failure{store_error{store_errc::not_found, 0, "", "no such object", op}};
+            return failure{io_error(op, "open folder", root_, root.error().err)};
+        }
+        return std::move(root).value();
+    }
+
+    // One line naming the entry in the way and its type ("/b/3.6.0.0 is a symbolic link, ...").
+    store_error refused(const std::string& op, const beneath::refusal& r, std::string_view relative) const {
+        // (An entry in the root's own path is absolute, and operator/ keeps it as it is.)
+        const fs::path entry = root_ / fs::path(r.entry.empty() ? std::string(relative) : r.entry);
+        if (r.type == 0)
+            return io_error(op, "open", entry, r.err);
+        return store_error{store_errc::local_io, 0, "",
+                           fmt::format("{} is {}; the file store opens only regular files and folders, and "
+                                       "never follows a link",
+                                       entry.string(), beneath::type_name(r.type)),
+                           op};
+    }
+
+    // Opens the folder that holds `key` (`folder` relative to the root), creating it for writes.
+    store_result<unique_fd> open_folder(const std::string& op, std::string_view key, std::string_view folder,
+                                        bool create) const {
+        auto root = open_root(op, create);
+        if (!root)
+            return failure{root.error()};
+        auto dir = beneath::open_folder(root->get(), folder, create);
+        if (dir)
+            return std::move(dir).value();
+        const auto& r = dir.error();
+        if (r.type == S_IFREG)
+            return invalid(
+                op, key,
+                fmt::format("needs the folder {}, which is an object (a key cannot be both)", r.entry));
+        if (r.err == ENOENT && r.type == 0)
+            return failure{store_error{store_errc::not_found, 0, "", "no such object", op}};
+        return failure{refused(op, r, folder)};
+    }
+
+    // Opens an object for reading: a regular file reached without following a link at any level
+    // and without blocking (a FIFO or device is refused, never waited on).
     store_result<void> open_object(const std::string& op, std::string_view key, unique_fd& fd,
                                    struct stat& st) const {
-        const fs::path path = path_of(key);
-        int raw = -1;
-        do {
-            raw = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        } while (raw < 0 && errno == EINTR);
-        if (raw < 0) {
-            const int err = errno;
-            if (err == ELOOP)
-                return failure{store_error{
-                    store_errc::local_io, 0, "",
-                    fmt::format("{} is a symbolic link, which the file store does not follow", path.string()),
-                    op}};
-            if (err == ENOENT || err == ENOTDIR)
+        auto root = open_root(op, false);
+        if (!root)
+            return failure{root.error()};
+        auto opened = beneath::open_entry(root->get(), key, O_RDONLY);
+        if (!opened) {
+            const auto& r = opened.error();
+            if (r.type == S_IFREG || ((r.err == ENOENT || r.err == ENOTDIR) && r.type == 0))
                 return failure{store_error{store_errc::not_found, 0, "", "no such object", op}};
-            return failure{io_error(op, "open", path, err)};
+            return failure{refused(op, r, key)};
         }
-        fd.reset(raw);
-        if (::fstat(raw, &st) != 0)
-            return failure{io_error(op, "stat", path, errno)};
-        if (!S_ISREG(st.st_mode))
+        fd = std::move(opened).value();
+        if (::fstat(fd.get(), &st) != 0)
+            return failure{io_error(op, "stat", path_of(key), errno)};
+        if (S_ISDIR(st.st_mode))
             return failure{store_error{store_errc::not_found, 0, "",
-                                       fmt::format("{} is not a regular file", path.string()), op}};
+                                       fmt::format("{} is a folder, not an object", path_of(key).string()),
+                                       op}};
+        if (!S_ISREG(st.st_mode))
+            return failure{refused(op, beneath::refusal{0, std::string(key), st.st_mode & S_IFMT}, key)};
         return ok_v;
     }
 
@@ -553,32 +678,28 @@ private:
         return std::move(info->etag);
     }
 
-    store_result<void> make_folders(const std::string& op, std::string_view key, const fs::path& dir) const {
-        std::error_code ec;
-        fs::create_directories(dir, ec);
-        if (!ec)
-            return ok_v;
-        // Find the part of the key that is an object rather than a folder, for a useful error.
-        for (fs::path p = dir; p != root_ && p.has_relative_path(); p = p.parent_path()) {
-            struct stat st {};
-            if (::lstat(p.c_str(), &st) == 0 && !S_ISDIR(st.st_mode))
-                return invalid(op, key,
-                               fmt::format("needs the folder {}, which is an object (a key cannot be both)",
-                                           p.lexically_relative(root_).string()));
-        }
-        return failure{io_error(op, "create folder", dir, ec.value())};
-    }
-
     // Holds flock(2) on the folder's lock file until destroyed (closing the descriptor releases it).
-    store_result<std::unique_ptr<unique_fd>> lock_folder(const std::string& op, const fs::path& dir) const {
+    store_result<std::unique_ptr<unique_fd>> lock_folder(const std::string& op, int dir_fd,
+                                                         const fs::path& dir) const {
         const fs::path lock_path = dir / lock_file_name;
         int raw = -1;
         do {
-            raw = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+            raw = ::openat(dir_fd, lock_file_name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+                           0600);
         } while (raw < 0 && errno == EINTR);
-        if (raw < 0)
+        if (raw < 0) {
+            if (errno == ELOOP)
+                return failure{refused(op, beneath::refusal{ELOOP, "", S_IFLNK},
+                                       lock_path.lexically_relative(root_).string())};
             return failure{io_error(op, "open lock file", lock_path, errno)};
+        }
         auto fd = std::make_unique<unique_fd>(raw);
+        struct stat st {};
+        if (::fstat(raw, &st) != 0)
+            return failure{io_error(op, "stat", lock_path, errno)};
+        if (!S_ISREG(st.st_mode))
+            return failure{refused(op, beneath::refusal{0, "", st.st_mode & S_IFMT},
+                                   lock_path.lexically_relative(root_).string())};
         while (::flock(raw, LOCK_EX) != 0) {
             if (errno != EINTR)
                 return failure{io_error(op, "lock", lock_path, errno)};
@@ -587,11 +708,11 @@ private:
     }
 
     store_result<std::uint64_t> write_body(const std::string& op, const body_source& body,
-                                           atomic_file_writer& out) const {
+                                           temporary_file& out) const {
         if (const auto* bytes = std::get_if<std::shared_ptr<const std::string>>(&body.data)) {
             const std::string_view view = *bytes ? std::string_view(**bytes) : std::string_view();
-            if (auto r = out.write(view); !r)
-                return failure{store_error{store_errc::local_io, 0, "", r.error(), op}};
+            if (const int err = out.write(view); err != 0)
+                return failure{io_error(op, "write", out.name(), err)};
             return static_cast<std::uint64_t>(view.size());
         }
         const auto& source = std::get<fs::path>(body.data);
@@ -610,48 +731,59 @@ private:
                     store_error{store_errc::local_io, 0, "", errno_message("read", source, errno), op}};
             if (n == 0)
                 return total;
-            if (auto r = out.write(std::string_view(buffer.data(), static_cast<std::size_t>(n))); !r)
-                return failure{store_error{store_errc::local_io, 0, "", r.error(), op}};
+            if (const int err = out.write(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+                err != 0)
+                return failure{io_error(op, "write", out.name(), err)};
             total += static_cast<std::uint64_t>(n);
         }
     }
 
-    // Walks the folder named by `start_key` ("" or "a/b/"), adding every object key that starts
-    // with `prefix`. Hidden entries (temporary and lock files) are skipped, as are symbolic links
-    // and folders that cannot hold a matching key.
-    store_result<void> collect_keys(const std::string& op, const std::string& start_key,
-                                    const std::string& prefix, std::vector<std::string>& keys) const {
-        const fs::path dir = start_key.empty() ? root_ : path_of(start_key);
-        std::error_code ec;
-        fs::directory_iterator it(dir, ec);
-        if (ec) {
-            if (ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory)
-                return ok_v;
-            return failure{io_error(op, "read folder", dir, ec.value())};
+    // Walks the folder `dir_fd` (the key prefix `start_key`, "" or "a/b/"), adding every object
+    // key that starts with `prefix`. Hidden entries (temporary and lock files) are skipped, as are
+    // links, FIFOs and other non-files, folders that cannot hold a matching key, folders deeper
+    // than max_list_depth and folders that cannot be read: an odd entry never fails a listing.
+    void collect_keys(int dir_fd, const std::string& start_key, const std::string& prefix,
+                      std::vector<std::string>& keys, int depth) const {
+        const int own = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+        if (own < 0)
+            return;
+        DIR* d = ::fdopendir(own);
+        if (d == nullptr) {
+            ::close(own);
+            return;
         }
-        for (; it != fs::directory_iterator(); it.increment(ec)) {
-            if (ec)
-                return failure{io_error(op, "read folder", dir, ec.value())};
-            const std::string name = it->path().filename().string();
+        std::unique_ptr<DIR, int (*)(DIR*)> closer(d, ::closedir);
+        while (const dirent* e = ::readdir(d)) {
+            const std::string_view name = e->d_name;
             if (name.empty() || name.front() == '.')
                 continue;
-            std::error_code type_ec;
-            const auto status = it->symlink_status(type_ec);
-            if (type_ec)
-                continue; // vanished
-            const std::string key = start_key + name;
-            if (fs::is_regular_file(status)) {
+            unsigned char type = e->d_type;
+            if (type == DT_UNKNOWN) {
+                struct stat st {};
+                if (::fstatat(dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+                    continue; // vanished
+                type = S_ISREG(st.st_mode) ? DT_REG : S_ISDIR(st.st_mode) ? DT_DIR : DT_UNKNOWN;
+            }
+            const std::string key = start_key + std::string(name);
+            if (type == DT_REG) {
                 if (key.compare(0, prefix.size(), prefix) == 0)
                     keys.push_back(key);
-            } else if (fs::is_directory(status)) {
+            } else if (type == DT_DIR && depth < max_list_depth) {
                 const std::string sub = key + "/";
                 const auto n = std::min(sub.size(), prefix.size());
-                if (sub.compare(0, n, prefix, 0, n) == 0)
-                    if (auto r = collect_keys(op, sub, prefix, keys); !r)
-                        return r;
+                if (sub.compare(0, n, prefix, 0, n) != 0)
+                    continue;
+                int fd = -1;
+                do {
+                    fd = ::openat(dir_fd, e->d_name,
+                                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+                } while (fd < 0 && errno == EINTR);
+                if (fd < 0)
+                    continue; // unreadable, or replaced by something else since it was read
+                unique_fd child(fd);
+                collect_keys(child.get(), sub, prefix, keys, depth + 1);
             }
         }
-        return ok_v;
     }
 };
 
@@ -677,11 +809,11 @@ std::string file_key_problem(std::string_view key) {
     }
 }
 
-std::unique_ptr<object_store> make_file_store(std::filesystem::path root) {
+std::unique_ptr<object_store> make_file_store(std::filesystem::path root, file_root_links links) {
     root = root.lexically_normal();
     if (!root.has_filename() && root.has_relative_path())
         root = root.parent_path(); // "/srv/backup/" -> "/srv/backup"
-    return std::make_unique<file_store>(std::move(root));
+    return std::make_unique<file_store>(std::move(root), links == file_root_links::root_owned_only);
 }
 
 } // namespace lifeboat::backends

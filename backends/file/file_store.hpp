@@ -14,6 +14,12 @@
 // next to the object, not at the store root, so two stores opened on different roots that name
 // the same file (the CLI opens the parent directory) still exclude each other.
 //
+// A hostile bucket (anyone who can write the folder): everything under the root is opened
+// relative to the root's descriptor without following a link at any level, and only regular files
+// are read, opened non-blocking (beneath.hpp). A link, FIFO, socket or device where an object or
+// folder would be is refused in one line naming its path and type; list() leaves such entries out,
+// as it does unreadable files and folders deeper than 32 levels.
+//
 // Limits, by design: keys are relative paths without empty, "." or ".." segments and without
 // segments starting with '.' (reserved for temporary and lock files); a key cannot be both an
 // object and a folder ("a" and "a/b"); user metadata is limited to 2 KiB as on S3; the filesystem
@@ -32,7 +38,12 @@ namespace lifeboat::backends {
 
 // `root` must be absolute. Nothing is touched until the first operation; writes create the
 // directories they need.
-std::unique_ptr<object_store> make_file_store(std::filesystem::path root);
+// Which links the path of the root itself may go through (nothing under the root is ever
+// followed): any (a folder the operator configured), or only links owned by root (a folder
+// derived from an object URL, whose last components may be entries of the bucket).
+enum class file_root_links { any_owner, root_owned_only };
+std::unique_ptr<object_store> make_file_store(std::filesystem::path root,
+                                              file_root_links links = file_root_links::any_owner);
 
 // Why `key` cannot name a file under the root, or an empty string when it can.
 std::string file_key_problem(std::string_view key);

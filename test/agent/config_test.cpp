@@ -179,14 +179,43 @@ TEST(config, unsigned_payload_over_tls_reaches_the_store_and_is_called_useless_o
               "http://127.0.0.1:9000 is plain http, where every body is signed");
 }
 
-TEST(config, unknown_keys_are_warned_about_not_fatal) {
-    const auto file = write_conf("cluster_telemetry_endpoint = x:1\nnode_version = 3.6.0.0\n");
-    auto c = load(file, {}, {{"no_such_key", "1"}});
-    ASSERT_TRUE(c);
-    ASSERT_EQ(c->warnings.size(), 2u);
-    EXPECT_NE(c->warnings[0].find("cluster_telemetry_endpoint"), std::string::npos);
-    EXPECT_NE(c->warnings[0].find("lifeboat.conf:1"), std::string::npos);
-    EXPECT_NE(c->warnings[1].find("no_such_key"), std::string::npos);
+// Issue #19 changed this: an unknown key used to be a warning, so a misspelt key left a node
+// without, say, its control plane while it said "healthy". Kong's own keys (open source and
+// Enterprise, and its nginx_* / pluginserver_* families) are accepted and listed as ignored;
+// anything else is an error naming the closest known key.
+TEST(config, kong_keys_are_ignored_and_listed_other_unknown_keys_are_errors) {
+    const auto file =
+        write_conf("cluster_telemetry_endpoint = x:1\nnode_version = 3.6.0.0\nrole = data_plane\n"
+                   "nginx_http_client_body_buffer_size = 8k\npluginserver_go_socket = /x\n");
+    auto c = load(file, {}, {{"database", "off"}});
+    ASSERT_TRUE(c) << c.error().to_string();
+    EXPECT_TRUE(c->warnings.empty());
+    EXPECT_EQ(
+        c->ignored_kong_keys,
+        (std::vector<std::string>{"cluster_telemetry_endpoint (lifeboat.conf:1)", "role (lifeboat.conf:3)",
+                                  "nginx_http_client_body_buffer_size (lifeboat.conf:4)",
+                                  "pluginserver_go_socket (lifeboat.conf:5)", "database (--set)"}));
+
+    auto misspelt = load(write_conf("node_version = 3.6.0.0\ncluster_contol_plane = cp:8005\n"));
+    ASSERT_FALSE(misspelt);
+    EXPECT_EQ(misspelt.error().to_string(),
+              "cluster_contol_plane = 'cp:8005' (from lifeboat.conf:2): expected a known configuration key; "
+              "did you mean cluster_control_plane?");
+    auto set = load(std::nullopt, {}, {{"no_such_key", "1"}});
+    ASSERT_FALSE(set);
+    EXPECT_EQ(set.error().origin, "--set");
+    EXPECT_NE(set.error().to_string().find("expected a known configuration key"), std::string::npos);
+    auto far = load(write_conf("zzzzzzzzzzzzzzzzzzzz = 1\n"));
+    ASSERT_FALSE(far);
+    EXPECT_NE(far.error().to_string().find("see `lifeboat config reference`"), std::string::npos)
+        << far.error().to_string();
+}
+
+TEST(config, a_byte_order_mark_does_not_hide_the_first_key) {
+    auto c = load(write_conf("\xEF\xBB\xBFnode_version = 3.6.0.0\nlog_level = debug\n"));
+    ASSERT_TRUE(c) << c.error().to_string();
+    EXPECT_EQ(c->values.node_version, "3.6.0.0");
+    EXPECT_EQ(c->origin_of.at("node_version"), "lifeboat.conf:1");
 }
 
 TEST(config, secrets_never_appear_in_output_or_errors) {

@@ -1,3 +1,4 @@
+#include "agent/json_text.hpp"
 #include "agent/status.hpp"
 #include "agent/status_server.hpp"
 
@@ -74,4 +75,66 @@ TEST(status, routes) {
     const auto m = route_status_request(s, "GET", "/metrics");
     EXPECT_NE(m.body.find("# TYPE lifeboat_ready gauge\nlifeboat_ready 1\n"), std::string::npos) << m.body;
     EXPECT_NE(m.body.find("lifeboat_config_info{hash=\"\",source=\"cache\"} 1"), std::string::npos) << m.body;
+}
+
+// Issue #19: names from the bucket are not necessarily UTF-8, and there may be any number of them.
+TEST(status, status_json_is_valid_whatever_the_bucket_holds) {
+    EXPECT_EQ(valid_utf8("1.0-node"), "1.0-node");
+    EXPECT_EQ(valid_utf8("1.0-\xff"), "1.0-\\xff");
+    EXPECT_EQ(valid_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9a\xa4"),
+              "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9a\xa4");
+    EXPECT_EQ(valid_utf8("\xc3"), "\\xc3");                            // truncated sequence
+    EXPECT_EQ(valid_utf8("\xc0\xaf"), "\\xc0\\xaf");                   // overlong '/'
+    EXPECT_EQ(valid_utf8("\xed\xa0\x80"), "\\xed\\xa0\\x80");          // a surrogate
+    EXPECT_EQ(valid_utf8("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80"); // above U+10FFFF
+
+    agent_status s;
+    s.election.enabled = true;
+    election_candidate odd;
+    odd.node_id = "\xff";
+    odd.registration = "1.0-\xff";
+    s.election.candidates.push_back(odd);
+    for (int i = 0; i < 1000; ++i) {
+        election_candidate c;
+        c.node_id = "n" + std::to_string(i);
+        c.registration = "2." + std::to_string(i) + "-" + c.node_id;
+        c.alive = i % 100 == 0; // 10 live ones
+        s.election.candidates.push_back(c);
+    }
+    election_candidate me;
+    me.self = true;
+    me.alive = true;
+    me.node_id = "me";
+    me.registration = "3.0-me";
+    s.election.candidates.push_back(me);
+
+    {
+        json::value direct = to_json(s);
+        make_valid_utf8(direct);
+        const auto text = json::serialize(direct);
+        EXPECT_EQ(text.find('\xff'), std::string::npos) << "make_valid_utf8";
+        EXPECT_EQ(serialize_valid(to_json(s)).find('\xff'), std::string::npos) << "serialize_valid";
+    }
+    const auto reply = route_status_request(s, "GET", "/status");
+    boost::system::error_code ec;
+    auto doc = json::parse(reply.body, ec);
+    ASSERT_FALSE(ec) << "invalid JSON: " << ec.message();
+    const auto& el = doc.at("election").as_object();
+    const auto& shown = el.at("candidates").as_array();
+    ASSERT_EQ(shown.size(), max_status_candidates);
+    EXPECT_EQ(el.at("candidates_not_shown").to_number<std::size_t>(), 1002 - max_status_candidates);
+    // This node and every live one come first.
+    std::size_t live = 0;
+    bool self_shown = false;
+    for (std::size_t i = 0; i < 11; ++i) {
+        live += shown[i].at("alive").as_bool();
+        self_shown = self_shown || shown[i].at("self").as_bool();
+    }
+    EXPECT_EQ(live, 11u);
+    EXPECT_TRUE(self_shown);
+    bool odd_shown = false;
+    for (const auto& c : shown)
+        odd_shown = odd_shown || c.at("registration") == "1.0-\\xff";
+    EXPECT_TRUE(odd_shown);
+    EXPECT_LT(reply.body.size(), 32u * 1024);
 }

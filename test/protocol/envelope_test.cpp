@@ -322,3 +322,74 @@ TEST(envelope, a_restarted_reader_forgets_what_it_was_fed) {
     EXPECT_TRUE(reader.feed(config_text));
     EXPECT_TRUE(reader.finish());
 }
+
+// Issue #19: what lifeboat validates is what the gateway reads. Kong's declarative schema knows
+// only these _format_versions, and its JSON decoder keeps the last of two equal keys, so a
+// duplicate would be validated in one reading and applied in another: refused, in a frame, a
+// whole stored config and a streamed one alike.
+TEST(envelope, only_format_versions_kong_knows_and_no_duplicate_keys) {
+    auto env = [](std::string_view config) {
+        return R"({"type":"reconfigure","config_table":)" + std::string(config) + "}";
+    };
+    auto stored = [](std::string_view config) {
+        auto r = snapshot_from_config_table(std::string(config), config_source::cache);
+        return r ? std::string("accepted") : r.error();
+    };
+    auto streamed = [](std::string_view config) { return feed_in_pieces(config, 7).outcome; };
+
+    for (const char* version : {"3.0", "2.1", "1.1"}) {
+        const auto config = fmt::format(R"({{"_format_version":"{}","services":[]}})", version);
+        EXPECT_EQ(decode_error(env(config)), "accepted") << version;
+        EXPECT_EQ(stored(config), "accepted") << version;
+    }
+    const std::string v99 = R"({"_format_version":"99.0","services":[]})";
+    EXPECT_EQ(decode_error(env(v99)),
+              R"(config_table._format_version "99.0" is not one Kong knows ("3.0", "2.1" or "1.1"))");
+    EXPECT_EQ(stored(v99), R"(_format_version "99.0" is not one Kong knows ("3.0", "2.1" or "1.1"))");
+    EXPECT_EQ(streamed(v99), R"(_format_version "99.0" is not one Kong knows ("3.0", "2.1" or "1.1"))");
+
+    // The case from the issue: "3.0" then "1.1".
+    const std::string twice = R"({"_format_version":"3.0","services":[],"_format_version":"1.1"})";
+    const std::string why = "duplicate key \"_format_version\": Kong would keep only the last one, so the "
+                            "gateway would read something other than what was validated";
+    EXPECT_EQ(decode_error(env(twice)), why);
+    EXPECT_EQ(stored(twice), why);
+    EXPECT_EQ(streamed(twice), why);
+    // Inside an entity, at any depth; equal keys in different objects are fine.
+    const std::string in_entity =
+        R"({"_format_version":"3.0","services":[{"id":"a","host":"x"},{"id":"b","host":"x","host":"y"}]})";
+    EXPECT_EQ(stored(in_entity), "duplicate key \"host\" in services: Kong would keep only the last one, so "
+                                 "the gateway would read something other than what was validated");
+    EXPECT_EQ(streamed(in_entity), stored(in_entity));
+    const std::string deep = R"({"_format_version":"3.0","plugins":[{"config":{"a":{"b":1,"b":2}}}]})";
+    EXPECT_NE(stored(deep).find("duplicate key \"b\""), std::string::npos) << stored(deep);
+    // An escaped key equals its plain spelling.
+    const std::string escaped = R"({"_format_version":"3.0","services":[{"host":"x","h\u006fst":"y"}]})";
+    EXPECT_NE(stored(escaped).find("duplicate key \"host\""), std::string::npos) << stored(escaped);
+    // A large object (past the linear search) still finds them.
+    std::string wide = R"({"_format_version":"3.0","services":[{)";
+    for (int i = 0; i < 100; ++i)
+        wide += fmt::format(R"("k{}":1,)", i);
+    wide += R"("k57":2}]})";
+    EXPECT_NE(stored(wide).find("duplicate key \"k57\""), std::string::npos) << stored(wide);
+    EXPECT_EQ(stored(R"({"_format_version":"3.0","services":[{"a":{"x":1}},{"a":{"x":1}}]})"), "accepted");
+}
+
+// Issue #19: a small input that inflates to millions of empty entities is refused at the cap,
+// not accepted at gigabytes of memory.
+TEST(envelope, a_config_over_the_entity_cap_is_refused_in_one_line) {
+    std::string config = R"({"_format_version":"3.0","services":[)";
+    config.reserve(3 * max_config_entities + 100);
+    for (std::size_t i = 0; i < max_config_entities; ++i)
+        config += i == 0 ? "{}" : ",{}";
+    const std::string at_cap = config + "]}";
+    const std::string over = config + ",{}]}";
+    const std::string why = "the config has more than 1000000 entities (the limit per config)";
+    auto frame = [](const std::string& c) { return R"({"type":"reconfigure","config_table":)" + c + "}"; };
+    EXPECT_EQ(decode_error(frame(at_cap), 64 << 20), "accepted");
+    EXPECT_EQ(decode_error(frame(over), 64 << 20), why);
+    auto stored = snapshot_from_config_table(over, config_source::cache);
+    ASSERT_FALSE(stored);
+    EXPECT_EQ(stored.error(), why);
+    EXPECT_EQ(feed_in_pieces(over, 1 << 16).outcome, why);
+}

@@ -1,5 +1,6 @@
 // The file:// store against a real directory: round trips, conditions, listing, key checks, and
 // concurrent writers (threads and forked processes) racing on one key.
+#include "backends/file/beneath.hpp"
 #include "backends/file/file_store.hpp"
 #include "base/atomic_file.hpp"
 #include "harness/recording_sink.hpp"
@@ -8,9 +9,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <fcntl.h>
 #include <fstream>
+#include <future>
 #include <optional>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <thread>
@@ -469,6 +474,150 @@ TEST(file_store, compare_and_swap_from_processes_loses_no_update) {
     auto store = make_file_store(root);
     EXPECT_EQ(run_sync(store->get("counter"))->bytes, std::to_string(children * increments));
 }
+
+// --- A hostile bucket (issue #19): whoever can write the folder must not be able to make the
+// store block, or read, write or delete outside it. Each case runs with openat2 and with the
+// per-component fallback.
+
+class hostile_bucket : public ::testing::TestWithParam<bool> {
+protected:
+    void SetUp() override { beneath::use_openat2(GetParam()); }
+    void TearDown() override { beneath::use_openat2(true); }
+};
+
+// Runs `op` on a thread and fails (instead of hanging the test) when it does not finish in 5 s.
+template <class F>
+auto within_5s(F op) {
+    auto done = std::make_shared<std::promise<decltype(op())>>();
+    auto result = done->get_future();
+    std::thread([done, op]() mutable { done->set_value(op()); }).detach();
+    if (result.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+        ADD_FAILURE() << "the store blocked";
+        std::_Exit(1); // the blocked thread cannot be joined
+    }
+    return result.get();
+}
+
+TEST_P(hostile_bucket, a_fifo_is_refused_at_once_naming_its_path_and_type) {
+    const auto root = test::scratch_dir();
+    fs::create_directories(root / "p/3.6.0.0");
+    const auto fifo = root / "p/3.6.0.0/config.json";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+    auto store = make_file_store(root);
+
+    auto got = within_5s([&] { return run_sync(store->get("p/3.6.0.0/config.json")); });
+    ASSERT_FALSE(got);
+    EXPECT_EQ(got.error().code, store_errc::local_io);
+    EXPECT_NE(got.error().message.find(fifo.string() + " is a FIFO (named pipe)"), std::string::npos)
+        << got.error().message;
+    EXPECT_EQ(got.error().to_string().find('\n'), std::string::npos);
+    auto head = within_5s([&] { return run_sync(store->head("p/3.6.0.0/config.json")); });
+    ASSERT_FALSE(head);
+    EXPECT_NE(head.error().message.find("FIFO"), std::string::npos);
+    test::recording_sink sink;
+    auto streamed = within_5s(
+        [&] { return run_sync(store->get_streamed("p/3.6.0.0/config.json", 1 << 20, sink.sink())); });
+    ASSERT_FALSE(streamed);
+    EXPECT_NE(streamed.error().message.find("FIFO"), std::string::npos);
+    auto to_file = within_5s(
+        [&] { return run_sync(store->get_to_file("p/3.6.0.0/config.json", root.parent_path() / "copy")); });
+    ASSERT_FALSE(to_file);
+
+    // A writer replaces the FIFO (rename does not open it); a listing skips it until then.
+    auto listed = within_5s([&] { return run_sync(store->list("p/")); });
+    ASSERT_TRUE(listed) << listed.error().to_string();
+    EXPECT_TRUE(listed->empty());
+    ASSERT_TRUE(within_5s([&] { return put_text(*store, "p/3.6.0.0/config.json", "{}"); }));
+    EXPECT_EQ(run_sync(store->get("p/3.6.0.0/config.json"))->bytes, "{}");
+}
+
+TEST_P(hostile_bucket, links_to_folders_are_never_followed_at_any_level) {
+    const auto dir = test::scratch_dir();
+    const auto root = dir / "bucket";
+    const auto outside = dir / "outside";
+    fs::create_directories(root / "p");
+    fs::create_directories(outside);
+    ASSERT_TRUE(write_file_atomically(outside / "keep", "keep"));
+    ASSERT_TRUE(write_file_atomically(outside / "config.json", "{}"));
+    fs::create_directory_symlink(outside, root / "p/3.6.0.0"); // a version folder
+    fs::create_directory_symlink(outside, root / "q");         // a top folder
+    auto store = make_file_store(root);
+
+    for (const std::string key : {"p/3.6.0.0/keep", "q/keep"}) {
+        const auto link = root / key.substr(0, key.rfind('/'));
+        auto got = run_sync(store->get(key));
+        ASSERT_FALSE(got) << key;
+        EXPECT_NE(got.error().message.find(link.string() + " is a symbolic link"), std::string::npos)
+            << got.error().message;
+        EXPECT_FALSE(run_sync(store->head(key))) << key;
+
+        auto put = put_text(*store, key.substr(0, key.rfind('/')) + "/config.json", "hostile");
+        ASSERT_FALSE(put) << key;
+        EXPECT_NE(put.error().message.find(link.string() + " is a symbolic link"), std::string::npos)
+            << put.error().message;
+        auto put_deeper = put_text(*store, key.substr(0, key.rfind('/')) + "/election/1.0-n1", "x");
+        ASSERT_FALSE(put_deeper) << key;
+
+        auto rm = run_sync(store->remove(key));
+        ASSERT_FALSE(rm) << key;
+        EXPECT_NE(rm.error().message.find("symbolic link"), std::string::npos) << rm.error().message;
+
+        auto listed = run_sync(store->list(key.substr(0, key.rfind('/') + 1)));
+        ASSERT_FALSE(listed) << key;
+        EXPECT_NE(listed.error().message.find("symbolic link"), std::string::npos);
+    }
+    auto all = run_sync(store->list(""));
+    ASSERT_TRUE(all) << all.error().to_string();
+    EXPECT_TRUE(all->empty()); // nothing under the links is listed
+
+    // Outside is untouched: same files, same content, nothing new.
+    EXPECT_EQ(read_text(outside / "keep"), "keep");
+    EXPECT_EQ(read_text(outside / "config.json"), "{}");
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(outside))
+        names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    EXPECT_EQ(names, (std::vector<std::string>{"config.json", "keep"}));
+
+    // The store's own root may be a link (the operator chose it).
+    fs::create_directory_symlink(root, dir / "root-link");
+    auto via_link = make_file_store(dir / "root-link");
+    ASSERT_TRUE(put_text(*via_link, "r/config.json", "ok"));
+    EXPECT_EQ(read_text(root / "r/config.json"), "ok");
+}
+
+TEST_P(hostile_bucket, odd_entries_under_a_listed_folder_are_skipped_never_fatal) {
+    const auto root = test::scratch_dir();
+    auto store = make_file_store(root);
+    ASSERT_TRUE(put_text(*store, "p/3.6.0.0/election/1.0-n1", "{}"));
+    const auto election = root / "p/3.6.0.0/election";
+    ASSERT_EQ(::mkfifo((election / "2.0-fifo").c_str(), 0644), 0);
+    fs::create_directories(election / "3.0-folder");
+    fs::create_symlink("/etc/hostname", election / "4.0-link");
+    ASSERT_TRUE(write_file_atomically(election / "5.0-bad-attribute", "x"));
+    ASSERT_EQ(::setxattr((election / "5.0-bad-attribute").c_str(), "user.lifeboat.object", "{", 1, 0), 0);
+    // A chain of folders 5,000 deep (deeper than PATH_MAX as one path), with a file at the end.
+    {
+        int fd = ::open(election.c_str(), O_RDONLY | O_DIRECTORY);
+        for (int i = 0; i < 5000 && fd >= 0; ++i) {
+            ASSERT_EQ(::mkdirat(fd, "d", 0755), 0);
+            const int next = ::openat(fd, "d", O_RDONLY | O_DIRECTORY);
+            ::close(fd);
+            fd = next;
+        }
+        ASSERT_GE(fd, 0);
+        const int file = ::openat(fd, "x", O_WRONLY | O_CREAT, 0644);
+        ASSERT_GE(file, 0);
+        ::close(file);
+        ::close(fd);
+    }
+    auto listed = within_5s([&] { return run_sync(store->list("p/3.6.0.0/election/")); });
+    ASSERT_TRUE(listed) << listed.error().to_string();
+    EXPECT_EQ(keys_of(*listed), (std::vector<std::string>{"p/3.6.0.0/election/1.0-n1"}));
+}
+
+INSTANTIATE_TEST_SUITE_P(openat2_and_fallback, hostile_bucket, ::testing::Values(true, false),
+                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "openat2" : "per_component"; });
 
 } // namespace
 } // namespace lifeboat::backends

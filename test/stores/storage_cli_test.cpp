@@ -6,11 +6,14 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace lifeboat {
 namespace {
 
 using namespace std::chrono_literals;
+namespace fs = std::filesystem;
 using test::expect_one_line_error;
 using test::lifeboat;
 using test::rgw_env;
@@ -147,6 +150,69 @@ TEST(doctor_cli, file_store_verdicts_and_exit_codes) {
     auto unset = lifeboat({"doctor"});
     EXPECT_EQ(unset.exit_code, 1);
     EXPECT_NE(unset.out.find("cluster_fallback_config_storage is not set"), std::string::npos) << unset.out;
+}
+
+// Issue #19: a link to a folder planted in a file bucket (by whoever can write it, so not owned
+// by root) is refused by every storage verb, and nothing outside the bucket is read, written or
+// deleted. A FIFO in the bucket is refused at once, never waited on.
+TEST(storage_cli, links_to_folders_and_fifos_in_a_file_bucket_are_refused) {
+    const auto dir = test::scratch_dir();
+    const auto bucket = dir / "bucket";
+    const auto outside = dir / "outside";
+    fs::create_directories(bucket / "p");
+    fs::create_directories(outside);
+    ASSERT_TRUE(write_file_atomically(outside / "keep", "keep"));
+    // Planted by a user who is not root (the CLI follows root's own links on the way to a folder).
+    auto plant = [&](const fs::path& link) {
+        fs::create_directory_symlink(outside, link);
+        ASSERT_EQ(::lchown(link.c_str(), 65534, 65534), 0);
+    };
+    const auto link = bucket / "dirlink";
+    plant(link);
+    const std::string b = "file://" + bucket.string();
+
+    const std::string refusal = link.string() + " is a symbolic link";
+    expect_one_line_error(lifeboat({"storage", "rm", b + "/dirlink/keep"}), refusal);
+    expect_one_line_error(lifeboat({"storage", "get", b + "/dirlink/keep", "-"}), refusal);
+    expect_one_line_error(lifeboat({"storage", "put", b + "/dirlink/new", "-"}, {}, "x"), refusal);
+    expect_one_line_error(lifeboat({"storage", "ls", b + "/dirlink"}), refusal);
+    expect_one_line_error(lifeboat({"storage", "ls", b + "/dirlink/"}), refusal);
+    plant(bucket / "p/3.6.0.0");
+    expect_one_line_error(lifeboat({"storage", "rm", b + "/p/3.6.0.0/keep"}), "symbolic link");
+    auto ls = lifeboat({"storage", "ls", b});
+    EXPECT_EQ(ls.exit_code, 0) << ls.err;
+    EXPECT_EQ(ls.out, ""); // nothing behind the links is listed
+
+    ASSERT_TRUE(read_whole_file(outside / "keep"));
+    EXPECT_EQ(*read_whole_file(outside / "keep"), "keep");
+    EXPECT_FALSE(fs::exists(outside / "new"));
+    EXPECT_EQ(std::distance(fs::directory_iterator(outside), fs::directory_iterator()), 1);
+
+    // fetch and doctor read the configured bucket: the link at <prefix>/<version> is refused.
+    ASSERT_TRUE(write_file_atomically(outside / "config.json", R"({"_format_version":"3.0"})"));
+    const std::vector<std::string> conf{"--set", "cluster_fallback_config_storage=" + b + "/p", "--set",
+                                        "node_version=3.6.0.0"};
+    auto with = [&](std::vector<std::string> a) {
+        a.insert(a.end(), conf.begin(), conf.end());
+        return a;
+    };
+    expect_one_line_error(lifeboat(with({"fetch"})), (bucket / "p/3.6.0.0").string() + " is a symbolic link");
+    auto doctor = lifeboat(with({"doctor", "--set", "cluster_fallback_config_import=on"}));
+    EXPECT_EQ(doctor.exit_code, 1) << doctor.out << doctor.err;
+    EXPECT_NE(doctor.out.find("symbolic link"), std::string::npos) << doctor.out;
+
+    // A FIFO where the backup would be: refused at once, naming it.
+    fs::create_directories(bucket / "p/3.7.0.0");
+    const auto fifo = bucket / "p/3.7.0.0/config.json";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+    expect_one_line_error(lifeboat({"fetch", "--set", "cluster_fallback_config_storage=" + b + "/p", "--set",
+                                    "node_version=3.7.0.0"}),
+                          fifo.string() + " is a FIFO (named pipe)");
+    expect_one_line_error(lifeboat({"storage", "get", "file://" + fifo.string(), "-"}), "FIFO");
+    auto fifo_doctor = lifeboat({"doctor", "--set", "cluster_fallback_config_storage=" + b + "/p", "--set",
+                                 "node_version=3.7.0.0", "--set", "cluster_fallback_config_import=on"});
+    EXPECT_EQ(fifo_doctor.exit_code, 1) << fifo_doctor.out;
+    EXPECT_NE(fifo_doctor.out.find("FIFO"), std::string::npos) << fifo_doctor.out;
 }
 
 } // namespace
