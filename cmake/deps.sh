@@ -9,7 +9,11 @@ build_pkgs=(g++ cmake ninja-build ccache pkg-config openssl curl ca-certificates
   libfmt-dev libcli11-dev)
 # The test peers: a real Ceph RGW for S3, awscli and rclone as independent S3 clients, libfaketime
 # for clock-skew tests, tinyproxy as the HTTP CONNECT proxy of the proxy test, GoogleTest.
-test_pkgs=(libgtest-dev libgmock-dev ceph-mon ceph-osd radosgw ceph-common awscli rclone faketime jq tinyproxy)
+# Node.js runs Azurite and @azure/storage-blob (npm ci in test/azure/peer; node 20 wanted by the
+# SDK: NodeSource's nodejs bundles npm, Debian's needs the npm package).
+test_pkgs=(libgtest-dev libgmock-dev ceph-mon ceph-osd radosgw ceph-common awscli rclone faketime jq tinyproxy
+  nodejs)
+command -v npm > /dev/null || test_pkgs+=(npm)
 bench_pkgs=(libbenchmark-dev time strace python3)
 
 pkgs=("${build_pkgs[@]}")
