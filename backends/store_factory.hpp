@@ -35,8 +35,8 @@ struct storage_url {
 };
 
 // One-line errors name the URL and what is wrong with it:
-//   storage URL "s3:/bkt": expected s3://bucket/prefix, gcs://bucket/prefix,
-//   azure://account/container/prefix or file:///absolute/path
+//   storage URL "s3:/bkt": expected s3://bucket/prefix, gcs://bucket/prefix or file:///absolute/path
+//   storage URL "azure://acct": has no container (expected azure://account/container/prefix)
 result<storage_url, std::string> parse_storage_url(std::string_view url);
 
 // An object URL for the CLI: the store it lives in and its key. For s3/gcs the key is everything
