@@ -365,6 +365,14 @@ std::string render_effective(const loaded_config& config) {
     out += fmt::format("GCP_SERVICE_ACCOUNT = {}\n", secret(e.gcp_service_account));
     out += fmt::format("GOOGLE_APPLICATION_CREDENTIALS = {}\n", plain(e.google_application_credentials));
     out += fmt::format("STORAGE_EMULATOR_HOST = {}\n", plain(e.storage_emulator_host));
+    out += fmt::format("AZURE_STORAGE_CONNECTION_STRING = {}\n", secret(e.azure_storage_connection_string));
+    out += fmt::format("AZURE_STORAGE_KEY = {}\n", secret(e.azure_storage_key));
+    out += fmt::format("AZURE_STORAGE_SAS_TOKEN = {}\n", secret(e.azure_storage_sas_token));
+    out += fmt::format("AZURE_TENANT_ID = {}\n", plain(e.azure_tenant_id));
+    out += fmt::format("AZURE_CLIENT_ID = {}\n", plain(e.azure_client_id));
+    out += fmt::format("AZURE_CLIENT_SECRET = {}\n", secret(e.azure_client_secret));
+    out += fmt::format("AZURE_FEDERATED_TOKEN_FILE = {}\n", plain(e.azure_federated_token_file));
+    out += fmt::format("IDENTITY_ENDPOINT = {}\n", plain(e.identity_endpoint));
     return out;
 }
 

@@ -52,10 +52,12 @@ opt_error set_storage_url(std::string& field, std::string_view v) {
         field.clear();
         return ok;
     }
-    const bool known = v.starts_with("s3://") || v.starts_with("gcs://") || v.starts_with("file:///");
+    const bool known = v.starts_with("s3://") || v.starts_with("gcs://") || v.starts_with("azure://") ||
+                       v.starts_with("file:///");
     const auto rest = v.substr(v.find("://") == std::string_view::npos ? 0 : v.find("://") + 3);
     if (!known || rest.empty() || (rest.front() == '/' && !v.starts_with("file:")))
-        return "s3://bucket/prefix, gcs://bucket/prefix or file:///absolute/path";
+        return "s3://bucket/prefix, gcs://bucket/prefix, azure://account/container/prefix or "
+               "file:///absolute/path";
     field = std::string(v);
     return ok;
 }
@@ -146,11 +148,13 @@ const std::array keys{
     key_spec{"cluster_fallback_config_export", "off", key_kind::boolean, false, true,
              "Upload every new config to the fallback storage (the elected leader among exporters).",
              [](settings& s, std::string_view v) { return set_bool(s.cluster_fallback_config_export, v); }},
-    key_spec{"cluster_fallback_config_storage", "", key_kind::url, false, true,
-             "Where backups live: s3://bucket/prefix, gcs://bucket/prefix or file:///path.",
-             [](settings& s, std::string_view v) {
-                 return set_storage_url(s.cluster_fallback_config_storage, v);
-             }},
+    key_spec{
+        "cluster_fallback_config_storage", "", key_kind::url, false, true,
+        "Where backups live: s3://bucket/prefix, gcs://bucket/prefix, azure://account/container/prefix or "
+        "file:///path.",
+        [](settings& s, std::string_view v) {
+            return set_storage_url(s.cluster_fallback_config_storage, v);
+        }},
     key_spec{"cluster_fallback_config_export_delay", "1", key_kind::duration, false, true,
              "Coalescing window for exports: the newest config within it is uploaded (Kong's default: 60).",
              [](settings& s, std::string_view v) {
@@ -426,7 +430,21 @@ std::string configuration_reference_markdown() {
         "| `AWS_CA_BUNDLE` | a PEM bundle of CAs trusted for the store |\n"
         "| `GCP_SERVICE_ACCOUNT` | the GCS service-account JSON itself (secret) |\n"
         "| `GOOGLE_APPLICATION_CREDENTIALS` | a GCS service-account file |\n"
-        "| `STORAGE_EMULATOR_HOST` | a local GCS endpoint, as Google's client libraries read it |\n";
+        "| `STORAGE_EMULATOR_HOST` | a local GCS endpoint, as Google's client libraries read it |\n"
+        "| `AZURE_STORAGE_CONNECTION_STRING` | Azure: the account key or SAS and the endpoint "
+        "(`BlobEndpoint`, "
+        "`EndpointSuffix`; how Azurite and sovereign clouds are reached); tried first (secret) |\n"
+        "| `AZURE_STORAGE_KEY` | Azure: the account key for the account in the `azure://` URL, Shared Key "
+        "signing (secret) |\n"
+        "| `AZURE_STORAGE_SAS_TOKEN` | Azure: a SAS token appended to every request (secret) |\n"
+        "| `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`, `AZURE_AUTHORITY_HOST` | Azure: an "
+        "Entra "
+        "ID client secret (the secret is never shown) |\n"
+        "| `AZURE_FEDERATED_TOKEN_FILE` | Azure: workload identity as AKS injects it (with the tenant and "
+        "client "
+        "id) |\n"
+        "| `IDENTITY_ENDPOINT`, `IDENTITY_HEADER` | Azure: the managed identity of App Service and Container "
+        "Apps; without them IMDS (169.254.169.254), `AZURE_CLIENT_ID` picking a user-assigned identity |\n";
     return out;
 }
 

@@ -1,5 +1,5 @@
 // The one interface the rest of lifeboat uses to reach an object store (S3 and S3-compatible
-// stores, GCS, a local directory). Keys are full keys inside the bucket; backends/layout.hpp
+// stores, GCS, Azure Blob Storage, a local directory). Keys are full keys inside the bucket; backends/layout.hpp
 // composes them from the configured prefix as Kong Enterprise does.
 #pragma once
 
@@ -116,7 +116,7 @@ struct object_sink {
     std::function<std::optional<std::string>(std::string_view bytes)> write;
 };
 
-enum class store_kind { s3, gcs, file };
+enum class store_kind { s3, gcs, file, azure };
 
 class object_store {
 public:

@@ -29,6 +29,16 @@ store_environment store_environment::from(const std::map<std::string, std::strin
     e.gcp_service_account = get("GCP_SERVICE_ACCOUNT");
     e.google_application_credentials = get("GOOGLE_APPLICATION_CREDENTIALS");
     e.storage_emulator_host = get("STORAGE_EMULATOR_HOST");
+    e.azure_storage_connection_string = get("AZURE_STORAGE_CONNECTION_STRING");
+    e.azure_storage_key = get("AZURE_STORAGE_KEY");
+    e.azure_storage_sas_token = get("AZURE_STORAGE_SAS_TOKEN");
+    e.azure_tenant_id = get("AZURE_TENANT_ID");
+    e.azure_client_id = get("AZURE_CLIENT_ID");
+    e.azure_client_secret = get("AZURE_CLIENT_SECRET");
+    e.azure_authority_host = get("AZURE_AUTHORITY_HOST");
+    e.azure_federated_token_file = get("AZURE_FEDERATED_TOKEN_FILE");
+    e.identity_endpoint = get("IDENTITY_ENDPOINT");
+    e.identity_header = get("IDENTITY_HEADER");
     e.home = get("HOME");
     return e;
 }

@@ -27,6 +27,17 @@ struct store_environment {
     std::string gcp_service_account;    // GCP_SERVICE_ACCOUNT: the service-account JSON itself (secret)
     std::string google_application_credentials; // GOOGLE_APPLICATION_CREDENTIALS: a file path
     std::string storage_emulator_host;  // STORAGE_EMULATOR_HOST: a local GCS endpoint
+    // Azure Blob Storage (backends/azure/azure_credentials.hpp has the order they are tried in).
+    std::string azure_storage_connection_string; // AZURE_STORAGE_CONNECTION_STRING (secret)
+    std::string azure_storage_key;               // AZURE_STORAGE_KEY: the account key (secret)
+    std::string azure_storage_sas_token;         // AZURE_STORAGE_SAS_TOKEN (secret)
+    std::string azure_tenant_id;                 // AZURE_TENANT_ID
+    std::string azure_client_id;                 // AZURE_CLIENT_ID
+    std::string azure_client_secret;             // AZURE_CLIENT_SECRET (secret)
+    std::string azure_authority_host;            // AZURE_AUTHORITY_HOST
+    std::string azure_federated_token_file;      // AZURE_FEDERATED_TOKEN_FILE (workload identity)
+    std::string identity_endpoint;               // IDENTITY_ENDPOINT (App Service, Container Apps)
+    std::string identity_header;                 // IDENTITY_HEADER (secret)
     std::string home;                   // HOME, for ~/.aws
     // Not from the environment: the s3_unsigned_payload_over_tls key, which the S3 store needs
     // wherever the environment goes (agent, fetch, doctor, storage commands).

@@ -1,5 +1,6 @@
 #include "backends/store_factory.hpp"
 
+#include "backends/azure/azure_store.hpp"
 #include "backends/file/file_store.hpp"
 #include "backends/gcs/gcs_store.hpp"
 #include "backends/s3/s3_store.hpp"
@@ -11,6 +12,8 @@
 namespace lifeboat::backends {
 namespace {
 
+// Unchanged since before azure:// (tests and scripts match it); an azure:// URL's own errors
+// name its form.
 constexpr const char* expected_forms =
     "expected s3://bucket/prefix, gcs://bucket/prefix or file:///absolute/path";
 
@@ -58,6 +61,41 @@ std::string bucket_problem(std::string_view bucket, store_kind kind) {
     return {};
 }
 
+// azure://<account>/<container>/<prefix>, as Kong 3.14 writes it.
+result<storage_url, std::string> parse_azure_url(std::string_view url, std::string_view rest) {
+    constexpr const char* form = "expected azure://account/container/prefix";
+    if (rest.substr(0, 2) != "//")
+        return bad(url, form);
+    rest.remove_prefix(2);
+    storage_url out;
+    out.kind = store_kind::azure;
+    const auto slash = rest.find('/');
+    out.account = std::string(rest.substr(0, slash));
+    if (out.account.empty())
+        return bad(url, fmt::format("has no storage account ({})", form));
+    if (out.account.find_first_of("@:") != std::string::npos)
+        return bad(url, "a storage account has no '@' or ':' (credentials and endpoints go in "
+                        "AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_KEY, never in the URL)");
+    if (auto problem = azure::account_name_problem(out.account); !problem.empty())
+        return bad(url, problem);
+    if (slash == std::string_view::npos)
+        return bad(url, fmt::format("has no container ({})", form));
+    rest.remove_prefix(slash + 1);
+    const auto next = rest.find('/');
+    out.bucket = std::string(rest.substr(0, next));
+    if (out.bucket.empty())
+        return bad(url, fmt::format("has no container ({})", form));
+    if (auto problem = azure::container_name_problem(out.bucket); !problem.empty())
+        return bad(url, problem);
+    if (next != std::string_view::npos) {
+        auto prefix = rest.substr(next + 1);
+        while (!prefix.empty() && prefix.front() == '/')
+            prefix.remove_prefix(1);
+        out.prefix = std::string(prefix);
+    }
+    return out;
+}
+
 } // namespace
 
 std::string storage_url::to_string() const {
@@ -68,6 +106,8 @@ std::string storage_url::to_string() const {
         return "s3://" + bucket + (prefix.empty() ? "" : "/" + prefix);
     case store_kind::gcs:
         return "gcs://" + bucket + (prefix.empty() ? "" : "/" + prefix);
+    case store_kind::azure:
+        return "azure://" + account + "/" + bucket + (prefix.empty() ? "" : "/" + prefix);
     }
     return {};
 }
@@ -114,6 +154,8 @@ result<storage_url, std::string> parse_storage_url(std::string_view url) {
         out.kind = store_kind::s3;
     else if (scheme == "gcs" || scheme == "gs")
         out.kind = store_kind::gcs;
+    else if (scheme == "azure")
+        return parse_azure_url(url, rest);
     else if (scheme == "http" || scheme == "https")
         return bad(url, "an HTTP endpoint is not a storage URL; use s3://bucket/prefix and set "
                         "AWS_CONFIG_STORAGE_ENDPOINT to the endpoint");
@@ -168,6 +210,12 @@ result<std::unique_ptr<object_store>, std::string> make_object_store(boost::asio
         if (!options)
             return failure{options.error()};
         return make_gcs_store(std::move(executor), std::move(options).value());
+    }
+    case store_kind::azure: {
+        auto options = azure::azure_options::from_environment(url.account, url.bucket, env);
+        if (!options)
+            return failure{options.error()};
+        return azure::make_azure_store(std::move(executor), std::move(options).value());
     }
     case store_kind::s3: {
         auto options = s3::s3_options::from_environment(url.bucket, env);

@@ -2,6 +2,7 @@
 //
 //   s3://bucket/prefix      S3 or an S3-compatible store (AWS_CONFIG_STORAGE_ENDPOINT)
 //   gcs://bucket/prefix     Google Cloud Storage (gs:// is accepted as a synonym)
+//   azure://account/container/prefix  Azure Blob Storage (backends/azure/azure_store.hpp)
 //   file:///abs/path        a local directory (backends/file/file_store.hpp)
 //
 // As in Kong, the part after the bucket is a key prefix: backends/layout.hpp puts
@@ -24,8 +25,9 @@ namespace lifeboat::backends {
 
 struct storage_url {
     store_kind kind = store_kind::file;
-    std::string bucket;         // s3, gcs
-    std::string prefix;         // s3, gcs: the key prefix, no leading slash, may be empty
+    std::string account;        // azure: the storage account
+    std::string bucket;         // s3, gcs; azure: the container
+    std::string prefix;         // s3, gcs, azure: the key prefix, no leading slash, may be empty
     std::filesystem::path path; // file: the absolute directory
     // file: whether links in `path` itself are followed. A configured storage folder is the
     // operator's choice (any link followed); a folder the CLI derives from an object URL
@@ -39,6 +41,7 @@ struct storage_url {
 
 // One-line errors name the URL and what is wrong with it:
 //   storage URL "s3:/bkt": expected s3://bucket/prefix, gcs://bucket/prefix or file:///absolute/path
+//   storage URL "azure://acct": has no container (expected azure://account/container/prefix)
 result<storage_url, std::string> parse_storage_url(std::string_view url);
 
 // An object URL for the CLI: the store it lives in and its key. For s3/gcs the key is everything

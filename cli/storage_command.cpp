@@ -1,6 +1,6 @@
 // `lifeboat storage put|get|ls|rm URL ...`: the operator's direct access to a store, with the
 // agent's configuration and credentials (AWS_*, GCP_SERVICE_ACCOUNT, ... as the agent reads them).
-// URLs: s3://bucket/key, gcs://bucket/key, file:///dir/name.
+// URLs: s3://bucket/key, gcs://bucket/key, azure://account/container/key, file:///dir/name.
 #include "backends/store_factory.hpp"
 #include "base/atomic_file.hpp"
 #include "cli/command.hpp"
@@ -179,9 +179,10 @@ int rm_command() {
 const cli::command_registration reg{
     60, [](CLI::App& root) {
         auto* storage = root.add_subcommand(
-            "storage",
-            "Read and write objects in S3, GCS or a local folder with the agent's configuration and "
-            "credentials. URLs: s3://bucket/key, gcs://bucket/key, file:///dir/name. Exit 1 on failure");
+            "storage", "Read and write objects in S3, GCS, Azure Blob Storage or a local folder with the "
+                       "agent's configuration and "
+                       "credentials. URLs: s3://bucket/key, gcs://bucket/key, azure://account/container/key, "
+                       "file:///dir/name. Exit 1 on failure");
         storage->require_subcommand(1);
 
         auto* put = storage->add_subcommand("put", "Upload FILE (or - for stdin) to URL");

@@ -10,8 +10,9 @@ build_pkgs=(g++ cmake ninja-build ccache pkg-config openssl curl ca-certificates
 # The test peers: a real Ceph RGW for S3, awscli and rclone as independent S3 clients, libfaketime
 # for clock-skew tests, tinyproxy as the HTTP CONNECT proxy of the proxy test, GoogleTest,
 # prometheus for promtool (the alert rules and /metrics are checked with it), the `age` command
-# (age-keygen included) as the reference peer of the encrypted-backup tests, and node and npm for
-# the Kubernetes manifest check (test/packaging/kubernetes) (below).
+# (age-keygen included) as the reference peer of the encrypted-backup tests. Node.js and npm
+# (below) run Azurite and @azure/storage-blob (npm ci in test/azure/peer) and the Kubernetes
+# manifest check (test/packaging/kubernetes).
 test_pkgs=(libgtest-dev libgmock-dev ceph-mon ceph-osd radosgw ceph-common awscli rclone faketime jq tinyproxy
   prometheus age)
 bench_pkgs=(libbenchmark-dev time strace python3)

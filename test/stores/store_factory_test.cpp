@@ -61,7 +61,10 @@ TEST(storage_url, bad_urls_say_what_is_wrong) {
               "storage URL \"my-bucket/prefix\": expected s3://bucket/prefix, "
               "gcs://bucket/prefix or file:///absolute/path");
     EXPECT_NE(parse_error("s3:/bkt").find("expected s3://bucket/prefix"), std::string::npos);
-    EXPECT_NE(parse_error("azure://c/p").find("scheme \"azure\" is not supported"), std::string::npos);
+    // azure:// is supported since issue 13; a scheme that is not still says so.
+    EXPECT_NE(parse_error("azure://c/p").find("storage account \"c\" must be 3 to 24 characters long"),
+              std::string::npos);
+    EXPECT_NE(parse_error("wasb://c/p").find("scheme \"wasb\" is not supported"), std::string::npos);
     EXPECT_NE(parse_error("https://s3.amazonaws.com/bkt").find("AWS_CONFIG_STORAGE_ENDPOINT"),
               std::string::npos);
     EXPECT_NE(parse_error("s3://").find("has no bucket"), std::string::npos);

@@ -1,0 +1,266 @@
+#include "backends/azure/azure_protocol.hpp"
+
+#include "backends/s3/xml.hpp"
+#include "base/digest.hpp"
+
+#include <fmt/format.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace lifeboat::azure {
+namespace {
+
+using backends::store_errc;
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+std::string first_line(std::string_view s) {
+    const auto nl = s.find_first_of("\r\n");
+    return std::string(s.substr(0, nl));
+}
+
+bool credential_code(std::string_view code) {
+    return code == "AuthenticationFailed" || code == "InvalidAuthenticationInfo" ||
+           code == "NoAuthenticationInformation" || code == "AuthenticationErrorDetail";
+}
+
+// What a code means, for answers without a message (HEAD) and for the one-line log.
+std::string explain(std::string_view code, unsigned status) {
+    if (code == "BlobNotFound")
+        return "the blob does not exist";
+    if (code == "ContainerNotFound")
+        return "the container does not exist (create it, or check the container in the azure:// URL)";
+    if (code == "BlobAlreadyExists")
+        return "the blob already exists (a create-only write lost)";
+    if (code == "ConditionNotMet")
+        return "the blob changed since it was read (a conditional write lost)";
+    if (code == "AuthenticationFailed")
+        return "the signature or token was refused: wrong AZURE_STORAGE_KEY or account, an expired SAS, or "
+               "a clock off by more than 15 minutes";
+    if (code == "AuthorizationPermissionMismatch" || code == "AuthorizationFailure")
+        return "the credentials are valid but not allowed to do this (check the role assignment or the SAS "
+               "permissions)";
+    if (code == "ServerBusy")
+        return "the service is busy (throttled)";
+    if (code == "OperationTimedOut")
+        return "the service timed out";
+    if (code == "Md5Mismatch")
+        return "the body does not match its Content-MD5";
+    if (code.empty() && status == 404)
+        return "not found";
+    if (code.empty() && status == 403)
+        return "forbidden: wrong credentials or no permission";
+    return {};
+}
+
+// Azurite (and some Azure front ends) answer a bad signature with 403 AuthorizationFailure and
+// "Server failed to authenticate the request"; the same code without that message is a
+// permission or firewall refusal.
+bool failed_to_authenticate(std::string_view code, std::string_view message) {
+    return code == "AuthorizationFailure" && message.find("failed to authenticate") != std::string_view::npos;
+}
+
+store_errc code_for(unsigned status, std::string_view code, std::string_view message, write_kind kind) {
+    if (credential_code(code) || status == 401 || failed_to_authenticate(code, message))
+        return store_errc::bad_credentials;
+    if (status == 404)
+        return store_errc::not_found;
+    if (status == 412 || code == "BlobAlreadyExists" || code == "ConditionNotMet")
+        return store_errc::precondition_failed;
+    if (status == 409)
+        return store_errc::conflict;
+    if (status == 403)
+        return store_errc::access_denied;
+    if (status == 429 || code == "ServerBusy" || code == "OperationTimedOut")
+        return kind == write_kind::conditional ? store_errc::conflict : store_errc::throttled;
+    if (status >= 500)
+        return kind == write_kind::conditional ? store_errc::conflict : store_errc::server_error;
+    if (status == 400)
+        return store_errc::invalid_argument;
+    return store_errc::protocol;
+}
+
+} // namespace
+
+backends::store_error to_store_error(const http::response& res, std::string operation, write_kind kind) {
+    backends::store_error e;
+    e.http_status = static_cast<int>(res.status);
+    e.operation = std::move(operation);
+    e.provider_code = std::string(res.header("x-ms-error-code"));
+    if (auto code = s3::xml::text(res.body, "Code"); code && !code->empty())
+        e.provider_code = *code;
+    if (auto message = s3::xml::text(res.body, "Message"))
+        e.message = first_line(*message);
+    e.code = code_for(res.status, e.provider_code, e.message, kind);
+    if (e.message.empty())
+        e.message = explain(e.provider_code, res.status);
+    else if (e.code == store_errc::bad_credentials)
+        e.message += " (" + explain("AuthenticationFailed", res.status) + ")";
+    if (kind == write_kind::conditional && e.code == store_errc::conflict && res.status >= 500)
+        e.message =
+            fmt::format("outcome unknown: re-read ({})", e.message.empty() ? "server error" : e.message);
+    if (res.attempts > 1)
+        e.message += fmt::format(" ({} attempts)", res.attempts);
+    return e;
+}
+
+backends::store_error to_store_error(const http::error& err, std::string operation, write_kind kind) {
+    backends::store_error e;
+    e.operation = std::move(operation);
+    e.message = err.message;
+    switch (err.code) {
+    case http::errc::invalid_request:
+        e.code = store_errc::invalid_argument;
+        break;
+    case http::errc::timeout:
+        e.code = store_errc::timeout;
+        break;
+    case http::errc::too_large:
+        e.code = store_errc::too_large;
+        break;
+    case http::errc::local_io:
+        e.code = store_errc::local_io;
+        break;
+    case http::errc::cancelled:
+        e.code = store_errc::cancelled;
+        break;
+    case http::errc::tls:
+        e.code = store_errc::protocol;
+        break;
+    default:
+        e.code = store_errc::network;
+    }
+    if (kind == write_kind::conditional && err.maybe_sent &&
+        (e.code == store_errc::network || e.code == store_errc::timeout)) {
+        e.code = store_errc::conflict;
+        e.message = "outcome unknown: re-read (" + e.message + ")";
+    }
+    return e;
+}
+
+result<std::string, std::string> metadata_name_to_azure(std::string_view name) {
+    if (name.empty())
+        return failure{std::string("a metadata name is empty")};
+    std::string out;
+    for (const char c : name) {
+        const auto u = static_cast<unsigned char>(c);
+        if (std::isalnum(u) && u < 0x80)
+            out += static_cast<char>(std::tolower(u));
+        else if (c == '-')
+            out += '_';
+        else
+            return failure{fmt::format("metadata name \"{}\" has '{}': Azure allows letters, digits and '-' "
+                                       "(sent as '_')",
+                                       name, c)};
+    }
+    if (std::isdigit(static_cast<unsigned char>(out.front())))
+        return failure{fmt::format("metadata name \"{}\" starts with a digit, which Azure refuses", name)};
+    return out;
+}
+
+std::string metadata_name_from_azure(std::string_view name) {
+    std::string out = lower(name);
+    std::replace(out.begin(), out.end(), '_', '-');
+    return out;
+}
+
+backends::object_info info_from_headers(const http::response& res, std::string key) {
+    backends::object_info info;
+    info.key = std::move(key);
+    const auto length = res.header(http::field::content_length);
+    info.size = length.empty() ? res.body_bytes : std::strtoull(std::string(length).c_str(), nullptr, 10);
+    auto etag = std::string(res.header(http::field::etag));
+    if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"')
+        etag = etag.substr(1, etag.size() - 2);
+    info.etag = std::move(etag);
+    if (auto t = parse_http_date(res.header(http::field::last_modified)))
+        info.last_modified = *t;
+    info.content_type = std::string(res.header(http::field::content_type));
+    for (const auto& f : res.headers) {
+        const auto name = lower(f.name_string());
+        if (name.rfind("x-ms-meta-", 0) == 0)
+            info.metadata[metadata_name_from_azure(std::string_view(name).substr(10))] =
+                std::string(f.value());
+    }
+    return info;
+}
+
+result<list_page, std::string> parse_list_page(std::string_view doc) {
+    if (!s3::xml::element(doc, "EnumerationResults"))
+        return failure{std::string("the List Blobs answer has no <EnumerationResults>")};
+    list_page page;
+    auto blobs = s3::xml::element(doc, "Blobs");
+    for (const auto blob : s3::xml::elements(blobs.value_or(""), "Blob")) {
+        backends::object_info info;
+        auto name = s3::xml::text(blob, "Name");
+        if (!name)
+            return failure{std::string("a listed blob has no <Name>")};
+        info.key = std::move(*name);
+        const auto props = s3::xml::element(blob, "Properties").value_or("");
+        if (auto v = s3::xml::text(props, "Content-Length"))
+            info.size = std::strtoull(v->c_str(), nullptr, 10);
+        if (auto v = s3::xml::text(props, "Etag")) {
+            info.etag = *v;
+            if (info.etag.size() >= 2 && info.etag.front() == '"' && info.etag.back() == '"')
+                info.etag = info.etag.substr(1, info.etag.size() - 2);
+        }
+        if (auto v = s3::xml::text(props, "Last-Modified"))
+            if (auto t = parse_http_date(*v))
+                info.last_modified = *t;
+        if (auto v = s3::xml::text(props, "Content-Type"))
+            info.content_type = *v;
+        // <Metadata><name>value</name>...</Metadata>: the element names are the metadata names.
+        std::string_view meta = s3::xml::element(blob, "Metadata").value_or("");
+        while (true) {
+            const auto open = meta.find('<');
+            if (open == std::string_view::npos || open + 1 >= meta.size() || meta[open + 1] == '/')
+                break;
+            const auto close = meta.find('>', open);
+            if (close == std::string_view::npos)
+                break;
+            auto tag = meta.substr(open + 1, close - open - 1);
+            if (!tag.empty() && tag.back() == '/') {
+                info.metadata[metadata_name_from_azure(tag.substr(0, tag.size() - 1))] = "";
+                meta.remove_prefix(close + 1);
+                continue;
+            }
+            const std::string end = "</" + std::string(tag) + ">";
+            const auto stop = meta.find(end, close);
+            if (stop == std::string_view::npos)
+                break;
+            info.metadata[metadata_name_from_azure(tag)] =
+                s3::xml::decode_entities(meta.substr(close + 1, stop - close - 1));
+            meta.remove_prefix(stop + end.size());
+        }
+        page.blobs.push_back(std::move(info));
+    }
+    page.next_marker = s3::xml::text(doc, "NextMarker").value_or("");
+    return page;
+}
+
+std::string block_id(std::string_view upload_tag, std::uint64_t index) {
+    return base64_encode(fmt::format("{}-{:06}", upload_tag, index));
+}
+
+std::string random_upload_tag() {
+    unsigned char bytes[12];
+    RAND_bytes(bytes, sizeof bytes);
+    return to_hex(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
+}
+
+std::string block_list_body(const std::vector<std::string>& ids) {
+    std::string out = "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>";
+    for (const auto& id : ids)
+        out += "<Latest>" + id + "</Latest>";
+    out += "</BlockList>";
+    return out;
+}
+
+} // namespace lifeboat::azure
