@@ -352,10 +352,12 @@ TEST_P(trusted_backups, kill_9_of_a_signing_exporter_never_leaves_a_mismatched_p
     std::set<std::string> configs_seen;
     for (int round = 1; round <= 8; ++round) {
         agent_process exporter(dir, "exporter", exporter_settings(cp, certs, b.url(prefix), keys), b.env());
-        // A new config every round; the kill lands anywhere from before the upload to after it.
+        ASSERT_TRUE(eventually([&] { return exporter.status_field("election", "is_leader") == "true"; }, 20s))
+            << exporter.log();
+        // A new config every round; the kill lands anywhere from before its upload (export delay
+        // 0.1 s, then the signature PUT, then config.json's) to after it.
         cp.set_config(sample_config("k" + std::to_string(round), 200));
-        std::this_thread::sleep_for(
-            std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 2500)(random)));
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 700)(random)));
         exporter.kill9();
         exporter.wait(5s);
         auto pair = read_pair(b, prefix);
@@ -370,7 +372,7 @@ TEST_P(trusted_backups, kill_9_of_a_signing_exporter_never_leaves_a_mismatched_p
                                 pair.signature, std::nullopt, wall_clock::now());
         ASSERT_TRUE(verdict) << "round " << round << ": " << verdict.error().detail;
     }
-    EXPECT_GE(checked, 4);
+    EXPECT_GE(checked, 6);
     EXPECT_GE(configs_seen.size(), 2u) << "the kills should catch several uploads";
 }
 
