@@ -23,7 +23,8 @@ using namespace lifeboat;
 
 cli::conf_options options;
 
-// The signature checks (docs/security.md): what an importer would decide about the backup, and
+// The signature checks (docs/security.md), informational when no keys are configured (signing is
+// opt-in): what an importer would decide about the backup, and
 // whether an exporter's signing key is one the configured trusted keys accept.
 boost::asio::awaitable<std::vector<backends::doctor_check>> trust_checks(backends::object_store& store,
                                                                          const std::string& key,
@@ -33,7 +34,7 @@ boost::asio::awaitable<std::vector<backends::doctor_check>> trust_checks(backend
     std::vector<backends::doctor_check> out;
     if (s.cluster_fallback_config_export) {
         if (s.cluster_fallback_config_signing_key.empty()) {
-            out.push_back({"signing", verdict::warn,
+            out.push_back({"signing", verdict::ok,
                            "uploads are not signed (cluster_fallback_config_signing_key is not set)"});
         } else if (auto k = ed25519::private_key::load(s.cluster_fallback_config_signing_key); !k) {
             out.push_back({"signing", verdict::fail, "cluster_fallback_config_signing_key: " + k.error()});
@@ -53,15 +54,11 @@ boost::asio::awaitable<std::vector<backends::doctor_check>> trust_checks(backend
     if (!s.cluster_fallback_config_import && !s.cluster_fallback_config_export)
         co_return out;
     auto seen = co_await agent::inspect_backup(store, key, policy, s.cluster_max_config_size, std::nullopt);
-    if (seen.read_error) {
-        if (seen.read_error->code != backends::store_errc::not_found)
-            out.push_back(
-                {"signature", verdict::fail, "cannot read the backup: " + seen.read_error->to_string()});
-        co_return out; // a missing backup is the read check's to report
-    }
+    if (seen.read_error)
+        co_return out; // the read check above reports why the backup cannot be read
     const auto what = seen.describe(wall_clock::now());
     if (!policy.enabled()) {
-        out.push_back({"signature", s.cluster_fallback_config_import ? verdict::warn : verdict::ok,
+        out.push_back({"signature", verdict::ok,
                        "not verified (cluster_fallback_config_trusted_keys is not set): " + what});
     } else if (seen.refused) {
         out.push_back({"signature", verdict::fail,

@@ -337,6 +337,36 @@ TEST_P(trusted_backups, every_forgery_is_refused_then_a_good_upload_is_imported)
     EXPECT_EQ(unsigned_fetch.exit_code, 1);
     EXPECT_NE(unsigned_fetch.err.find("refused (unsigned)"), std::string::npos) << unsigned_fetch.err;
     EXPECT_EQ(unsigned_fetch.out, "");
+
+    // lifeboat doctor: an importer's view passes on the good backup and fails on the unsigned one;
+    // an exporter whose signing key is not among its configured trusted keys fails.
+    auto doctor = [&](const std::string& prefix, std::vector<std::string> extra) {
+        std::vector<std::string> args{lifeboat_bin().string(),
+                                      "doctor",
+                                      "--set",
+                                      "cluster_fallback_config_storage=" + b.url(prefix),
+                                      "--set",
+                                      "node_version=3.9.0.0"};
+        for (auto& e : extra) {
+            args.push_back("--set");
+            args.push_back(e);
+        }
+        return run({.args = args, .env = b.env()});
+    };
+    const auto trust = "cluster_fallback_config_trusted_keys=" + keys.public_key.string();
+    auto doc_good = doctor(source, {"cluster_fallback_config_import=on", trust});
+    EXPECT_NE(doc_good.out.find("verified: "), std::string::npos) << doc_good.out;
+    auto doc_bad = doctor(run_id + "/kong-again", {"cluster_fallback_config_import=on", trust});
+    EXPECT_EQ(doc_bad.exit_code, 1) << doc_bad.out;
+    EXPECT_NE(doc_bad.out.find("an importer refuses the backup (unsigned)"), std::string::npos)
+        << doc_bad.out;
+    auto doc_exporter =
+        doctor(source, {"cluster_fallback_config_export=on",
+                        "cluster_fallback_config_signing_key=" + other_keys.private_key.string(), trust});
+    EXPECT_EQ(doc_exporter.exit_code, 1) << doc_exporter.out;
+    EXPECT_NE(doc_exporter.out.find("which is not in cluster_fallback_config_trusted_keys"),
+              std::string::npos)
+        << doc_exporter.out;
 }
 
 TEST_P(trusted_backups, kill_9_of_a_signing_exporter_never_leaves_a_mismatched_pair) {
@@ -357,7 +387,8 @@ TEST_P(trusted_backups, kill_9_of_a_signing_exporter_never_leaves_a_mismatched_p
         // A new config every round; the kill lands anywhere from before its upload (export delay
         // 0.1 s, then the signature PUT, then config.json's) to after it.
         cp.set_config(sample_config("k" + std::to_string(round), 200));
-        std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 700)(random)));
+        std::this_thread::sleep_for(
+            std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 700)(random)));
         exporter.kill9();
         exporter.wait(5s);
         auto pair = read_pair(b, prefix);
