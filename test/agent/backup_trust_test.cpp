@@ -2,6 +2,7 @@
 // of check_backup(), and the freshness rules on a virtual clock (importer's max_age and the
 // leader's re-signing schedule). The openssl one-liner of docs/security.md is run on a signature
 // object made here.
+#include "agent/backup_signer.hpp"
 #include "agent/backup_trust.hpp"
 #include "backends/backup_signature.hpp"
 #include "base/digest.hpp"
@@ -305,6 +306,28 @@ TEST(openssl_interop, the_documented_one_liner_verifies_a_signature_object) {
     EXPECT_NE(forged.exit_code, 0);
     EXPECT_NE(forged.out.find("Signature Verification Failure"), std::string::npos)
         << forged.out << forged.err;
+}
+
+// Kong/kong#12861: a config with no services, routes or plugins must not replace a good backup.
+TEST(empty_config, from_the_section_hashes_or_from_the_json) {
+    auto snap = [](std::string json) {
+        protocol::config_snapshot s;
+        s.storage = std::make_shared<const std::string>(std::move(json));
+        s.config_json = *s.storage;
+        return s;
+    };
+    EXPECT_TRUE(is_empty_config(snap(R"({"_format_version":"3.0"})")));
+    EXPECT_TRUE(
+        is_empty_config(snap(R"({"_format_version":"3.0","services":[],"routes":[],"consumers":[{}]})")));
+    EXPECT_FALSE(is_empty_config(snap(R"({"_format_version":"3.0","routes":[{"name":"r"}]})")));
+    EXPECT_FALSE(is_empty_config(snap(R"({"_format_version":"3.0","plugins":[{"name":"cors"}]})")));
+    // With Kong's section hashes (absent sections hash to zeros), the JSON is not parsed.
+    auto hashed = snap("not even json");
+    hashed.hashes.services = hashed.hashes.routes = hashed.hashes.plugins =
+        std::string(protocol::empty_config_hash);
+    EXPECT_TRUE(is_empty_config(hashed));
+    hashed.hashes.routes = "0123456789abcdef0123456789abcdef";
+    EXPECT_FALSE(is_empty_config(hashed));
 }
 
 } // namespace
