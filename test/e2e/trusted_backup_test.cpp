@@ -407,5 +407,39 @@ TEST_P(trusted_backups, kill_9_of_a_signing_exporter_never_leaves_a_mismatched_p
     EXPECT_GE(configs_seen.size(), 2u) << "the kills should catch several uploads";
 }
 
+// Kong/kong#12861: a CP with pending migrations pushes an empty config; the exporter keeps the
+// good backup (and says so once), unless cluster_fallback_config_export_empty = on.
+TEST(export_empty, an_empty_config_never_replaces_a_backup_with_services) {
+    const auto dir = scratch_dir();
+    bucket b(store_kind::file, dir);
+    const auto keys = generate_keys(dir / "keys");
+    const auto certs = make_cluster_certs(dir);
+    const auto prefix = "empty-" + unique_suffix();
+    reference_cp cp(dir, certs, sample_config("full"));
+    agent_process exporter(dir, "exporter", exporter_settings(cp, certs, b.url(prefix), keys), b.env());
+    const auto full = boost::json::parse(sample_config("full"));
+    auto in_bucket = [&] {
+        auto o = b.get(config_key(prefix));
+        return o ? boost::json::parse(o->bytes) : boost::json::value(nullptr);
+    };
+    ASSERT_TRUE(eventually([&] { return in_bucket() == full; }, 30s)) << exporter.log();
+    const std::string empty = R"({"_format_version":"3.0","_transform":false})";
+    cp.set_config(empty);
+    ASSERT_TRUE(eventually([&] { return exporter.status_field("export", "empty_skipped") == "1"; }, 30s))
+        << exporter.log();
+    EXPECT_EQ(in_bucket(), full);
+    EXPECT_NE(exporter.log().find("export skipped: the config has no services, routes or plugins"),
+              std::string::npos);
+    EXPECT_NE(exporter.get("/metrics").second.find("lifeboat_export_empty_skipped_total 1"),
+              std::string::npos);
+    exporter.kill9();
+    exporter.wait(5s);
+
+    auto settings = exporter_settings(cp, certs, b.url(prefix), keys);
+    settings["cluster_fallback_config_export_empty"] = "on";
+    agent_process allowed(dir, "exporter-empty-on", settings, b.env());
+    ASSERT_TRUE(eventually([&] { return in_bucket() == boost::json::parse(empty); }, 30s)) << allowed.log();
+}
+
 INSTANTIATE_TEST_SUITE_P(stores, trusted_backups, ::testing::Values(store_kind::rgw, store_kind::file),
                          [](const auto& info) { return info.param == store_kind::rgw ? "rgw" : "file"; });
