@@ -155,12 +155,6 @@ std::chrono::steady_clock::time_point resign_schedule::next(bool leader, bool co
     return *last_ + interval();
 }
 
-} // namespace lifeboat::agent
-
-#include "agent/config.hpp"
-
-namespace lifeboat::agent {
-
 std::optional<key_problem> backup_key_problem(const settings& s, bool trusted_keys_set) {
     if (!s.cluster_fallback_config_signing_key.empty()) {
         if (auto k = ed25519::private_key::load(s.cluster_fallback_config_signing_key); !k)

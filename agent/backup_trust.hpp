@@ -7,6 +7,7 @@
 // the leading exporter (re-sign often enough that a live fleet never trips that limit).
 #pragma once
 
+#include "agent/config.hpp"
 #include "backends/backup_signature.hpp"
 #include "base/ed25519.hpp"
 #include "base/result.hpp"
@@ -77,6 +78,14 @@ std::optional<refusal> check_freshness(std::int64_t signed_at, std::chrono::seco
 result<std::vector<ed25519::public_key>, std::string>
 load_trusted_keys(const std::vector<std::filesystem::path>& paths);
 
+struct key_problem {
+    std::string key;      // the configuration key at fault
+    std::string expected; // what it should have been
+};
+// Loads the signing key and the trusted keys named by `s` and says what is wrong, if anything.
+// `trusted_keys_set`: the key was given (a given but empty list is an error).
+std::optional<key_problem> backup_key_problem(const settings& s, bool trusted_keys_set);
+
 // When the leading exporter re-signs the backup it holds. A signature made at t is accepted
 // until t + max_age; re-signing every max_age / 4 (at least every second, at most every hour)
 // leaves three missed rounds of margin for a slow store before a live fleet's backup goes stale.
@@ -104,15 +113,4 @@ private:
     std::optional<std::chrono::steady_clock::time_point> last_;
 };
 
-} // namespace lifeboat::agent
-
-namespace lifeboat::agent {
-struct settings;
-struct key_problem {
-    std::string key;      // the configuration key at fault
-    std::string expected; // what it should have been
-};
-// Loads the signing key and the trusted keys named by `s` and says what is wrong, if anything.
-// `trusted_keys_set`: the key was given (a given but empty list is an error).
-std::optional<key_problem> backup_key_problem(const settings& s, bool trusted_keys_set);
 } // namespace lifeboat::agent
