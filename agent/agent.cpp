@@ -100,8 +100,18 @@ agent::agent(asio::any_io_executor executor, settings config, std::string node_i
     const std::string key_prefix = url ? url->prefix : std::string();
     const std::string config_key = backends::config_key(key_prefix, config_.node_version);
     if (config_.cluster_fallback_config_import && !cached_) {
-        importer_ = std::make_unique<importer>(executor_, *store_, config_key,
-                                               config_.cluster_max_config_size, *pipeline_, status_.import);
+        trust_policy trust;
+        trust.max_age = config_.cluster_fallback_config_max_age;
+        trust.node_version = config_.node_version;
+        if (!config_.cluster_fallback_config_trusted_keys.empty()) {
+            auto keys = load_trusted_keys(config_.cluster_fallback_config_trusted_keys);
+            if (!keys)
+                throw std::runtime_error("cluster_fallback_config_trusted_keys: " + keys.error());
+            trust.trusted_keys = std::move(keys).value();
+        }
+        importer_ =
+            std::make_unique<importer>(executor_, *store_, config_key, config_.cluster_max_config_size,
+                                       *pipeline_, status_.import, std::move(trust));
     } else if (config_.cluster_fallback_config_import) {
         status_.import.state = "not_needed"; // a restarted node serves its cache; the bucket is not read
     }
@@ -121,8 +131,8 @@ agent::agent(asio::any_io_executor executor, settings config, std::string node_i
         eo.hostname = config_.node_hostname;
         eo.interval = config_.election_interval;
         elector_ = std::make_unique<election::elector>(*store_, eo);
-        exporter_ =
-            std::make_unique<exporter>(executor_, config_, config_key, node_id, *elector_, status_.exporter);
+        exporter_ = std::make_unique<exporter>(executor_, config_, config_key, node_id, *elector_,
+                                               status_.exporter, *store_);
         elector_->on_step = [this] {
             refresh_election_status();
             exporter_->election_changed();
@@ -222,6 +232,8 @@ void agent::on_status(const protocol::session_status& s) {
         if (last_resort_)
             last_resort_->control_plane_unreachable();
     }
+    if (exporter_)
+        exporter_->control_plane_changed(s.state == protocol::session_state::connected);
 }
 
 asio::awaitable<bool> agent::on_config(protocol::snapshot_ptr snapshot) {

@@ -1,5 +1,6 @@
 #include "agent/config.hpp"
 
+#include "agent/backup_trust.hpp"
 #include "agent/config_keys.hpp"
 #include "agent/config_values.hpp"
 #include "agent/kong_conf_keys.hpp"
@@ -133,6 +134,18 @@ result<void, config_error> read_conf_file(const std::filesystem::path& path,
     return ok_v;
 }
 
+// The backup keys are read at start: a key that cannot be used is a configuration error, never
+// a silent "verification off" (docs/security.md).
+result<void, config_error> check_backup_keys(const settings& s, const std::map<std::string, raw_value>& raw) {
+    const bool trusted_set = raw.at("cluster_fallback_config_trusted_keys").origin != "default";
+    auto problem = backup_key_problem(s, trusted_set);
+    if (!problem)
+        return ok_v;
+    const auto& rv = raw.at(problem->key);
+    return failure{config_error{problem->key, display_value(*find_key(problem->key), rv.value),
+                                problem->expected, rv.origin}};
+}
+
 result<void, config_error> check_combinations(const settings& s,
                                               const std::map<std::string, raw_value>& raw) {
     auto origin = [&](const char* key) { return raw.at(key).origin; };
@@ -167,6 +180,8 @@ result<void, config_error> check_combinations(const settings& s,
     }
     if (s.cluster_use_proxy && s.proxy_server.empty())
         return err("proxy_server", "", "a proxy URL, because cluster_use_proxy is on");
+    if (auto r = check_backup_keys(s, raw); !r)
+        return r;
     if (s.gateway_handoff == handoff_kind::file && s.gateway_config_path.empty())
         return err("gateway_config_path", "", "a file path, because gateway_handoff = file");
     return ok_v;
@@ -335,6 +350,10 @@ std::string render_effective(const loaded_config& config) {
         {"gateway_admin_timeout", ms(s.gateway_admin_timeout)},
         {"election_interval", ms(s.election_interval)},
         {"s3_unsigned_payload_over_tls", s.s3_unsigned_payload_over_tls ? "on" : "off"},
+        {"cluster_fallback_config_signing_key", s.cluster_fallback_config_signing_key.string()},
+        {"cluster_fallback_config_trusted_keys", join(s.cluster_fallback_config_trusted_keys)},
+        {"cluster_fallback_config_max_age", std::to_string(s.cluster_fallback_config_max_age.count())},
+        {"cluster_fallback_config_export_empty", s.cluster_fallback_config_export_empty ? "on" : "off"},
         {"log_level", s.log_level},
         {"log_format", s.log_format},
     };

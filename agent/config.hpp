@@ -62,7 +62,11 @@ struct settings {
     std::string gateway_admin_token;                         // secret: sent as Kong-Admin-Token
     std::chrono::milliseconds gateway_admin_timeout{60'000}; // one POST /config, its quick retries included
     std::chrono::milliseconds election_interval{5'000};
-    bool s3_unsigned_payload_over_tls = false; // https S3 endpoints: UNSIGNED-PAYLOAD bodies
+    bool s3_unsigned_payload_over_tls = false;                 // https S3 endpoints: UNSIGNED-PAYLOAD bodies
+    std::filesystem::path cluster_fallback_config_signing_key; // secret; empty: exports unsigned
+    std::vector<std::filesystem::path> cluster_fallback_config_trusted_keys; // empty: imports unverified
+    std::chrono::seconds cluster_fallback_config_max_age{0};                 // 0: no limit
+    bool cluster_fallback_config_export_empty = false;
     std::string log_level = "info";
     std::string log_format = "logfmt";
 

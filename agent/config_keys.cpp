@@ -329,6 +329,42 @@ const std::array keys{
              "already protects them in transit; neither lifeboat nor the store hashes the body for the "
              "signature). Over plain http every body is signed, whatever this says.",
              [](settings& s, std::string_view v) { return set_bool(s.s3_unsigned_payload_over_tls, v); }},
+    // --- trusted backups (docs/security.md) ---------------------------------------------------
+    key_spec{"cluster_fallback_config_signing_key", "", key_kind::path, true, false,
+             "Exporters: a PEM Ed25519 private key (`lifeboat keys generate signing`). Every upload is "
+             "signed with it, together with a manifest (hashes, length, version, term, signing time), in "
+             "<prefix>/<version>/signatures/<sha256>.sig; config.json stays Kong's.",
+             [](settings& s, std::string_view v) -> opt_error {
+                 s.cluster_fallback_config_signing_key = std::string(v);
+                 return ok;
+             }},
+    key_spec{"cluster_fallback_config_trusted_keys", "", key_kind::list, false, false,
+             "Importers: PEM Ed25519 public keys (comma-separated paths; two during a rotation). When set, a "
+             "backup that is unsigned, signed by another key, altered, cut short, for another version or "
+             "too old is refused before any byte reaches the cache or the gateway. A set but empty or "
+             "unreadable list stops the agent at start.",
+             [](settings& s, std::string_view v) -> opt_error {
+                 s.cluster_fallback_config_trusted_keys.clear();
+                 for (auto& item : parse_list(v))
+                     s.cluster_fallback_config_trusted_keys.emplace_back(item);
+                 return ok;
+             }},
+    key_spec{"cluster_fallback_config_max_age", "0", key_kind::duration, false, false,
+             "Importers refuse a backup signed longer ago than this (0: no limit). The leading exporter "
+             "re-signs the backup every quarter of it while its CP session is up.",
+             [](settings& s, std::string_view v) -> opt_error {
+                 std::chrono::milliseconds d{};
+                 if (auto e = set_duration(d, v))
+                     return e;
+                 s.cluster_fallback_config_max_age = std::chrono::duration_cast<std::chrono::seconds>(d);
+                 return ok;
+             }},
+    key_spec{
+        "cluster_fallback_config_export_empty", "off", key_kind::boolean, false, false,
+        "Exporters: upload a config with no services, routes or plugins over a backup that has some. "
+        "Off: such a config (a CP with pending migrations pushes one, Kong/kong#12861) is not "
+        "exported; logged once and counted.",
+        [](settings& s, std::string_view v) { return set_bool(s.cluster_fallback_config_export_empty, v); }},
     key_spec{"log_level", "info", key_kind::choice, false, false, "debug, info, warn or error.",
              [](settings& s, std::string_view v) -> opt_error {
                  if (v != "debug" && v != "info" && v != "warn" && v != "error")

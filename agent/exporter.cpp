@@ -2,19 +2,87 @@
 
 #include "base/log.hpp"
 
+#include <stdexcept>
+
 namespace lifeboat::agent {
 
 namespace asio = boost::asio;
 
 exporter::exporter(asio::any_io_executor executor, const settings& s, std::string key, std::string node_id,
-                   election::elector& elector, export_status& status)
+                   election::elector& elector, export_status& status, backends::object_store& store)
     : key_(std::move(key))
     , node_id_(std::move(node_id))
     , delay_(s.cluster_fallback_config_export_delay)
     , s3_fields_(s.cluster_fallback_export_s3_config)
     , elector_(elector)
     , status_(status)
-    , wakeup_(executor) {}
+    , store_(store)
+    , resign_(s.cluster_fallback_config_max_age)
+    , export_empty_(s.cluster_fallback_config_export_empty)
+    , wakeup_(executor) {
+    if (!s.cluster_fallback_config_signing_key.empty()) {
+        // load_config() read this key already; failing here (the file went away) stops the start.
+        auto key = ed25519::private_key::load(s.cluster_fallback_config_signing_key);
+        if (!key)
+            throw std::runtime_error("cluster_fallback_config_signing_key: " + key.error());
+        signer_.emplace(std::move(key).value(), s.node_version);
+        status_.signing = true;
+        status_.signing_key_id = signer_->key_id();
+    }
+}
+
+void exporter::control_plane_changed(bool up) {
+    if (up == control_plane_up_)
+        return;
+    control_plane_up_ = up;
+    wakeup_.wake();
+}
+
+asio::awaitable<bool> exporter::skip_empty(const protocol::snapshot_ptr& snap) {
+    if (export_empty_ || !is_empty_config(*snap))
+        co_return false;
+    auto head = co_await store_.head(key_);
+    if (!head && head.error().code == backends::store_errc::not_found)
+        co_return false; // nothing to replace
+    if (head && head->metadata.contains(empty_config_metadata))
+        co_return false; // an empty backup may be replaced by another
+    // A HEAD that failed otherwise: not exporting is the safe side; the next config retries.
+    if (empty_skipped_hash_ != snap->hash) {
+        empty_skipped_hash_ = snap->hash;
+        ++status_.empty_skipped;
+        log::warn("export skipped: the config has no services, routes or plugins and would replace a "
+                  "backup that has (cluster_fallback_config_export_empty = off)",
+                  "hash", snap->hash, "key", key_);
+    }
+    co_return true;
+}
+
+asio::awaitable<void> exporter::resign_if_due() {
+    const bool leader = elector_.is_leader();
+    if (!leader) {
+        // Another node exports now; what this node signed may no longer be the backup.
+        resign_.forget();
+        signed_.reset();
+        co_return;
+    }
+    if (!signer_ || !signed_ || pending_ ||
+        !resign_.due(std::chrono::steady_clock::now(), leader, control_plane_up_))
+        co_return;
+    auto m = *signed_;
+    m.term = elector_.status().my_term;
+    auto r = co_await signer_->write(store_, key_, m, wall_clock::now(), s3_fields_);
+    if (!r) {
+        // Retried at the next interval; max_age / 4 leaves room for a few failures.
+        log::warn("re-signing the backup failed", "error", r.error().to_string());
+        resign_.signed_now(std::chrono::steady_clock::now() - resign_.interval() / 2);
+        co_return;
+    }
+    signed_ = m;
+    resign_.signed_now(std::chrono::steady_clock::now());
+    ++status_.resigns;
+    status_.signed_at = wall_clock::now();
+    log::debug("backup re-signed", "sha256", m.object_sha256, "key_id", m.key_id);
+}
 
 void exporter::offer(const protocol::snapshot_ptr& snapshot) {
     // Kong exports what the CP sends; a config from the cache or the bucket is not news to it.
@@ -28,8 +96,16 @@ void exporter::offer(const protocol::snapshot_ptr& snapshot) {
 asio::awaitable<void> exporter::run() {
     unsigned failures = 0;
     for (;;) {
-        while (!pending_)
-            co_await wakeup_.wait(std::chrono::hours(24));
+        while (!pending_) {
+            co_await resign_if_due();
+            if (pending_)
+                break;
+            const auto next = resign_.next(elector_.is_leader(), control_plane_up_);
+            const auto now = std::chrono::steady_clock::now();
+            co_await wakeup_.wait(next == std::chrono::steady_clock::time_point::max()
+                                      ? std::chrono::steady_clock::duration(std::chrono::hours(24))
+                                      : std::max<std::chrono::steady_clock::duration>(next - now, {}));
+        }
         // Coalesce: whatever arrives within the delay replaces what we hold (the newest wins).
         const auto until = std::chrono::steady_clock::now() + delay_;
         while (std::chrono::steady_clock::now() < until)
@@ -41,12 +117,43 @@ asio::awaitable<void> exporter::run() {
             co_await wakeup_.wait(std::chrono::hours(1));
             continue;
         }
+        const bool skip = co_await skip_empty(snap);
+        if (skip) {
+            if (pending_ == snap) {
+                pending_.reset();
+                status_.pending_hash.clear();
+            }
+            continue;
+        }
         backends::put_options opts;
         opts.content_type = "application/json";
         opts.metadata["uploader"] = node_id_;
         opts.s3_fields = s3_fields_;
-        auto body = backends::body_source::from_shared(snap->shared_config_json());
+        if (is_empty_config(*snap))
+            opts.metadata[empty_config_metadata] = "1";
+        const auto bytes = snap->shared_config_json();
         const auto started = std::chrono::steady_clock::now();
+        std::optional<backends::backup_manifest> manifest;
+        if (signer_) {
+            // The signature object first, config.json second: a reader pairs the config.json it
+            // reads with the signature of exactly its bytes, so a crash between the two writes
+            // leaves the old pair (or an unused signature), never a mismatched one.
+            manifest = signer_->describe(*bytes, *snap, elector_.status().my_term);
+            auto signed_put = co_await signer_->write(store_, key_, *manifest, wall_clock::now(), s3_fields_);
+            if (!signed_put) {
+                ++status_.failures;
+                ++status_.failures_total;
+                status_.last_error = "signature: " + signed_put.error().to_string();
+                const auto delay = backoff_.delay(failures++, jitter_);
+                log::warn("export failed: the signature could not be written; retrying", "hash", snap->hash,
+                          "error", status_.last_error, "retry_in_ms",
+                          std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
+                co_await wakeup_.wait(delay);
+                continue;
+            }
+            opts.metadata[backends::signature_metadata::object_sha256] = manifest->object_sha256;
+        }
+        auto body = backends::body_source::from_shared(bytes);
         // A named local, not a braced temporary in the co_await: GCC 12 destroys such temporaries
         // twice (a double free).
         election::config_version version{.cp_timestamp = snap->cp_timestamp, .hash = snap->hash};
@@ -67,6 +174,11 @@ asio::awaitable<void> exporter::run() {
             status_.failures = 0;
             status_.last_error.clear();
             failures = 0;
+            if (manifest) {
+                signed_ = manifest;
+                resign_.signed_now(std::chrono::steady_clock::now());
+                status_.signed_at = wall_clock::now();
+            }
             log::info(r.outcome == fenced_outcome::uploaded ? "config exported"
                                                             : "export skipped: bucket already has it",
                       "hash", snap->hash, "key", key_, "term", r.term, "ms", ms);
@@ -77,6 +189,8 @@ asio::awaitable<void> exporter::run() {
             break;
         case fenced_outcome::superseded:
             ++status_.skipped;
+            signed_.reset(); // the bucket holds another config: never refresh this one's signature
+            resign_.forget();
             log::warn("export skipped: the bucket holds a newer config", "hash", snap->hash, "detail",
                       r.detail);
             if (pending_ == snap) {

@@ -8,6 +8,8 @@
 // retried with back-off; the newest config always ends up in the bucket once this node leads.
 #pragma once
 
+#include "agent/backup_signer.hpp"
+#include "agent/backup_trust.hpp"
 #include "agent/config.hpp"
 #include "agent/status.hpp"
 #include "agent/wakeup_timer.hpp"
@@ -23,23 +25,37 @@ class exporter {
 public:
     // `key`: <prefix>/<node_version>/config.json in the storage (backends::config_key).
     exporter(boost::asio::any_io_executor executor, const settings& s, std::string key, std::string node_id,
-             election::elector& elector, export_status& status);
+             election::elector& elector, export_status& status, backends::object_store& store);
 
     // A config was accepted: remember it (the newest wins) and wake the loop.
     // The elector took a step: this node may have started leading (wakes a waiting follower).
     void election_changed() { wakeup_.wake(); }
 
     void offer(const protocol::snapshot_ptr& snapshot);
+    // The CP session went up or down: the backup is re-signed for freshness only while it is up.
+    void control_plane_changed(bool up);
 
     boost::asio::awaitable<void> run();
 
 private:
+    // An empty config that must not replace the bucket's backup: true when it is skipped.
+    boost::asio::awaitable<bool> skip_empty(const protocol::snapshot_ptr& snap);
+    // Writes a fresh signature for what this node signed last, when due.
+    boost::asio::awaitable<void> resign_if_due();
+
     std::string key_;
     std::string node_id_;
     std::chrono::milliseconds delay_;
     std::map<std::string, std::string> s3_fields_;
     election::elector& elector_;
     export_status& status_;
+    backends::object_store& store_;
+    std::optional<backup_signer> signer_;
+    resign_schedule resign_;
+    std::optional<backends::backup_manifest> signed_; // what this node signed last (to re-sign)
+    bool control_plane_up_ = false;
+    bool export_empty_;
+    std::string empty_skipped_hash_; // logged once per config
     protocol::snapshot_ptr pending_;
     wakeup_timer wakeup_;
     backoff_policy backoff_{std::chrono::milliseconds(500), std::chrono::seconds(30),

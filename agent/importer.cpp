@@ -12,13 +12,20 @@ namespace lifeboat::agent {
 namespace asio = boost::asio;
 
 importer::importer(asio::any_io_executor executor, backends::object_store& store, std::string key,
-                   std::size_t max_config_size, config_pipeline& pipeline, import_status& status)
+                   std::size_t max_config_size, config_pipeline& pipeline, import_status& status,
+                   trust_policy trust)
     : store_(store)
     , key_(std::move(key))
     , max_config_size_(max_config_size)
     , pipeline_(pipeline)
     , status_(status)
-    , wakeup_(executor) {}
+    , verifier_(std::move(trust))
+    , wakeup_(executor) {
+    status_.verification = verifier_.enabled();
+    if (verifier_.enabled())
+        for (std::size_t r = 0; r < refusal_reason_count; ++r)
+            status_.refusals[to_string(static_cast<refusal_reason>(r))] = 0;
+}
 
 void importer::control_plane_unreachable() {
     if (!go_) {
@@ -49,14 +56,44 @@ asio::awaitable<void> importer::run() {
         auto incoming = pipeline_.receive();
         backends::object_sink sink{[&in = *incoming](std::optional<std::uint64_t> size) { in.start(size); },
                                    [&in = *incoming](std::string_view bytes) { return in.write(bytes); }};
+        // Hashed on the way only when verifying (SHA-256 costs a share of the download).
+        if (verifier_.enabled())
+            sink = verifier_.wrap(std::move(sink));
         auto got = co_await store_.get_streamed(key_, max_config_size_, std::move(sink));
+        // With trusted keys, the signature is checked before anything else is decided: before
+        // finish() and before apply_incoming() commits the staged cache and gateway files.
+        std::optional<refusal> refused;
+        std::string verify_error;
+        std::string signed_config_hash;
+        if (got && verifier_.enabled() && !pipeline_.has_config_beyond_local_file()) {
+            auto verdict = co_await verifier_.check(store_, key_, *got);
+            if (verdict.refused)
+                refused = std::move(verdict.refused);
+            else if (!verdict.error.empty())
+                verify_error = std::move(verdict.error);
+            else {
+                signed_config_hash = verdict.accepted->config_hash;
+                status_.signed_by = verdict.accepted->key_id;
+                status_.signed_at = wall_clock::time_point(std::chrono::seconds(verdict.accepted->signed_at));
+            }
+        }
         if (pipeline_.has_config_beyond_local_file())
             break; // the CP answered meanwhile: its config wins
         std::string error;
         const auto invalid = [&](const std::string& why) {
             return "the backup at " + key_ + " is invalid: " + why;
         };
-        if (!got) {
+        if (refused) {
+            const auto reason = to_string(refused->reason);
+            error = "the backup at " + key_ + " is refused (" + reason + "): " + refused->detail;
+            status_.last_refusal = import_refusal{reason, refused->detail, wall_clock::now()};
+            ++status_.refusals[reason];
+            log::error("fallback backup refused", "reason", reason, "key", key_, "detail", refused->detail);
+        } else if (!verify_error.empty()) {
+            error = verify_error;
+        } else if (got && verifier_.inner_error()) {
+            error = invalid(*verifier_.inner_error());
+        } else if (!got) {
             if (!incoming->invalid_reason().empty())
                 error = invalid(incoming->invalid_reason());
             else if (got.error().code == backends::store_errc::not_found)
@@ -72,8 +109,14 @@ asio::awaitable<void> importer::run() {
             // validated in full either way. A wrong hash would only make the CP push its own config.
             protocol::config_hashes known;
             const protocol::config_hashes* hashes = nullptr;
-            if (auto it = got->metadata.find(election::metadata::config_hash);
-                it != got->metadata.end() && protocol::is_config_hash(it->second)) {
+            if (verifier_.enabled()) {
+                // Verified: the signed manifest names the hash, not the (unsigned) metadata.
+                if (protocol::is_config_hash(signed_config_hash)) {
+                    known.config = signed_config_hash;
+                    hashes = &known;
+                }
+            } else if (auto it = got->metadata.find(election::metadata::config_hash);
+                       it != got->metadata.end() && protocol::is_config_hash(it->second)) {
                 known.config = it->second;
                 hashes = &known;
             }

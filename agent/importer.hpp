@@ -5,6 +5,7 @@
 // into the pipeline (config_pipeline::receive()) while it downloads, not read whole first.
 #pragma once
 
+#include "agent/backup_verifier.hpp"
 #include "agent/config_pipeline.hpp"
 #include "agent/status.hpp"
 #include "agent/wakeup_timer.hpp"
@@ -20,7 +21,8 @@ namespace lifeboat::agent {
 class importer {
 public:
     importer(boost::asio::any_io_executor executor, backends::object_store& store, std::string key,
-             std::size_t max_config_size, config_pipeline& pipeline, import_status& status);
+             std::size_t max_config_size, config_pipeline& pipeline, import_status& status,
+             trust_policy trust = {});
 
     // The CP could not be reached (or none is configured): start fetching.
     void control_plane_unreachable();
@@ -36,6 +38,7 @@ private:
     std::size_t max_config_size_;
     config_pipeline& pipeline_;
     import_status& status_;
+    backup_verifier verifier_; // with no trusted keys: only measures
     wakeup_timer wakeup_;
     bool go_ = false;
     backoff_policy backoff_{std::chrono::milliseconds(500), std::chrono::seconds(30),

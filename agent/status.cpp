@@ -26,6 +26,12 @@ boost::json::value text_or_null(const std::string& s) {
     return boost::json::value(s);
 }
 
+boost::json::value refusal_or_null(const std::optional<import_refusal>& r) {
+    if (!r)
+        return nullptr;
+    return boost::json::object{{"reason", r->reason}, {"detail", r->detail}, {"at", format_iso8601(r->at)}};
+}
+
 double seconds_since(wall_time t) {
     return std::chrono::duration<double>(wall_clock::now() - t).count();
 }
@@ -171,6 +177,10 @@ boost::json::object to_json(const agent_status& s) {
              {"backup_age_s", s.import.backup_written_at
                                   ? json::value(seconds_since(*s.import.backup_written_at))
                                   : json::value(nullptr)},
+             {"verification", s.import.verification},
+             {"last_refusal", refusal_or_null(s.import.last_refusal)},
+             {"signed_by", text_or_null(s.import.signed_by)},
+             {"signed_at", time_or_null(s.import.signed_at)},
          }},
         {"election",
          json::object{
@@ -212,6 +222,11 @@ boost::json::object to_json(const agent_status& s) {
              {"last_success_age_s",
               s.exporter.last_at ? json::value(seconds_since(*s.exporter.last_at)) : json::value(nullptr)},
              {"last_error", text_or_null(s.exporter.last_error)},
+             {"signing", s.exporter.signing},
+             {"signing_key_id", text_or_null(s.exporter.signing_key_id)},
+             {"signed_at", time_or_null(s.exporter.signed_at)},
+             {"resigns", s.exporter.resigns},
+             {"empty_skipped", s.exporter.empty_skipped},
          }},
         {"declarative_config",
          json::object{
@@ -258,6 +273,13 @@ std::string to_prometheus(const agent_status& s) {
            static_cast<double>(s.handoff.failures));
     metric("import_attempts_total", "counter", "Fallback fetch attempts.",
            static_cast<double>(s.import.attempts));
+    if (s.import.verification) {
+        // Every reason, also at 0, so that an alert on rate() sees the first refusal.
+        out += "# HELP lifeboat_import_refusals_total Backups refused by verification (label: reason).\n"
+               "# TYPE lifeboat_import_refusals_total counter\n";
+        for (const auto& [reason, count] : s.import.refusals)
+            out += fmt::format("lifeboat_import_refusals_total{{reason=\"{}\"}} {}\n", reason, count);
+    }
     metric("export_uploads_total", "counter", "Configs uploaded to the fallback storage.",
            static_cast<double>(s.exporter.uploads));
     metric("export_skipped_total", "counter",
@@ -265,6 +287,12 @@ std::string to_prometheus(const agent_status& s) {
            static_cast<double>(s.exporter.skipped));
     metric("export_failures_total", "counter", "Failed export attempts.",
            static_cast<double>(s.exporter.failures_total));
+    metric("export_resigns_total", "counter",
+           "Backup signatures refreshed (cluster_fallback_config_max_age).",
+           static_cast<double>(s.exporter.resigns));
+    metric("export_empty_skipped_total", "counter",
+           "Empty configs not exported over a backup that has services, routes or plugins.",
+           static_cast<double>(s.exporter.empty_skipped));
     if (s.election.enabled) {
         metric("election_is_leader", "gauge", "1 while this node leads the exporters.", s.election.is_leader);
         metric("election_term", "gauge", "The highest leader term seen.",

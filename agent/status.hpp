@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,12 +58,23 @@ struct handoff_status {
     std::string last_error;
 };
 
+struct import_refusal {
+    std::string reason; // refusal_reason's name: unsigned, bad_signature, too_old, ...
+    std::string detail;
+    wall_time at;
+};
+
 struct import_status {
     bool enabled = false;
     std::string state = "idle"; // idle | waiting | fetching | imported | failed | not_needed
     std::uint64_t attempts = 0;
     std::optional<wall_time> last_at;
     std::string last_error;
+    bool verification = false;                     // cluster_fallback_config_trusted_keys is set
+    std::optional<import_refusal> last_refusal;    // the last backup refused by verification
+    std::map<std::string, std::uint64_t> refusals; // by reason
+    std::string signed_by;                         // the key id of the imported backup's signer
+    std::optional<wall_time> signed_at;
     std::optional<wall_time> backup_written_at; // the imported object's Last-Modified
 };
 
@@ -124,6 +136,11 @@ struct export_status {
     std::uint64_t failures = 0; // consecutive failures (0 after a success)
     std::uint64_t failures_total = 0;
     std::string last_error;
+    bool signing = false;               // cluster_fallback_config_signing_key is set
+    std::string signing_key_id;         // its public key's id (not a secret)
+    std::optional<wall_time> signed_at; // the last signature written (upload or re-sign)
+    std::uint64_t resigns = 0;
+    std::uint64_t empty_skipped = 0; // empty configs not exported over a non-empty backup
 };
 
 // The status endpoint's own load: a flood of clients is shed, never allowed to grow the agent.

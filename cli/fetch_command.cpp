@@ -1,12 +1,18 @@
 // `lifeboat fetch`: downloads the fallback config this node would import
-// (<prefix>/<node_version>/config.json in cluster_fallback_config_storage).
+// (<prefix>/<node_version>/config.json in cluster_fallback_config_storage). With
+// cluster_fallback_config_trusted_keys it verifies the backup as the importer would and writes
+// nothing when it is refused; either way it says what it found (signer, signing time, age).
+#include "agent/backup_inspection.hpp"
 #include "backends/layout.hpp"
 #include "backends/store_factory.hpp"
+#include "base/atomic_file.hpp"
 #include "cli/command.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+
+#include <fmt/format.h>
 
 #include <cstdio>
 
@@ -36,32 +42,63 @@ int run_fetch() {
     auto& store = *opened->store;
     const auto key = backends::config_key(url.prefix, s.node_version);
 
+    auto policy = agent::trust_policy_of(s);
+    if (!policy)
+        return fail(policy.error());
+
     int code = 1;
     boost::asio::co_spawn(
         io,
         [&]() -> boost::asio::awaitable<void> {
-            if (output == "-") {
-                auto got = co_await store.get(key, static_cast<std::size_t>(s.cluster_max_config_size));
-                if (!got) {
-                    code = fail(got.error().to_string());
+            // Held in memory until verified: nothing unverified is written out when keys are set.
+            std::string bytes;
+            backends::object_sink keep{[&](std::optional<std::uint64_t> size) {
+                                           bytes.clear();
+                                           if (size)
+                                               bytes.reserve(static_cast<std::size_t>(*size));
+                                       },
+                                       [&](std::string_view piece) -> std::optional<std::string> {
+                                           bytes.append(piece);
+                                           return std::nullopt;
+                                       }};
+            auto seen = co_await agent::inspect_backup(store, key, *policy, s.cluster_max_config_size,
+                                                       std::move(keep));
+            if (seen.read_error) {
+                code = fail(seen.read_error->to_string());
+                co_return;
+            }
+            const auto what = seen.describe(wall_clock::now());
+            if (policy->enabled()) {
+                if (seen.refused) {
+                    code = fail(fmt::format("{}/{} refused ({}): {}", store.describe(), key,
+                                            agent::to_string(seen.refused->reason), seen.refused->detail));
                     co_return;
                 }
-                if (std::fwrite(got->bytes.data(), 1, got->bytes.size(), stdout) != got->bytes.size() ||
+                if (!seen.verified) {
+                    code = fail(seen.error.empty() ? "the backup could not be verified" : seen.error);
+                    co_return;
+                }
+                std::fprintf(stderr, "verified: %s\n", what.c_str());
+            } else {
+                std::fprintf(stderr, "not verified (cluster_fallback_config_trusted_keys is not set): %s\n",
+                             what.c_str());
+            }
+            if (output == "-") {
+                if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size() ||
                     std::fflush(stdout) != 0) {
                     code = fail("writing to standard output failed");
                     co_return;
                 }
                 code = 0;
             } else {
-                auto got = co_await store.get_to_file(key, output);
-                if (!got) {
-                    code = fail(got.error().to_string());
+                if (auto w = write_file_atomically(output, bytes, 0644); !w) {
+                    code = fail(w.error());
                     co_return;
                 }
                 std::fprintf(stderr, "fetched %s/%s (%llu bytes, written %s) to %s\n",
                              store.describe().c_str(), key.c_str(),
-                             static_cast<unsigned long long>(got->size),
-                             format_iso8601(got->last_modified).c_str(), output.c_str());
+                             static_cast<unsigned long long>(seen.info.size),
+                             format_iso8601(seen.info.last_modified).c_str(), output.c_str());
                 code = 0;
             }
         },

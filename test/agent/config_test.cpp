@@ -1,4 +1,5 @@
 #include "agent/config.hpp"
+#include "base/ed25519.hpp"
 #include "agent/config_keys.hpp"
 #include "agent/config_values.hpp"
 #include "base/atomic_file.hpp"
@@ -64,6 +65,11 @@ TEST(config, file_then_environment_then_flags) {
 }
 
 TEST(config, every_key_accepts_a_good_value_and_refuses_a_bad_one) {
+    // The backup keys are read at load: real key files.
+    const auto key_dir = test::scratch_dir();
+    const auto signing = ed25519::private_key::generate();
+    std::ofstream(key_dir / "signing.key.pem") << signing.pem();
+    std::ofstream(key_dir / "signing.pub.pem") << signing.public_part().pem();
     // key, good value, bad value (empty bad: the key takes any text)
     const std::vector<std::tuple<std::string, std::string, std::string>> cases{
         {"cluster_control_plane", "cp.example.com:8005", "no-port"},
@@ -104,6 +110,10 @@ TEST(config, every_key_accepts_a_good_value_and_refuses_a_bad_one) {
         {"gateway_admin_timeout", "30", "0"},
         {"election_interval", "5", "0"},
         {"s3_unsigned_payload_over_tls", "on", "yes please"},
+        {"cluster_fallback_config_signing_key", (key_dir / "signing.key.pem").string(), "/nonexistent/signing.key.pem"},
+        {"cluster_fallback_config_trusted_keys", (key_dir / "signing.pub.pem").string(), ","},
+        {"cluster_fallback_config_max_age", "3600", "soon"},
+        {"cluster_fallback_config_export_empty", "on", "maybe"},
         {"log_level", "debug", "loud"},
         {"log_format", "json", "xml"},
     };

@@ -1,0 +1,60 @@
+// The importer's side of trusted backups (I/O around the decisions in backup_trust.hpp): it
+// hashes and measures the object while it streams into the pipeline, then fetches the signature
+// object of exactly those bytes and decides, before incoming_config is committed.
+#pragma once
+
+#include "agent/backup_trust.hpp"
+#include "backends/object_store.hpp"
+#include "base/digest.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace lifeboat::agent {
+
+struct verification_outcome {
+    std::optional<backends::backup_manifest> accepted; // verified
+    std::optional<refusal> refused;                    // the backup must not be applied
+    std::string error;                                 // the signature could not be read (retry)
+    std::string sha256_hex;                            // of the bytes received
+    std::uint64_t size = 0;
+    std::optional<std::string> signature; // the signature object of those bytes
+};
+
+class backup_verifier {
+public:
+    explicit backup_verifier(trust_policy policy) : policy_(std::move(policy)) {}
+
+    bool enabled() const { return policy_.enabled(); }
+    const trust_policy& policy() const { return policy_; }
+
+    // `inner` wrapped: every byte is hashed and counted on its way. With verification on, a
+    // piece the inner sink refuses (invalid JSON) does not stop the read: the rest is still
+    // hashed, so that an altered backup is refused for what it is (its signature) first.
+    backends::object_sink wrap(backends::object_sink inner);
+    // What the inner sink refused, if it did (only with verification on).
+    const std::optional<std::string>& inner_error() const { return state_->inner_error; }
+
+    // After a complete read: fetch the signature object and decide.
+    boost::asio::awaitable<verification_outcome>
+    check(backends::object_store& store, const std::string& config_key, const backends::object_info& info);
+
+private:
+    struct stream_state {
+        digest hash{digest_kind::sha256};
+        std::uint64_t size = 0;
+        std::string head; // the first bytes, to recognise an age header
+        std::optional<std::string> inner_error;
+    };
+    trust_policy policy_;
+    std::shared_ptr<stream_state> state_ = std::make_shared<stream_state>();
+};
+
+// The signature object at `key`: its bytes, nullopt when there is none, or an error line.
+boost::asio::awaitable<result<std::optional<std::string>, std::string>>
+read_signature_object(backends::object_store& store, std::string key);
+
+} // namespace lifeboat::agent

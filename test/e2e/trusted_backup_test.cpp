@@ -1,0 +1,445 @@
+// Trusted backups end to end (docs/security.md): a real signing exporter behind the reference CP,
+// real importers with trusted keys whose CP is down, on Ceph RGW and on the file store. Every
+// forgery is refused with its reason (status, metric, log) and nothing reaches the cache or the
+// gateway; then a good upload is imported. kill -9 of a signing exporter at random points never
+// leaves a config.json without the signature of exactly its bytes.
+#include "agent/backup_trust.hpp"
+#include "backends/backup_signature.hpp"
+#include "backends/layout.hpp"
+#include "backends/store_factory.hpp"
+#include "base/atomic_file.hpp"
+#include "base/digest.hpp"
+#include "fleet.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/json.hpp>
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <set>
+#include <sys/stat.h>
+#include <thread>
+
+using namespace lifeboat;
+using namespace lifeboat::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+enum class store_kind { rgw, file };
+
+// The bucket as a test sees it: lifeboat's own store client, used synchronously.
+class bucket {
+public:
+    bucket(store_kind kind, const std::filesystem::path& dir) : kind_(kind) {
+        root_ = kind == store_kind::rgw ? rgw_storage_url("") : "file://" + (dir / "bucket").string();
+        if (kind == store_kind::file)
+            std::filesystem::create_directories(dir / "bucket");
+        auto store =
+            backends::make_object_store(io_.get_executor(), root_, backends::store_environment::from(env()));
+        if (!store)
+            throw std::runtime_error(store.error());
+        store_ = std::move(store).value();
+    }
+    std::map<std::string, std::string> env() const {
+        return kind_ == store_kind::rgw ? rgw_env() : std::map<std::string, std::string>{};
+    }
+    std::string url(const std::string& prefix) const {
+        return kind_ == store_kind::rgw ? rgw_storage_url(prefix) : root_ + "/" + prefix;
+    }
+    // Keys relative to the store: the S3 URL's prefix is part of the key, the file store's not.
+    std::optional<backends::object_data> get(const std::string& key) {
+        std::optional<backends::object_data> out;
+        run([&]() -> boost::asio::awaitable<void> {
+            auto r = co_await store_->get(key);
+            if (r)
+                out = std::move(r).value();
+        });
+        return out;
+    }
+    void put(const std::string& key, std::string bytes, std::map<std::string, std::string> metadata = {}) {
+        bool ok = false;
+        run([&]() -> boost::asio::awaitable<void> {
+            backends::put_options o;
+            o.metadata = std::move(metadata);
+            auto r = co_await store_->put(key, backends::body_source::from_string(std::move(bytes)), o);
+            ok = r.ok();
+        });
+        ASSERT_TRUE(ok) << "put " << key;
+    }
+
+private:
+    template <class F>
+    void run(F f) {
+        boost::asio::co_spawn(io_, f, boost::asio::detached);
+        io_.restart();
+        io_.run();
+    }
+    store_kind kind_;
+    std::string root_;
+    boost::asio::io_context io_;
+    std::unique_ptr<backends::object_store> store_;
+};
+
+std::string config_key(const std::string& prefix) {
+    return backends::config_key(prefix, "3.9.0.0");
+}
+
+struct key_files {
+    std::filesystem::path private_key, public_key;
+};
+
+// `lifeboat keys generate signing`, checked as an operator would.
+key_files generate_keys(const std::filesystem::path& dir) {
+    auto r = run({.args = {lifeboat_bin().string(), "keys", "generate", "signing", "--out", dir.string()}});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("-----BEGIN PUBLIC KEY-----"), std::string::npos) << r.out;
+    EXPECT_NE(r.err.find("key id "), std::string::npos) << r.err;
+    struct stat st {};
+    EXPECT_EQ(::stat((dir / "signing.key.pem").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    // Never overwrites.
+    auto again =
+        run({.args = {lifeboat_bin().string(), "keys", "generate", "signing", "--out", dir.string()}});
+    EXPECT_EQ(again.exit_code, 1);
+    EXPECT_NE(again.err.find("exists"), std::string::npos) << again.err;
+    return {dir / "signing.key.pem", dir / "signing.pub.pem"};
+}
+
+agent::trust_policy policy_for(const key_files& k, std::chrono::seconds max_age) {
+    agent::trust_policy p;
+    p.trusted_keys = {*ed25519::public_key::load(k.public_key)};
+    p.node_version = "3.9.0.0";
+    p.max_age = max_age;
+    return p;
+}
+
+// The pair the bucket holds under `prefix`: config.json and the signature object of its bytes.
+struct pair_read {
+    std::optional<backends::object_data> config;
+    std::optional<std::string> signature;
+};
+pair_read read_pair(bucket& b, const std::string& prefix) {
+    pair_read out;
+    out.config = b.get(config_key(prefix));
+    if (out.config)
+        if (auto s = b.get(backends::signature_key(config_key(prefix), sha256_hex(out.config->bytes))))
+            out.signature = std::move(s->bytes);
+    return out;
+}
+
+class trusted_backups : public ::testing::TestWithParam<store_kind> {};
+
+std::map<std::string, std::string> exporter_settings(const reference_cp& cp, const cluster_certs& certs,
+                                                     const std::string& storage, const key_files& keys) {
+    return {{"cluster_control_plane", cp.address()},
+            {"cluster_cert", certs.cert.string()},
+            {"cluster_cert_key", certs.key.string()},
+            {"cluster_fallback_config_export", "on"},
+            {"cluster_fallback_config_storage", storage},
+            {"cluster_fallback_config_export_delay", "0.1"},
+            {"cluster_fallback_config_signing_key", keys.private_key.string()},
+            {"cluster_fallback_config_max_age", "8"},
+            {"election_interval", "1"},
+            {"node_version", "3.9.0.0"}};
+}
+
+} // namespace
+
+TEST_P(trusted_backups, every_forgery_is_refused_then_a_good_upload_is_imported) {
+    const auto dir = scratch_dir();
+    bucket b(GetParam(), dir);
+    const auto keys = generate_keys(dir / "keys");
+    const auto other_keys = generate_keys(dir / "other-keys"); // not trusted
+    const auto next_keys = generate_keys(dir / "next-keys");   // trusted too: a rotation under way
+    const auto other = *ed25519::private_key::load(other_keys.private_key);
+    const auto certs = make_cluster_certs(dir);
+    const auto run_id = "trust-" + unique_suffix();
+    const auto source = run_id + "/exporter";
+
+    reference_cp cp(dir, certs, sample_config("alpha"));
+    agent_process exporter(dir, "exporter", exporter_settings(cp, certs, b.url(source), keys), b.env());
+    const auto policy = policy_for(keys, 10s);
+    pair_read old;
+    ASSERT_TRUE(eventually(
+        [&] {
+            old = read_pair(b, source);
+            return old.config && old.signature &&
+                   agent::check_backup(policy,
+                                       {sha256_hex(old.config->bytes), old.config->bytes.size(), false},
+                                       old.signature, std::nullopt, wall_clock::now())
+                       .ok();
+        },
+        30s))
+        << exporter.log();
+    // config.json is Kong's: the config's JSON, application/json; the signature sits beside it.
+    EXPECT_EQ(boost::json::parse(old.config->bytes), boost::json::parse(sample_config("alpha")));
+    EXPECT_EQ(old.config->info.metadata.at(backends::signature_metadata::object_sha256),
+              sha256_hex(old.config->bytes));
+    EXPECT_EQ(exporter.status_field("export", "signing"), "true");
+
+    // Past the importers' max_age (10 s): the exporter, its CP session up, keeps re-signing.
+    std::this_thread::sleep_for(12s);
+    ASSERT_GE(std::stoi(exporter.status_field("export", "resigns")), 2) << exporter.log();
+    const auto good_config = old.config->bytes;
+    const auto good_sha = sha256_hex(good_config);
+    auto current_signature = [&] { return read_pair(b, source).signature.value_or(""); };
+    ASSERT_TRUE(agent::check_backup(policy, {good_sha, good_config.size(), false}, current_signature(),
+                                    std::nullopt, wall_clock::now()));
+    ASSERT_FALSE(agent::check_backup(policy, {good_sha, good_config.size(), false}, old.signature,
+                                     std::nullopt, wall_clock::now()));
+
+    struct scenario {
+        std::string name;
+        std::string reason;
+        std::function<void(const std::string& prefix)> plant;
+    };
+    const auto sig_key = [&](const std::string& prefix, const std::string& sha) {
+        return backends::signature_key(config_key(prefix), sha);
+    };
+    const std::map<std::string, std::string> claims{{backends::signature_metadata::object_sha256, good_sha}};
+    std::vector<scenario> scenarios{
+        {"flipped", "content_mismatch",
+         [&](const std::string& p) {
+             auto flipped = good_config;
+             const auto at = flipped.find("alpha-svc-1");
+             flipped[at] = 'A'; // still valid JSON: only the signature can tell
+             b.put(config_key(p), flipped, claims);
+             b.put(sig_key(p, good_sha), current_signature());
+         }},
+        {"kong", "unsigned", [&](const std::string& p) { b.put(config_key(p), sample_config("kong")); }},
+        {"other_key", "unknown_key",
+         [&](const std::string& p) {
+             auto m = backends::parse_signature_object(current_signature())->manifest;
+             b.put(config_key(p), good_config, claims);
+             b.put(sig_key(p, good_sha), backends::make_signature_object(m, other));
+         }},
+        {"replayed", "too_old",
+         [&](const std::string& p) {
+             b.put(config_key(p), good_config, claims);
+             b.put(sig_key(p, good_sha), *old.signature);
+         }},
+        {"cut_short", "size_mismatch",
+         [&](const std::string& p) {
+             b.put(config_key(p), good_config.substr(0, good_config.size() / 2), claims);
+             b.put(sig_key(p, good_sha), current_signature());
+         }},
+    };
+
+    struct importer_node {
+        std::string prefix;
+        std::filesystem::path gateway;
+        std::unique_ptr<agent_process> proc;
+    };
+    std::vector<importer_node> nodes;
+    for (const auto& sc : scenarios) {
+        importer_node n;
+        n.prefix = run_id + "/" + sc.name;
+        n.gateway = dir / ("gw-" + sc.name) / "kong.json";
+        std::filesystem::create_directories(n.gateway.parent_path());
+        sc.plant(n.prefix);
+        n.proc = std::make_unique<agent_process>(
+            dir, "importer-" + sc.name,
+            std::map<std::string, std::string>{
+                {"cluster_control_plane", "127.0.0.1:" + std::to_string(free_port())},
+                {"cluster_cert", certs.cert.string()},
+                {"cluster_cert_key", certs.key.string()},
+                {"cluster_fallback_config_import", "on"},
+                {"cluster_fallback_config_storage", b.url(n.prefix)},
+                {"cluster_fallback_config_trusted_keys",
+                 next_keys.public_key.string() + "," + keys.public_key.string()},
+                {"cluster_fallback_config_max_age", "10"},
+                {"gateway_handoff", "file"},
+                {"gateway_config_path", n.gateway.string()},
+                {"cluster_reconnect_delay_min", "0.5"},
+                {"cluster_reconnect_delay_max", "1"},
+                {"node_version", "3.9.0.0"}},
+            b.env());
+        nodes.push_back(std::move(n));
+    }
+    for (std::size_t i = 0; i < scenarios.size(); ++i) {
+        auto& n = nodes[i];
+        const auto& sc = scenarios[i];
+        ASSERT_TRUE(eventually(
+            [&] {
+                auto st = n.proc->status();
+                return st.is_object() && st.at("import").at("last_refusal").is_object() &&
+                       st.at("import").at("last_refusal").at("reason") == sc.reason.c_str();
+            },
+            30s))
+            << sc.name << ": expected " << sc.reason << "\n"
+            << n.proc->log();
+        EXPECT_FALSE(std::filesystem::exists(n.gateway)) << sc.name << ": nothing may reach the gateway";
+        EXPECT_EQ(n.proc->status_field("cache", "state"), "empty") << sc.name;
+        EXPECT_EQ(n.proc->status_field("config", "source"), "none") << sc.name;
+        EXPECT_NE(n.proc->log().find("fallback backup refused"), std::string::npos) << sc.name;
+        EXPECT_NE(n.proc->log().find("reason=" + sc.reason), std::string::npos) << n.proc->log();
+        const auto metrics = n.proc->get("/metrics").second;
+        EXPECT_EQ(metrics.find("lifeboat_import_refusals_total{reason=\"" + sc.reason + "\"} 0"),
+                  std::string::npos)
+            << metrics;
+        EXPECT_NE(metrics.find("lifeboat_import_refusals_total{reason=\"" + sc.reason + "\"}"),
+                  std::string::npos)
+            << metrics;
+        EXPECT_NE(metrics.find("lifeboat_import_refusals_total{reason=\"bad_signature\"} 0"),
+                  std::string::npos)
+            << metrics;
+    }
+
+    // Then the good pair, kept fresh as a live exporter would: each importer takes it.
+    auto last_copy = std::chrono::steady_clock::time_point{};
+    ASSERT_TRUE(eventually(
+        [&] {
+            if (std::chrono::steady_clock::now() - last_copy > 1s) {
+                last_copy = std::chrono::steady_clock::now();
+                const auto sig = current_signature();
+                for (auto& n : nodes) {
+                    if (std::filesystem::exists(n.gateway))
+                        continue;
+                    b.put(config_key(n.prefix), good_config, claims);
+                    b.put(sig_key(n.prefix, good_sha), sig);
+                }
+            }
+            for (auto& n : nodes)
+                if (!std::filesystem::exists(n.gateway))
+                    return false;
+            return true;
+        },
+        90s));
+    for (auto& n : nodes) {
+        EXPECT_EQ(boost::json::parse(*read_whole_file(n.gateway)), boost::json::parse(good_config))
+            << n.prefix;
+        EXPECT_EQ(n.proc->status_field("import", "state"), "imported");
+        EXPECT_EQ(n.proc->status_field("import", "signed_by"),
+                  ed25519::public_key::load(keys.public_key)->id());
+    }
+
+    // lifeboat fetch says what it found, and refuses what an importer refuses.
+    auto fetch = [&](const std::string& prefix) {
+        return run(
+            {.args = {lifeboat_bin().string(), "fetch", "--set",
+                      "cluster_fallback_config_storage=" + b.url(prefix), "--set", "node_version=3.9.0.0",
+                      "--set", "cluster_fallback_config_trusted_keys=" + keys.public_key.string()},
+             .env = b.env()});
+    };
+    auto good = fetch(source);
+    EXPECT_EQ(good.exit_code, 0) << good.err;
+    EXPECT_NE(good.err.find("verified: "), std::string::npos) << good.err;
+    EXPECT_NE(good.err.find("signed by key " + ed25519::public_key::load(keys.public_key)->id()),
+              std::string::npos)
+        << good.err;
+    EXPECT_EQ(good.out, good_config);
+    b.put(config_key(run_id + "/kong-again"), sample_config("kong"));
+    auto unsigned_fetch = fetch(run_id + "/kong-again");
+    EXPECT_EQ(unsigned_fetch.exit_code, 1);
+    EXPECT_NE(unsigned_fetch.err.find("refused (unsigned)"), std::string::npos) << unsigned_fetch.err;
+    EXPECT_EQ(unsigned_fetch.out, "");
+
+    // lifeboat doctor: an importer's view passes on the good backup and fails on the unsigned one;
+    // an exporter whose signing key is not among its configured trusted keys fails.
+    auto doctor = [&](const std::string& prefix, std::vector<std::string> extra) {
+        std::vector<std::string> args{lifeboat_bin().string(),
+                                      "doctor",
+                                      "--set",
+                                      "cluster_fallback_config_storage=" + b.url(prefix),
+                                      "--set",
+                                      "node_version=3.9.0.0"};
+        for (auto& e : extra) {
+            args.push_back("--set");
+            args.push_back(e);
+        }
+        return run({.args = args, .env = b.env()});
+    };
+    const auto trust = "cluster_fallback_config_trusted_keys=" + keys.public_key.string();
+    auto doc_good = doctor(source, {"cluster_fallback_config_import=on", trust});
+    EXPECT_NE(doc_good.out.find("verified: "), std::string::npos) << doc_good.out;
+    auto doc_bad = doctor(run_id + "/kong-again", {"cluster_fallback_config_import=on", trust});
+    EXPECT_EQ(doc_bad.exit_code, 1) << doc_bad.out;
+    EXPECT_NE(doc_bad.out.find("an importer refuses the backup (unsigned)"), std::string::npos)
+        << doc_bad.out;
+    auto doc_exporter =
+        doctor(source, {"cluster_fallback_config_export=on",
+                        "cluster_fallback_config_signing_key=" + other_keys.private_key.string(), trust});
+    EXPECT_EQ(doc_exporter.exit_code, 1) << doc_exporter.out;
+    EXPECT_NE(doc_exporter.out.find("which is not in cluster_fallback_config_trusted_keys"),
+              std::string::npos)
+        << doc_exporter.out;
+}
+
+TEST_P(trusted_backups, kill_9_of_a_signing_exporter_never_leaves_a_mismatched_pair) {
+    const auto dir = scratch_dir();
+    bucket b(GetParam(), dir);
+    const auto keys = generate_keys(dir / "keys");
+    const auto certs = make_cluster_certs(dir);
+    const auto prefix = "trust-kill-" + unique_suffix();
+    reference_cp cp(dir, certs, sample_config("k0", 200));
+    const auto policy = policy_for(keys, 0s);
+    std::mt19937 random(std::random_device{}());
+    int checked = 0;
+    std::set<std::string> configs_seen;
+    for (int round = 1; round <= 8; ++round) {
+        agent_process exporter(dir, "exporter", exporter_settings(cp, certs, b.url(prefix), keys), b.env());
+        ASSERT_TRUE(eventually([&] { return exporter.status_field("election", "is_leader") == "true"; }, 20s))
+            << exporter.log();
+        // A new config every round; the kill lands anywhere from before its upload (export delay
+        // 0.1 s, then the signature PUT, then config.json's) to after it.
+        cp.set_config(sample_config("k" + std::to_string(round), 200));
+        std::this_thread::sleep_for(
+            std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 700)(random)));
+        exporter.kill9();
+        exporter.wait(5s);
+        auto pair = read_pair(b, prefix);
+        if (!pair.config)
+            continue; // nothing uploaded yet
+        ++checked;
+        configs_seen.insert(sha256_hex(pair.config->bytes));
+        ASSERT_TRUE(pair.signature) << "round " << round
+                                    << ": config.json without the signature of its bytes";
+        auto verdict =
+            agent::check_backup(policy, {sha256_hex(pair.config->bytes), pair.config->bytes.size(), false},
+                                pair.signature, std::nullopt, wall_clock::now());
+        ASSERT_TRUE(verdict) << "round " << round << ": " << verdict.error().detail;
+    }
+    EXPECT_GE(checked, 6);
+    EXPECT_GE(configs_seen.size(), 2u) << "the kills should catch several uploads";
+}
+
+// Kong/kong#12861: a CP with pending migrations pushes an empty config; the exporter keeps the
+// good backup (and says so once), unless cluster_fallback_config_export_empty = on.
+TEST(export_empty, an_empty_config_never_replaces_a_backup_with_services) {
+    const auto dir = scratch_dir();
+    bucket b(store_kind::file, dir);
+    const auto keys = generate_keys(dir / "keys");
+    const auto certs = make_cluster_certs(dir);
+    const auto prefix = "empty-" + unique_suffix();
+    reference_cp cp(dir, certs, sample_config("full"));
+    agent_process exporter(dir, "exporter", exporter_settings(cp, certs, b.url(prefix), keys), b.env());
+    const auto full = boost::json::parse(sample_config("full"));
+    auto in_bucket = [&] {
+        auto o = b.get(config_key(prefix));
+        return o ? boost::json::parse(o->bytes) : boost::json::value(nullptr);
+    };
+    ASSERT_TRUE(eventually([&] { return in_bucket() == full; }, 30s)) << exporter.log();
+    const std::string empty = R"({"_format_version":"3.0","_transform":false})";
+    cp.set_config(empty);
+    ASSERT_TRUE(eventually([&] { return exporter.status_field("export", "empty_skipped") == "1"; }, 30s))
+        << exporter.log();
+    EXPECT_EQ(in_bucket(), full);
+    EXPECT_NE(exporter.log().find("export skipped: the config has no services, routes or plugins"),
+              std::string::npos);
+    EXPECT_NE(exporter.get("/metrics").second.find("lifeboat_export_empty_skipped_total 1"),
+              std::string::npos);
+    exporter.kill9();
+    exporter.wait(5s);
+
+    auto settings = exporter_settings(cp, certs, b.url(prefix), keys);
+    settings["cluster_fallback_config_export_empty"] = "on";
+    agent_process allowed(dir, "exporter-empty-on", settings, b.env());
+    ASSERT_TRUE(eventually([&] { return in_bucket() == boost::json::parse(empty); }, 30s)) << allowed.log();
+}
+
+INSTANTIATE_TEST_SUITE_P(stores, trusted_backups, ::testing::Values(store_kind::rgw, store_kind::file),
+                         [](const auto& info) { return info.param == store_kind::rgw ? "rgw" : "file"; });
