@@ -91,6 +91,11 @@ public:
     boost::asio::awaitable<void> run_handoff_retries();
 
     protocol::snapshot_ptr current() const { return current_; }
+    // A configuration re-read (SIGHUP): passes the live settings on to the hand-off.
+    void update_handoff(const settings& s) {
+        if (handoff_)
+            handoff_->update(s);
+    }
     bool has_config() const { return current_ != nullptr; }
 
     // Called after each config is accepted (cached), with the snapshot; the exporter listens.
