@@ -206,6 +206,23 @@ asio::awaitable<void> agent::shutdown(steady_duration grace) {
     co_await supervisor_.shutdown(grace);
 }
 
+reload_plan agent::reload(const settings& fresh) {
+    auto plan = plan_reload(config_, fresh);
+    config_ = with_live_values(std::move(config_), fresh);
+    log::level lvl{};
+    log::format fmt{};
+    if (log::parse_level(config_.log_level, lvl))
+        log::set_level(lvl);
+    if (log::parse_format(config_.log_format, fmt))
+        log::set_format(fmt);
+    pipeline_->update_handoff(config_);
+    if (exporter_)
+        exporter_->update(config_);
+    for (const auto& hook : on_reload)
+        hook(config_);
+    return plan;
+}
+
 void agent::on_status(const protocol::session_status& s) {
     auto& cp = status_.control_plane;
     cp.state = protocol::to_string(s.state);

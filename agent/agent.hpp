@@ -8,6 +8,7 @@
 
 #include "agent/config.hpp"
 #include "agent/config_pipeline.hpp"
+#include "agent/reload.hpp"
 #include "agent/status.hpp"
 #include "agent/status_server.hpp"
 #include "agent/supervisor.hpp"
@@ -15,7 +16,9 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include <functional>
 #include <memory>
+#include <vector>
 
 namespace lifeboat::backends {
 class object_store;
@@ -40,6 +43,14 @@ public:
     void start();
     boost::asio::awaitable<void> shutdown(steady_duration grace);
     void stop_now() { supervisor_.stop_now(); }
+
+    // A configuration re-read (SIGHUP): applies the changed keys that can change live (see
+    // agent/reload.hpp), runs the on_reload hooks with the settings now in force, and returns
+    // what changed, so the caller can log what waits for a restart. Never stops anything.
+    reload_plan reload(const settings& fresh);
+    // Parts that re-read something of their own on SIGHUP (the gateway's plugin list, say) hook
+    // in here; each runs on the agent's executor after the live keys were applied.
+    std::vector<std::function<void(const settings&)>> on_reload;
 
     const agent_status& status() const { return status_; }
     std::string status_address() const { return status_server_->local_address(); }

@@ -91,6 +91,11 @@ public:
     boost::asio::awaitable<void> run_handoff_retries();
 
     protocol::snapshot_ptr current() const { return current_; }
+    // A configuration re-read (SIGHUP): passes the live settings on to the hand-off.
+    void update_handoff(const settings& s) {
+        if (handoff_)
+            handoff_->update(s);
+    }
     bool has_config() const { return current_ != nullptr; }
     // A config from the CP, the cache or the bucket: not (only) the local declarative_config
     // file, which the backup and the CP still replace.

@@ -30,6 +30,12 @@ public:
     // A config was accepted: remember it (the newest wins) and wake the loop.
     // The elector took a step: this node may have started leading (wakes a waiting follower).
     void election_changed() { wakeup_.wake(); }
+    // A configuration re-read (SIGHUP): the export delay and the PutObject fields take effect
+    // from the next upload.
+    void update(const settings& s) {
+        delay_ = s.cluster_fallback_config_export_delay;
+        s3_fields_ = s.cluster_fallback_export_s3_config;
+    }
 
     void offer(const protocol::snapshot_ptr& snapshot);
     // The CP session went up or down: the backup is re-signed for freshness only while it is up.

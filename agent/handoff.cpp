@@ -163,6 +163,11 @@ public:
 
     std::unique_ptr<handoff_stage> stage() override { return std::make_unique<file_stage>(target_); }
 
+    void update(const settings& s) override {
+        target_.reload = s.gateway_reload_command;
+        target_.timeout = s.gateway_reload_timeout;
+    }
+
 private:
     file_target target_;
 };
@@ -176,6 +181,11 @@ public:
         , timeout_(s.gateway_admin_timeout) {}
 
     const char* kind() const override { return "admin_api"; }
+
+    void update(const settings& s) override {
+        token_ = s.gateway_admin_token;
+        timeout_ = s.gateway_admin_timeout;
+    }
 
     asio::awaitable<result<void, std::string>> deliver(const protocol::config_snapshot& snapshot) override {
         auto where = http::split_url(url_);

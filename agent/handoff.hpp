@@ -48,6 +48,9 @@ public:
     virtual const char* kind() const = 0;
     // nullptr when this kind only takes whole configs (the Admin API posts one body).
     virtual std::unique_ptr<handoff_stage> stage() { return nullptr; }
+    // A configuration re-read (SIGHUP): the reload command and the timeouts and token take
+    // effect from the next hand-off (the path, URL and kind need a restart).
+    virtual void update(const settings& s) = 0;
 };
 
 // nullptr for handoff_kind::none.

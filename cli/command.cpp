@@ -46,26 +46,31 @@ void add_conf_options(CLI::App& cmd, conf_options& options) {
                    "Override one key, KEY=VALUE (repeatable; wins over file and KONG_*)");
 }
 
-std::optional<agent::loaded_config> load_config_or_report(const conf_options& options) {
+result<agent::loaded_config, std::string> load_config(const conf_options& options) {
     agent::config_sources sources;
     if (!options.conf_file.empty())
         sources.conf_file = options.conf_file;
     sources.environment = agent::process_environment();
     for (const auto& s : options.sets) {
         const auto eq = s.find('=');
-        if (eq == std::string::npos || eq == 0) {
-            std::fprintf(stderr, "lifeboat: --set %s: expected KEY=VALUE\n", s.c_str());
-            return std::nullopt;
-        }
+        if (eq == std::string::npos || eq == 0)
+            return failure{fmt::format("--set {}: expected KEY=VALUE", s)};
         sources.overrides.emplace_back(s.substr(0, eq), s.substr(eq + 1));
     }
     auto loaded = agent::load_config(sources);
-    if (!loaded) {
-        std::fprintf(stderr, "lifeboat: %s\n", loaded.error().to_string().c_str());
-        return std::nullopt;
-    }
+    if (!loaded)
+        return failure{loaded.error().to_string()};
     for (const auto& w : loaded->warnings)
         log::warn(w);
+    return std::move(loaded).value();
+}
+
+std::optional<agent::loaded_config> load_config_or_report(const conf_options& options) {
+    auto loaded = load_config(options);
+    if (!loaded) {
+        std::fprintf(stderr, "lifeboat: %s\n", loaded.error().c_str());
+        return std::nullopt;
+    }
     return std::move(loaded).value();
 }
 

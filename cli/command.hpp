@@ -38,6 +38,8 @@ void add_conf_options(CLI::App& cmd, conf_options& options);
 // Loads the configuration (file, KONG_* environment, --set). On a bad value prints the one-line
 // error to stderr and returns nullopt; the caller exits 1. Warnings are logged.
 std::optional<agent::loaded_config> load_config_or_report(const conf_options& options);
+// The same, returning the one-line error instead of printing it (a re-read by a running agent).
+result<agent::loaded_config, std::string> load_config(const conf_options& options);
 
 // The store named by cluster_fallback_config_storage, opened with the configured credentials, or
 // the one-line reason it cannot be (not set, a bad URL, bad credentials).

@@ -195,6 +195,24 @@ std::string lower(std::string_view s) {
     return out;
 }
 
+// The bucket's region when an answer says the request was signed for the wrong one: S3's 301
+// PermanentRedirect and 400 AuthorizationHeaderMalformed name it in x-amz-bucket-region or in the
+// error document's <Region>. nullopt when the answer names none, or nothing that looks like one.
+std::optional<std::string> bucket_region_hint(const http::response& res, std::string_view code) {
+    if (res.status != 301 && !(res.status == 400 && code == "AuthorizationHeaderMalformed"))
+        return std::nullopt;
+    std::string region(res.header("x-amz-bucket-region"));
+    if (region.empty())
+        region = xml::text(res.body, "Region").value_or("");
+    const bool plausible =
+        !region.empty() && region.size() <= 32 && std::all_of(region.begin(), region.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+        });
+    if (!plausible)
+        return std::nullopt;
+    return region;
+}
+
 class s3_store final : public backends::object_store {
 public:
     s3_store(asio::any_io_executor executor, s3_options options)
@@ -202,15 +220,7 @@ public:
         , web_(executor, client_options(options_))
         , credentials_(web_, options_.credentials) {
         if (options_.endpoint.empty()) {
-            // AWS: virtual-hosted style, except for names the wildcard certificate cannot cover.
-            const bool virtual_host =
-                dns_compatible_bucket(options_.bucket) && options_.bucket.find('.') == std::string::npos;
-            server_ = {true, fmt::format("s3.{}.amazonaws.com", options_.region), 443};
-            if (virtual_host) {
-                server_.host = options_.bucket + "." + server_.host;
-            } else {
-                path_prefix_ = "/" + options_.bucket;
-            }
+            aim_at_aws_region();
         } else {
             server_ = http::origin::parse(options_.endpoint).value(); // validated by s3_options
             path_prefix_ = "/" + options_.bucket;
@@ -221,6 +231,19 @@ public:
         // S3-compatible store takes (not all of them take aws-chunked).
         stream_signed_bodies_ = !server_.tls;
         if_match_quoted_ = options_.if_match_quoted;
+    }
+
+    // AWS: the regional endpoint, virtual-hosted style except for names the wildcard certificate
+    // cannot cover.
+    void aim_at_aws_region() {
+        const bool virtual_host =
+            dns_compatible_bucket(options_.bucket) && options_.bucket.find('.') == std::string::npos;
+        server_ = {true, fmt::format("s3.{}.amazonaws.com", options_.region), 443};
+        if (virtual_host) {
+            server_.host = options_.bucket + "." + server_.host;
+        } else {
+            path_prefix_ = "/" + options_.bucket;
+        }
     }
 
     backends::store_kind kind() const override { return backends::store_kind::s3; }
@@ -557,7 +580,7 @@ private:
         const std::string canonical_uri = encode_path(path_prefix_ + "/" + call.key);
         const std::string query = canonical_query(call.query);
 
-        bool skew_retried = false, credential_retried = false;
+        bool skew_retried = false, credential_retried = false, region_retried = false;
         for (;;) {
             auto creds = co_await credentials_.get();
             if (!creds)
@@ -601,6 +624,22 @@ private:
                 co_return failure{failed(res.error(), operation, call.kind)};
             if (auto date = res->date())
                 last_date_ = date;
+            if (res->status == 301 || res->status == 400) {
+                // The bucket lives in another region: sign for that one (and, on AWS, send to
+                // its endpoint) and try once more. The store remembers it for every later call.
+                const auto doc = parse_error(res->body);
+                const auto hint =
+                    bucket_region_hint(*res, doc ? std::string_view(doc->code) : std::string_view());
+                if (hint && *hint != options_.region && !region_retried) {
+                    region_retried = true;
+                    log::warn("the S3 bucket is in another region than configured; using the bucket's region",
+                              "store", describe(), "configured", options_.region, "bucket_region", *hint);
+                    options_.region = *hint;
+                    if (options_.endpoint.empty())
+                        aim_at_aws_region();
+                    continue;
+                }
+            }
             if (res->status == 403 || res->status == 400) {
                 auto doc = parse_error(res->body);
                 const std::string code = doc ? doc->code : std::string();
