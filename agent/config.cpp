@@ -254,7 +254,7 @@ std::string render_effective(const loaded_config& config) {
         {"cluster_fallback_export_s3_config", json_obj(s.cluster_fallback_export_s3_config)},
         {"prefix", s.prefix.string()},
         {"node_id", s.node_id},
-        {"node_version", s.node_version},
+        {"node_version", s.node_version_auto ? std::string("auto") : s.node_version},
         {"node_hostname", s.node_hostname},
         {"status_listen", s.status_listen},
         {"dp_plugins", join(s.dp_plugins)},
