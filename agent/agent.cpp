@@ -230,12 +230,13 @@ asio::awaitable<void> agent::reread_gateway() {
     auto next = decide_advertisement(config_, &answer);
     if (next == advertised_)
         co_return;
-    log::info("the gateway's answer changed; advertising it to the control plane", "advertised", next.describe(),
-              "before", advertised_.describe());
+    log::info("the gateway's answer changed; advertising it to the control plane", "advertised",
+              next.describe(), "before", advertised_.describe());
     if (next.node_version != config_.node_version)
-        log::warn("the gateway's version changed; the fallback backup stays keyed by the version read at start "
-                  "until lifeboat restarts",
-                  "node_version", next.node_version, "backup_version", config_.node_version);
+        log::warn(
+            "the gateway's version changed; the fallback backup stays keyed by the version read at start "
+            "until lifeboat restarts",
+            "node_version", next.node_version, "backup_version", config_.node_version);
     advertised_ = std::move(next);
     show_advertisement();
     if (session_)

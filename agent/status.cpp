@@ -41,14 +41,18 @@ std::string agent_status::refused_reason() const {
 }
 
 std::string agent_status::withheld_reason() const {
-    return fmt::format(
-        "no config from the control plane within {} ping intervals although it answers pings: the CP withholds "
-        "configs from data planes that lack a plugin the config uses or run another plugin version; this node "
-        "advertises {}. Add the missing plugins to dp_plugins (+name:x.y.z, or auto to mirror the gateway) or "
-        "set allow_inconsistent_data_plane_plugins on the CP (Kong Enterprise); the CP's log names the plugin "
-        "(\"unable to send updated configuration to data plane\")",
-        control_plane.config_wait_pings,
-        control_plane.advertised.empty() ? std::string("its plugins") : control_plane.advertised);
+    return fmt::format("no config from the control plane within {} ping intervals although it answers pings: "
+                       "the CP withholds "
+                       "configs from data planes that lack a plugin the config uses or run another plugin "
+                       "version; this node "
+                       "advertises {}. Add the missing plugins to dp_plugins (+name:x.y.z, or auto to mirror "
+                       "the gateway) or "
+                       "set allow_inconsistent_data_plane_plugins on the CP (Kong Enterprise); the CP's log "
+                       "names the plugin "
+                       "(\"unable to send updated configuration to data plane\")",
+                       control_plane.config_wait_pings,
+                       control_plane.advertised.empty() ? std::string("its plugins")
+                                                        : control_plane.advertised);
 }
 
 std::vector<std::string> agent_status::degraded_reasons() const {
@@ -252,7 +256,8 @@ std::string to_prometheus(const agent_status& s) {
     metric("control_plane_refused", "gauge",
            "1 while the control plane refuses this node (closed right after basic_info: its version check).",
            s.control_plane.refused);
-    metric("control_plane_refusals_total", "counter", "Sessions the control plane closed right after basic_info.",
+    metric("control_plane_refusals_total", "counter",
+           "Sessions the control plane closed right after basic_info.",
            static_cast<double>(s.control_plane.refusals));
     metric("control_plane_advertised_plugins", "gauge", "Plugins this node advertises to the control plane.",
            static_cast<double>(s.control_plane.advertised_plugins));

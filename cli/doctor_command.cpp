@@ -73,15 +73,18 @@ int run_doctor_command() {
             backends::doctor_input input;
             input.storage_url = s.cluster_fallback_config_storage;
             input.key_prefix = url.prefix;
-            input.node_version = s.node_version_auto ? agent::read_advertisement(s, std::chrono::seconds(3)).node_version
-                                                     : s.node_version;
+            input.node_version = s.node_version_auto
+                                     ? agent::read_advertisement(s, std::chrono::seconds(3)).node_version
+                                     : s.node_version;
             input.import_enabled = s.cluster_fallback_config_import;
             input.export_enabled = s.cluster_fallback_config_export;
             input.max_config_size = static_cast<std::size_t>(s.cluster_max_config_size);
             std::optional<backends::doctor_report> report;
             boost::asio::co_spawn(
                 io,
-                [&]() -> boost::asio::awaitable<void> { report = co_await backends::run_doctor(store, input); },
+                [&]() -> boost::asio::awaitable<void> {
+                    report = co_await backends::run_doctor(store, input);
+                },
                 boost::asio::detached);
             io.run();
             if (!report)
@@ -98,11 +101,12 @@ int run_doctor_command() {
 const cli::command_registration reg{
     50, [](CLI::App& root) {
         auto* cmd = root.add_subcommand(
-            "doctor", "Check the control plane and the fallback-config storage from this node's point of view: "
-                      "one CP session (admitted, refused for its version, or config withheld by the plugin "
-                      "gate, with the advertised plugins); list, read the backup for node_version, write (and "
-                      "whether this node should be able to), conditional writes, clock skew. Prints "
-                      "ok/warn/fail lines; exit 1 on a failure");
+            "doctor",
+            "Check the control plane and the fallback-config storage from this node's point of view: "
+            "one CP session (admitted, refused for its version, or config withheld by the plugin "
+            "gate, with the advertised plugins); list, read the backup for node_version, write (and "
+            "whether this node should be able to), conditional writes, clock skew. Prints "
+            "ok/warn/fail lines; exit 1 on a failure");
         cli::add_conf_options(*cmd, options);
         cmd->add_option("--cp-wait", cp_wait_s,
                         "Seconds to wait for the control plane's config before calling it withheld")

@@ -386,8 +386,7 @@ void dp_session_fsm::rearm(dp_action_list& out) {
         at = std::min(next_ping_at_, last_frame_at_ + timing_.dead_after);
         if (const auto deadline = config_deadline(); deadline && !config_wait_over_)
             at = std::min(*at, *deadline);
-    }
-    else if (status_.state == session_state::disconnected)
+    } else if (status_.state == session_state::disconnected)
         at = status_.next_attempt_at;
     if (at && at != armed_) {
         armed_ = at;

@@ -179,7 +179,7 @@ struct reference_cp::impl {
         stream_t stream;
         std::string rbuf;
         std::string ip, node_id, hostname, version;
-        plugin_map plugins; // from basic_info
+        plugin_map plugins;               // from basic_info
         std::string plugin_versions_text; // for messages
         std::deque<out_frame> queue;
         asio::steady_timer queue_signal;
@@ -603,7 +603,8 @@ result<void, std::string> reference_cp::open() {
         custom.push_back("+" + p);
     auto selection = parse_plugin_selection(custom);
     if (!selection)
-        return failure(fmt::format("--plugin: {}", selection.error().substr(selection.error().find(": ") + 2)));
+        return failure(
+            fmt::format("--plugin: {}", selection.error().substr(selection.error().find(": ") + 2)));
     s.bundled = resolve_plugins(*selection, s.opt.version);
     if (s.opt.mtls == cluster_mtls::pki && s.opt.ca.empty())
         return failure(std::string("--mtls pki needs --ca"));

@@ -33,8 +33,8 @@ struct reference_cp_options {
     cluster_mtls mtls = cluster_mtls::shared;
     std::filesystem::path cert, key, ca;
     std::filesystem::path config_file;
-    std::string version = "3.9.0.0"; // the Kong version this CP claims; its bundled plugins follow it
-    std::vector<std::string> plugins; // custom plugins this CP has loaded, "name:x.y.z" (or "name")
+    std::string version = "3.9.0.0";         // the Kong version this CP claims; its bundled plugins follow it
+    std::vector<std::string> plugins;        // custom plugins this CP has loaded, "name:x.y.z" (or "name")
     bool allow_inconsistent_plugins = false; // EE's allow_inconsistent_data_plane_plugins: no gate
     std::chrono::milliseconds poll_interval{1000};
     std::chrono::milliseconds dead_after{45000};

@@ -64,15 +64,12 @@ void reference_cp::set_config(const std::string& config_json) {
 }
 
 void reference_cp::start() {
-    std::vector<std::string> args{lifeboat_bin().string(), "cp",      "--listen",
-                                  address(),           "--cert",  certs_.cert.string(),
-                                  "--key",             certs_.key.string(), "--config",
-                                  config_file_.string()};
+    std::vector<std::string> args{
+        lifeboat_bin().string(), "cp",    "--listen",          address(),  "--cert",
+        certs_.cert.string(),    "--key", certs_.key.string(), "--config", config_file_.string()};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
-    proc_ = std::make_unique<process>(process_options{
-        .args = args,
-        .work_dir = dir_,
-        .name = "cp-" + std::to_string(port_)});
+    proc_ = std::make_unique<process>(
+        process_options{.args = args, .work_dir = dir_, .name = "cp-" + std::to_string(port_)});
     // Wait until it accepts connections.
     eventually(
         [&] {

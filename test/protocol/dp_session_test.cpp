@@ -280,8 +280,7 @@ TEST_F(cluster, a_data_plane_without_a_used_plugin_gets_no_config) {
     auto cp = start_cp("cp", loopback(), cluster_mtls::shared, config);
     {
         dp_runner dp(dp_options(cp.address, cluster_mtls::shared)); // bundled plugins only
-        EXPECT_TRUE(
-            wait_for_cp_log(dp, cp, "configured my-header-auth plugin is missing from data plane"));
+        EXPECT_TRUE(wait_for_cp_log(dp, cp, "configured my-header-auth plugin is missing from data plane"));
         dp.run_for(1500ms);
         EXPECT_EQ(dp.status().state, session_state::connected);
         EXPECT_TRUE(dp.observer().configs.empty());
