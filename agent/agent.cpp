@@ -8,6 +8,7 @@
 #include "base/log.hpp"
 #include "election/elector.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -19,6 +20,14 @@ namespace asio = boost::asio;
 
 namespace {
 
+// A Kong CP sends its config right after admitting a node: three ping intervals without one, the
+// CP answering pings, mean that it withholds it (its plugin gate).
+constexpr unsigned config_wait_pings = 3;
+// How long start-up waits for the gateway's Admin API (dp_plugins = auto, node_version = auto).
+constexpr std::chrono::milliseconds gateway_read_timeout{3000};
+// How often the gateway's answer is read again to notice a restart with other plugins.
+constexpr std::chrono::seconds gateway_reread_interval{30};
+
 std::optional<wall_time> to_wall(std::optional<std::chrono::steady_clock::time_point> t) {
     if (!t)
         return std::nullopt;
@@ -26,7 +35,8 @@ std::optional<wall_time> to_wall(std::optional<std::chrono::steady_clock::time_p
            std::chrono::duration_cast<wall_clock::duration>(std::chrono::steady_clock::now() - *t);
 }
 
-protocol::dp_session_options session_options(const settings& s, const std::string& node_id) {
+protocol::dp_session_options session_options(const settings& s, const std::string& node_id,
+                                             const advertisement& advertised) {
     protocol::dp_session_options o;
     o.control_plane = s.cluster_control_plane;
     o.mtls = s.cluster_mtls == mtls_mode::pki ? protocol::cluster_mtls::pki : protocol::cluster_mtls::shared;
@@ -38,11 +48,8 @@ protocol::dp_session_options session_options(const settings& s, const std::strin
         o.proxy = s.proxy_server;
     o.node_id = node_id;
     o.node_hostname = s.node_hostname;
-    o.node_version = s.node_version;
-    auto plugins = protocol::plugin_list(s.dp_plugins, s.node_version);
-    if (!plugins)
-        throw std::runtime_error("dp_plugins: " + plugins.error());
-    o.plugins = std::move(plugins).value();
+    o.node_version = advertised.node_version;
+    o.plugins = advertised.plugins;
     o.labels = s.cluster_dp_labels;
     o.max_payload = s.cluster_max_payload;
     o.max_config_size = s.cluster_max_config_size;
@@ -51,6 +58,7 @@ protocol::dp_session_options session_options(const settings& s, const std::strin
     o.timing.reconnect_min = s.cluster_reconnect_delay_min;
     o.timing.reconnect_max = s.cluster_reconnect_delay_max;
     o.timing.reconnect_ceiling = s.cluster_reconnect_delay_ceiling;
+    o.timing.config_wait_pings = config_wait_pings;
     return o;
 }
 
@@ -60,6 +68,12 @@ agent::agent(asio::any_io_executor executor, settings config, std::string node_i
     : executor_(executor)
     , config_(std::move(config))
     , supervisor_(executor) {
+    // What basic_info advertises: read before anything is keyed by node_version.
+    advertised_ = read_advertisement(config_, gateway_read_timeout);
+    gateway_unreachable_ = !advertised_.note.empty();
+    config_.node_version = advertised_.node_version;
+    show_advertisement();
+    status_.control_plane.config_wait_pings = config_wait_pings;
     status_.node_id = node_id;
     status_.node_version = config_.node_version;
     status_.hostname = config_.node_hostname;
@@ -86,7 +100,7 @@ agent::agent(asio::any_io_executor executor, settings config, std::string node_i
     cached_ = pipeline_->load_cache();
 
     if (!config_.cluster_control_plane.empty()) {
-        auto options = session_options(config_, node_id);
+        auto options = session_options(config_, node_id, advertised_);
         if (cached_)
             options.initial_config_hash = cached_->hash;
         session_ = std::make_unique<protocol::dp_session>(executor_, std::move(options),
@@ -174,6 +188,17 @@ void agent::start() {
     }
     if (session_)
         supervisor_.spawn("cp_session", [this] { return session_->run(); });
+    if (session_ && mirrors_gateway(config_))
+        supervisor_.spawn("gateway_mirror", [this]() -> asio::awaitable<void> {
+            asio::steady_timer timer(executor_);
+            for (;;) {
+                timer.expires_after(gateway_reread_interval);
+                auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+                if (ec)
+                    co_return; // shutting down
+                co_await reread_gateway();
+            }
+        });
     if (importer_) {
         supervisor_.spawn("importer", [this] { return importer_->run(); });
         if (!session_)
@@ -220,7 +245,54 @@ reload_plan agent::reload(const settings& fresh) {
         exporter_->update(config_);
     for (const auto& hook : on_reload)
         hook(config_);
+    // The gateway next to the node may have been upgraded or given plugins: read its Admin API
+    // root again now rather than at the next 30 s re-read.
+    if (session_ && mirrors_gateway(config_))
+        asio::co_spawn(executor_, reread_gateway(), [](std::exception_ptr failed) {
+            if (failed)
+                log::warn("re-reading the gateway after SIGHUP failed");
+        });
     return plan;
+}
+
+void agent::show_advertisement() {
+    auto& cp = status_.control_plane;
+    cp.node_version = advertised_.node_version;
+    cp.advertised_plugins = advertised_.plugins.size();
+    cp.plugins_source = protocol::to_string(advertised_.source);
+    cp.advertised = advertised_.describe();
+}
+
+asio::awaitable<void> agent::reread_gateway() {
+    if (!mirrors_gateway(config_))
+        co_return;
+    if (!gateway_client_)
+        gateway_client_ = std::make_unique<http::client>(executor_);
+    auto answer = co_await read_admin_root(*gateway_client_, config_, gateway_read_timeout);
+    if (!answer) {
+        // Keep advertising what the gateway said last (or the catalogue): a gateway restarting
+        // for a moment must not make the node drop its session.
+        if (!gateway_unreachable_)
+            log::warn("cannot read the gateway's Admin API; keeping the advertised plugins", "error",
+                      answer.error(), "advertised", advertised_.describe());
+        gateway_unreachable_ = true;
+        co_return;
+    }
+    gateway_unreachable_ = false;
+    auto next = decide_advertisement(config_, &answer);
+    if (next == advertised_)
+        co_return;
+    log::info("the gateway's answer changed; advertising it to the control plane", "advertised",
+              next.describe(), "before", advertised_.describe());
+    if (next.node_version != config_.node_version)
+        log::warn(
+            "the gateway's version changed; the fallback backup stays keyed by the version read at start "
+            "until lifeboat restarts",
+            "node_version", next.node_version, "backup_version", config_.node_version);
+    advertised_ = std::move(next);
+    show_advertisement();
+    if (session_)
+        session_->readvertise(advertised_.node_version, advertised_.plugins);
 }
 
 void agent::on_status(const protocol::session_status& s) {
@@ -237,6 +309,10 @@ void agent::on_status(const protocol::session_status& s) {
         s.next_attempt_at ? std::optional<double>(std::chrono::duration<double>(s.next_attempt_delay).count())
                           : std::nullopt;
     cp.last_error = s.last_error;
+    cp.refused = s.refused;
+    cp.refusals = s.refusals;
+    cp.config_withheld = s.config_withheld;
+    cp.withheld_total = s.withheld_total;
     status_.config.rejected = s.rejected_configs;
     status_.config.last_rejection = s.last_rejection;
     // The first failed connection is the importer's cue (as Kong's DP imports when connect_cp

@@ -8,6 +8,7 @@
 
 #include "agent/config.hpp"
 #include "agent/config_pipeline.hpp"
+#include "agent/gateway_mirror.hpp"
 #include "agent/reload.hpp"
 #include "agent/status.hpp"
 #include "agent/status_server.hpp"
@@ -55,10 +56,16 @@ public:
     const agent_status& status() const { return status_; }
     std::string status_address() const { return status_server_->local_address(); }
 
+    // With dp_plugins = auto or node_version = auto: reads the gateway's Admin API root again and,
+    // when its answer changed, advertises it to the CP (the session reconnects to send a new
+    // basic_info). Runs every 30 s; a SIGHUP handler may call it too. A no-op otherwise.
+    boost::asio::awaitable<void> reread_gateway();
+
 private:
     void on_status(const protocol::session_status& s) override;
     boost::asio::awaitable<bool> on_config(protocol::snapshot_ptr snapshot) override;
     void refresh_election_status();
+    void show_advertisement();
 
     boost::asio::any_io_executor executor_;
     settings config_;
@@ -73,6 +80,9 @@ private:
     std::unique_ptr<election::elector> elector_;
     std::unique_ptr<exporter> exporter_;
     protocol::snapshot_ptr cached_;
+    advertisement advertised_;
+    std::unique_ptr<http::client> gateway_client_;
+    bool gateway_unreachable_ = false;
 };
 
 } // namespace lifeboat::agent

@@ -329,7 +329,7 @@ std::string render_effective(const loaded_config& config) {
         {"declarative_config", s.declarative_config.string()},
         {"cluster_fallback_config_import_timeout", ms(s.cluster_fallback_config_import_timeout)},
         {"node_id", s.node_id},
-        {"node_version", s.node_version},
+        {"node_version", s.node_version_auto ? std::string("auto") : s.node_version},
         {"node_hostname", s.node_hostname},
         {"status_listen", s.status_listen},
         {"dp_plugins", join(s.dp_plugins)},

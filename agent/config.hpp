@@ -44,9 +44,10 @@ struct settings {
     // --- lifeboat's own keys ---
     std::string node_id;                          // UUID; generated once and kept in <prefix>/node_id
     std::string node_version = "3.9.0.0";         // reported to the CP; keys the backup
+    bool node_version_auto = false;               // "auto": the gateway's (agent/gateway_mirror.hpp)
     std::string node_hostname;                    // default: gethostname()
     std::string status_listen = "127.0.0.1:8470"; // host:port or unix:/path
-    std::vector<std::string> dp_plugins;          // "name" or "name:version"; empty = Kong's bundled set
+    std::vector<std::string> dp_plugins; // protocol::parse_plugin_selection; empty = Kong's catalogue
     std::chrono::milliseconds cluster_ping_interval{30'000};
     std::chrono::milliseconds cluster_dead_after{45'000};
     std::chrono::milliseconds cluster_reconnect_delay_min{5'000};

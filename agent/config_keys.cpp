@@ -1,6 +1,7 @@
 #include "agent/config_keys.hpp"
 
 #include "agent/config_values.hpp"
+#include "protocol/kong_plugins.hpp"
 
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
@@ -215,10 +216,18 @@ const std::array keys{
                  return ok;
              }},
     key_spec{"node_version", "3.9.0.0", key_kind::version, false, false,
-             "The gateway version reported to the CP; backups are kept under it (<prefix>/<version>/).",
+             "The gateway version reported to the CP; backups are kept under it (<prefix>/<version>/). "
+             "auto: the `version` of the gateway's Admin API root (GET / on gateway_admin_url), read at "
+             "start (3.9.0.0 while the gateway cannot be read).",
              [](settings& s, std::string_view v) -> opt_error {
+                 if (v == "auto") {
+                     s.node_version_auto = true;
+                     s.node_version = "3.9.0.0";
+                     return ok;
+                 }
                  if (!is_gateway_version(v))
-                     return "a gateway version such as 3.6.0.0 or 3.9.1";
+                     return "a gateway version such as 3.6.0.0 or 3.9.1, or auto";
+                 s.node_version_auto = false;
                  s.node_version = std::string(v);
                  return ok;
              }},
@@ -235,13 +244,20 @@ const std::array keys{
                  s.status_listen = std::string(v);
                  return ok;
              }},
-    key_spec{
-        "dp_plugins", "", key_kind::list, false, false,
-        "Plugins advertised to the CP (name or name:version, comma-separated). Empty: Kong's bundled set.",
-        [](settings& s, std::string_view v) -> opt_error {
-            s.dp_plugins = parse_list(v);
-            return ok;
-        }},
+    key_spec{"dp_plugins", "", key_kind::list, false, false,
+             "Plugins advertised to the CP in basic_info, comma-separated. Empty: Kong's bundled plugins "
+             "(open source and Enterprise) for node_version. auto: exactly the gateway's "
+             "plugins.available_on_server from its Admin API root (GET / on gateway_admin_url), re-read "
+             "when it changes; Kong's catalogue while it cannot be read. +name:x.y.z adds a custom plugin to "
+             "either. A list of name or name:x.y.z entries replaces them (bundled: the catalogue).",
+             [](settings& s, std::string_view v) -> opt_error {
+                 auto entries = parse_list(v);
+                 if (auto checked = protocol::parse_plugin_selection(entries); !checked)
+                     return checked.error().substr(checked.error().find(": ") + 2) +
+                            ": expected auto, bundled, name, name:x.y.z or +name:x.y.z entries";
+                 s.dp_plugins = std::move(entries);
+                 return ok;
+             }},
     key_spec{
         "cluster_ping_interval", "30", key_kind::duration, false, false,
         "Heartbeat: a ping carrying the config hash this often.",

@@ -38,8 +38,35 @@ double seconds_since(wall_time t) {
 
 } // namespace
 
+std::string agent_status::refused_reason() const {
+    return fmt::format("the control plane refused this node: it closed the session right after basic_info, "
+                       "as Kong's CP does when the node's version fails its check (node_version {} must have "
+                       "the CP's major version and a minor no newer than the CP's; its log says \"data plane "
+                       "version ... is incompatible\")",
+                       control_plane.node_version.empty() ? node_version : control_plane.node_version);
+}
+
+std::string agent_status::withheld_reason() const {
+    return fmt::format("no config from the control plane within {} ping intervals although it answers pings: "
+                       "the CP withholds "
+                       "configs from data planes that lack a plugin the config uses or run another plugin "
+                       "version; this node "
+                       "advertises {}. Add the missing plugins to dp_plugins (+name:x.y.z, or auto to mirror "
+                       "the gateway) or "
+                       "set allow_inconsistent_data_plane_plugins on the CP (Kong Enterprise); the CP's log "
+                       "names the plugin "
+                       "(\"unable to send updated configuration to data plane\")",
+                       control_plane.config_wait_pings,
+                       control_plane.advertised.empty() ? std::string("its plugins")
+                                                        : control_plane.advertised);
+}
+
 std::vector<std::string> agent_status::degraded_reasons() const {
     std::vector<std::string> r;
+    if (control_plane.refused)
+        r.push_back(refused_reason());
+    if (control_plane.config_withheld)
+        r.push_back(withheld_reason());
     if (control_plane.state != "disabled" && control_plane.state != "connected")
         r.push_back("control plane " + control_plane.state +
                     (control_plane.last_error.empty() ? "" : ": " + control_plane.last_error));
@@ -72,7 +99,9 @@ std::vector<std::string> agent_status::degraded_reasons() const {
 
 bool agent_status::ready(std::string& why) const {
     if (config.source == "none") {
-        why = "no config yet";
+        why = control_plane.config_withheld ? withheld_reason()
+              : control_plane.refused       ? refused_reason()
+                                            : std::string("no config yet");
         return false;
     }
     if (handoff.kind != "none" && handoff.state != "ok") {
@@ -137,6 +166,14 @@ boost::json::object to_json(const agent_status& s) {
              {"next_attempt_at", time_or_null(s.control_plane.next_attempt_at)},
              {"next_attempt_delay_s", or_null(s.control_plane.next_attempt_delay_s)},
              {"last_error", text_or_null(s.control_plane.last_error)},
+             {"node_version", text_or_null(s.control_plane.node_version)},
+             {"advertised_plugins", s.control_plane.advertised_plugins},
+             {"plugins_source", text_or_null(s.control_plane.plugins_source)},
+             {"advertised", text_or_null(s.control_plane.advertised)},
+             {"refused", s.control_plane.refused},
+             {"refusals", s.control_plane.refusals},
+             {"config_withheld", s.control_plane.config_withheld},
+             {"config_withheld_total", s.control_plane.withheld_total},
          }},
         {"config",
          json::object{
@@ -259,6 +296,20 @@ std::string to_prometheus(const agent_status& s) {
            s.control_plane.state == "connected");
     metric("control_plane_reconnects_total", "counter", "Control-plane sessions dialled again after ending.",
            static_cast<double>(s.control_plane.reconnects));
+    metric("control_plane_config_withheld", "gauge",
+           "1 while the control plane answers pings but withholds configs from this node (its plugin gate).",
+           s.control_plane.config_withheld);
+    metric("control_plane_config_withheld_total", "counter",
+           "Times the control plane was found withholding configs (no config within the ping intervals).",
+           static_cast<double>(s.control_plane.withheld_total));
+    metric("control_plane_refused", "gauge",
+           "1 while the control plane refuses this node (closed right after basic_info: its version check).",
+           s.control_plane.refused);
+    metric("control_plane_refusals_total", "counter",
+           "Sessions the control plane closed right after basic_info.",
+           static_cast<double>(s.control_plane.refusals));
+    metric("control_plane_advertised_plugins", "gauge", "Plugins this node advertises to the control plane.",
+           static_cast<double>(s.control_plane.advertised_plugins));
     if (s.control_plane.rtt_ms)
         metric("control_plane_rtt_seconds", "gauge", "Round trip of the last heartbeat.",
                *s.control_plane.rtt_ms / 1000);

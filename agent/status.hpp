@@ -29,6 +29,16 @@ struct control_plane_status {
     std::optional<wall_time> next_attempt_at;
     std::optional<double> next_attempt_delay_s;
     std::string last_error;
+    // What basic_info advertises (agent/gateway_mirror.hpp) and what the CP made of it.
+    std::string node_version; // as sent to the CP
+    std::uint64_t advertised_plugins = 0;
+    std::string plugins_source; // catalogue | gateway | list
+    std::string advertised;     // "83 plugins for 3.9.0.0 (Kong's catalogue)"
+    bool refused = false;       // closed right after basic_info: Kong's version check failed
+    std::uint64_t refusals = 0;
+    bool config_withheld = false; // admitted and answered, yet no config (Kong's plugin gate)
+    std::uint64_t withheld_total = 0;
+    unsigned config_wait_pings = 3; // ping intervals waited before config_withheld
 };
 
 struct config_status {
@@ -169,6 +179,9 @@ struct agent_status {
 
     // healthy: nothing needs attention. degraded: something does; the reasons say what.
     std::vector<std::string> degraded_reasons() const;
+    // Why the CP refuses this node or withholds its config, in words an operator can act on.
+    std::string refused_reason() const;
+    std::string withheld_reason() const;
     // ready: a config is applied and the gateway has it (or there is no gateway to hand to).
     bool ready(std::string& why) const;
 };

@@ -87,6 +87,13 @@ const cli::command_registration reg{
         cmd->add_option("--version", options.version,
                         "Kong version this control plane claims (X.Y.Z or X.Y.Z.W)")
             ->default_val("3.9.0.0");
+        cmd->add_option("--plugin", options.plugins,
+                        "A custom plugin this control plane has loaded, NAME:X.Y.Z (repeatable); the "
+                        "bundled plugins follow --version")
+            ->take_all();
+        cmd->add_flag("--allow-inconsistent-data-plane-plugins", options.allow_inconsistent_plugins,
+                      "Send configs to data planes that fail the plugin gate (Kong Enterprise's "
+                      "allow_inconsistent_data_plane_plugins)");
         cmd->add_option("--log-level", log_level, "debug, info, warn or error")
             ->default_val("info")
             ->check(CLI::IsMember({"debug", "info", "warn", "error"}));

@@ -38,88 +38,6 @@ steady_time now() {
 
 constexpr auto as_tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
-// Kong's bundled plugins (kong/constants.lua): the 3.0 set, then those added later.
-constexpr std::array<const char*, 37> base_plugins = {"jwt",
-                                                      "acl",
-                                                      "correlation-id",
-                                                      "cors",
-                                                      "oauth2",
-                                                      "tcp-log",
-                                                      "udp-log",
-                                                      "file-log",
-                                                      "http-log",
-                                                      "key-auth",
-                                                      "hmac-auth",
-                                                      "basic-auth",
-                                                      "ip-restriction",
-                                                      "request-transformer",
-                                                      "response-transformer",
-                                                      "request-size-limiting",
-                                                      "rate-limiting",
-                                                      "response-ratelimiting",
-                                                      "syslog",
-                                                      "loggly",
-                                                      "datadog",
-                                                      "ldap-auth",
-                                                      "statsd",
-                                                      "bot-detection",
-                                                      "aws-lambda",
-                                                      "request-termination",
-                                                      "prometheus",
-                                                      "proxy-cache",
-                                                      "session",
-                                                      "acme",
-                                                      "grpc-gateway",
-                                                      "grpc-web",
-                                                      "pre-function",
-                                                      "post-function",
-                                                      "azure-functions",
-                                                      "zipkin",
-                                                      "opentelemetry"};
-struct later_plugin {
-    int minor;
-    const char* name;
-};
-constexpr std::array<later_plugin, 8> later_plugins = {{{6, "ai-proxy"},
-                                                        {6, "ai-prompt-decorator"},
-                                                        {6, "ai-prompt-template"},
-                                                        {6, "ai-prompt-guard"},
-                                                        {6, "ai-request-transformer"},
-                                                        {6, "ai-response-transformer"},
-                                                        {8, "standard-webhooks"},
-                                                        {9, "redirect"}}};
-
-// "3.9.0.0" -> "3.9.0"; also the major and minor.
-struct parsed_version {
-    int major = 0, minor = 0;
-    std::string three;
-};
-std::optional<parsed_version> parse_version(std::string_view v) {
-    parsed_version out;
-    int parts[3] = {0, 0, 0};
-    std::size_t i = 0;
-    for (int p = 0; p < 3; ++p) {
-        const std::size_t start = i;
-        while (i < v.size() && v[i] >= '0' && v[i] <= '9') {
-            parts[p] = parts[p] * 10 + (v[i] - '0');
-            if (parts[p] > 100000)
-                return std::nullopt;
-            ++i;
-        }
-        if (i == start)
-            return std::nullopt;
-        if (p < 2) {
-            if (i >= v.size() || v[i] != '.')
-                return std::nullopt;
-            ++i;
-        }
-    }
-    out.major = parts[0];
-    out.minor = parts[1];
-    out.three = fmt::format("{}.{}.{}", parts[0], parts[1], parts[2]);
-    return out;
-}
-
 std::string percent_encode(std::string_view s) {
     std::string out;
     for (unsigned char c : s) {
@@ -221,60 +139,6 @@ struct connection {
 };
 
 } // namespace
-
-std::vector<plugin_info> bundled_plugins(std::string_view node_version) {
-    const auto v = parse_version(node_version);
-    const std::string version = v ? v->three : std::string(node_version);
-    const int minor = v && v->major == 3 ? v->minor : (v && v->major > 3 ? 1000 : 0);
-    std::vector<plugin_info> out;
-    for (const char* name : base_plugins)
-        out.push_back({name, version});
-    for (const auto& p : later_plugins)
-        if (minor >= p.minor)
-            out.push_back({p.name, version});
-    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
-    return out;
-}
-
-result<std::vector<plugin_info>, std::string> plugin_list(const std::vector<std::string>& entries,
-                                                          std::string_view node_version) {
-    if (entries.empty())
-        return bundled_plugins(node_version);
-    const auto v = parse_version(node_version);
-    const std::string default_version = v ? v->three : std::string(node_version);
-    std::map<std::string, std::string> by_name;
-    for (const auto& raw : entries) {
-        std::string_view e = raw;
-        while (!e.empty() && e.front() == ' ')
-            e.remove_prefix(1);
-        while (!e.empty() && e.back() == ' ')
-            e.remove_suffix(1);
-        if (e.empty())
-            continue;
-        if (e == "bundled") {
-            for (auto& p : bundled_plugins(node_version))
-                by_name[p.name] = p.version;
-            continue;
-        }
-        const auto colon = e.find(':');
-        const std::string name(e.substr(0, colon));
-        std::string version =
-            colon == std::string_view::npos ? default_version : std::string(e.substr(colon + 1));
-        const bool name_ok = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                   c == '_';
-        });
-        if (!name_ok)
-            return failure(fmt::format("dp_plugins: {:?} is not a plugin name", name));
-        if (colon != std::string_view::npos && !parse_version(version))
-            return failure(fmt::format("dp_plugins: version {:?} of {} is not x.y.z", version, name));
-        by_name[name] = std::move(version);
-    }
-    std::vector<plugin_info> out;
-    for (auto& [name, version] : by_name)
-        out.push_back({name, version});
-    return out;
-}
 
 std::string dp_session::outlet_target(const dp_session_options& o) {
     return "/v1/outlet?node_id=" + percent_encode(o.node_id) +
@@ -836,6 +700,23 @@ dp_session::~dp_session() = default;
 
 const session_status& dp_session::status() const {
     return impl_->fsm.status();
+}
+
+void dp_session::readvertise(std::string node_version, std::vector<plugin_info> plugins) {
+    auto& s = *impl_;
+    if (node_version == s.opt.node_version && plugins.size() == s.opt.plugins.size() &&
+        std::equal(plugins.begin(), plugins.end(), s.opt.plugins.begin(),
+                   [](const auto& a, const auto& b) { return a.name == b.name && a.version == b.version; }))
+        return;
+    s.opt.node_version = std::move(node_version);
+    s.opt.plugins = plugins.empty() ? bundled_plugins(s.opt.node_version) : std::move(plugins);
+    log::info("advertising a new version or plugin set to the control plane", "node_version",
+              s.opt.node_version, "plugins", s.opt.plugins.size());
+    s.dispatch(s.fsm.on_advertisement_changed(now()));
+}
+
+const dp_session_options& dp_session::options() const {
+    return impl_->opt;
 }
 
 void dp_session::set_current_hash(const std::string& hash) {

@@ -10,6 +10,7 @@
 
 #include "protocol/config_snapshot.hpp"
 #include "protocol/dp_session_fsm.hpp"
+#include "protocol/kong_plugins.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -26,20 +27,6 @@
 namespace lifeboat::protocol {
 
 enum class cluster_mtls { shared, pki };
-
-struct plugin_info {
-    std::string name;
-    std::string version; // "x.y.z"; empty: unversioned
-};
-
-// Kong's bundled plugins for a node version ("3.9.0.0" or "3.9.0"), each at that version
-// (bundled plugins carry kong.meta.version), sorted by name as Kong sends them.
-std::vector<plugin_info> bundled_plugins(std::string_view node_version);
-
-// dp_plugins entries: "name" (at the node version), "name:version", or "bundled" (the whole
-// bundled set). Empty: the bundled set. Sorted by name, later duplicates win.
-result<std::vector<plugin_info>, std::string> plugin_list(const std::vector<std::string>& entries,
-                                                          std::string_view node_version);
 
 struct dp_session_options {
     std::string control_plane; // host:port (cluster_control_plane)
@@ -90,6 +77,11 @@ public:
     const session_status& status() const;
     // A config the agent applied from elsewhere (the fallback bucket): pings carry its hash now.
     void set_current_hash(const std::string& hash);
+
+    // The gateway next to the node changed (dp_plugins = auto, node_version = auto): advertise this
+    // from the next connection on; an open session is closed and dialled again.
+    void readvertise(std::string node_version, std::vector<plugin_info> plugins);
+    const dp_session_options& options() const;
 
     // The URL path and query Kong's DP requests, e.g. /v1/outlet?node_id=..&node_hostname=..
     static std::string outlet_target(const dp_session_options& options);

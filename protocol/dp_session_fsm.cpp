@@ -63,6 +63,9 @@ dp_action_list dp_session_fsm::on_connected(steady_time now) {
               status_.config_hash);
     last_frame_at_ = now;
     exchanged_ = false;
+    connected_at_ = now;
+    config_seen_ = false;
+    config_wait_over_ = false;
     pings_in_flight_.clear();
     // basic_info first: Kong's CP reads it before anything else and refuses any other frame.
     out.push_back({dp_action::send_basic_info});
@@ -120,6 +123,10 @@ void dp_session_fsm::healthy(steady_time, dp_action_list& out) {
     exchanged_ = true;
     outage_since_.reset();
     grow_steps_ = 0;
+    if (status_.refused) {
+        status_.refused = false;
+        out.push_back({dp_action::status_changed});
+    }
     if (status_.attempt != 0) {
         status_.attempt = 0;
         out.push_back({dp_action::status_changed});
@@ -142,6 +149,7 @@ dp_action_list dp_session_fsm::on_pong(steady_time now) {
         pings_in_flight_.pop_front();
     }
     out.push_back({dp_action::status_changed});
+    check_withheld(now, out);
     rearm(out);
     return out;
 }
@@ -161,6 +169,7 @@ dp_action_list dp_session_fsm::on_config_frame(steady_time now,
     if (status_.state != session_state::connected)
         return out;
     frame_seen(now, out);
+    config_arrived(out);
     if (!decoded) {
         // Kong logs and keeps running; so do we. The current config stays.
         status_.last_error = "invalid config from the control plane: " + decoded.error();
@@ -196,6 +205,42 @@ dp_action_list dp_session_fsm::on_config_frame(steady_time now,
     }
     rearm(out);
     return out;
+}
+
+// Any config frame, even one that fails to decode, shows that the CP does not withhold configs.
+void dp_session_fsm::config_arrived(dp_action_list& out) {
+    config_seen_ = true;
+    if (!status_.config_withheld)
+        return;
+    status_.config_withheld = false;
+    out.push_back({dp_action::status_changed});
+    log::info("a config arrived from the control plane; it no longer withholds configs from this node");
+}
+
+// When to conclude that the CP withholds configs: config_wait_pings ping intervals after the
+// connection opened, if no config came meanwhile.
+std::optional<steady_time> dp_session_fsm::config_deadline() const {
+    if (status_.state != session_state::connected || config_seen_ || status_.config_withheld ||
+        timing_.config_wait_pings == 0)
+        return std::nullopt;
+    return connected_at_ + timing_.ping_interval * timing_.config_wait_pings;
+}
+
+void dp_session_fsm::check_withheld(steady_time now, dp_action_list& out) {
+    const auto deadline = config_deadline();
+    if (!deadline || now < *deadline)
+        return;
+    config_wait_over_ = true; // no more wake-ups for it; a later pong re-checks
+    if (!status_.last_pong || *status_.last_pong < connected_at_)
+        return; // the CP has not answered yet: that is the dead-peer rule's business
+    // The CP is alive and answers this node, but sends nothing: Kong's CP does exactly this when
+    // its plugin gate fails, logging the reason only on its own side.
+    status_.config_withheld = true;
+    ++status_.withheld_total;
+    out.push_back({dp_action::status_changed});
+    log::warn("no config from the control plane although it answers pings: it withholds configs from data "
+              "planes that lack a plugin the config uses or run another plugin version",
+              "waited", seconds_text(now - connected_at_));
 }
 
 void dp_session_fsm::deliver_next(dp_action_list& out) {
@@ -242,6 +287,17 @@ dp_action_list dp_session_fsm::on_external_config(steady_time now, const std::st
     return out;
 }
 
+dp_action_list dp_session_fsm::on_advertisement_changed(steady_time now) {
+    dp_action_list out;
+    if (status_.state != session_state::connected)
+        return out; // the next connection sends the new basic_info anyway
+    const std::string reason = "the advertised version or plugins changed; reconnecting to send them";
+    out.push_back({dp_action::close_session, reason});
+    exchanged_ = true; // not a refusal: this node hangs up
+    lost(now, reason, true, out);
+    return out;
+}
+
 void dp_session_fsm::lost(steady_time now, std::string_view error, bool quiet, dp_action_list& out) {
     status_.last_error = std::string(error);
     if (!exchanged_ && status_.state == session_state::connected &&
@@ -270,6 +326,12 @@ dp_action_list dp_session_fsm::on_close_frame(steady_time now, std::string_view 
     dp_action_list out;
     if (status_.state != session_state::connected)
         return out;
+    if (!exchanged_) {
+        // A close frame before any answer: Kong's CP refuses a node this way (an empty close
+        // frame after basic_info) when its version fails check_kong_version_compatibility.
+        status_.refused = true;
+        ++status_.refusals;
+    }
     lost(now, detail, true, out);
     return out;
 }
@@ -297,6 +359,7 @@ dp_action_list dp_session_fsm::on_timer(steady_time now) {
         }
         if (now >= next_ping_at_)
             ping(now, out);
+        check_withheld(now, out);
         break;
     case session_state::disconnected:
         if (status_.next_attempt_at && now >= *status_.next_attempt_at) {
@@ -319,9 +382,11 @@ dp_action_list dp_session_fsm::on_timer(steady_time now) {
 // the driver bounds each connection step with its own timeout).
 void dp_session_fsm::rearm(dp_action_list& out) {
     std::optional<steady_time> at;
-    if (status_.state == session_state::connected)
+    if (status_.state == session_state::connected) {
         at = std::min(next_ping_at_, last_frame_at_ + timing_.dead_after);
-    else if (status_.state == session_state::disconnected)
+        if (const auto deadline = config_deadline(); deadline && !config_wait_over_)
+            at = std::min(*at, *deadline);
+    } else if (status_.state == session_state::disconnected)
         at = status_.next_attempt_at;
     if (at && at != armed_) {
         armed_ = at;

@@ -40,6 +40,9 @@ struct dp_timing {
     // window's upper bound doubles with each further attempt, up to this ceiling.
     steady_duration reconnect_ceiling = steady_duration::zero();
     steady_duration grow_after = std::chrono::minutes(5);
+    // Admitted, the CP answers pings, and no config within this many ping intervals: the CP
+    // withholds it (Kong's plugin gate). A Kong CP sends its config right after admission.
+    unsigned config_wait_pings = 3;
 };
 
 // Whatever the configuration says, two connection attempts are never closer than this.
@@ -62,6 +65,15 @@ struct session_status {
     std::string config_hash;            // what the pings carry
     std::uint64_t rejected_configs = 0; // invalid config frames dropped (the current config stayed)
     std::string last_rejection;         // why the latest one was dropped
+    // The CP closed the session right after basic_info, before any other frame: Kong's CP does
+    // that (an empty close frame) when the node's version is incompatible. Cleared by a frame
+    // that proves the node admitted.
+    bool refused = false;
+    std::uint64_t refusals = 0;
+    // Admitted and answered, yet no config within config_wait_pings ping intervals (see
+    // dp_timing). Cleared when a config frame arrives.
+    bool config_withheld = false;
+    std::uint64_t withheld_total = 0; // times it was detected
 };
 
 // What the driver must do. One struct rather than a std::variant: simpler to test, and GCC 12
@@ -105,6 +117,9 @@ public:
     dp_action_list on_config_applied(steady_time now, const std::string& hash, bool applied);
     // A config applied outside this session (loaded from the fallback bucket).
     dp_action_list on_external_config(steady_time now, const std::string& hash);
+    // What the node advertises (version, plugins) changed: the CP reads basic_info only once per
+    // session, so an open session is closed and dialled again after the usual delay.
+    dp_action_list on_advertisement_changed(steady_time now);
     dp_action_list on_timer(steady_time now);
 
     const session_status& status() const { return status_; }
@@ -121,6 +136,9 @@ private:
     void deliver_next(dp_action_list& out);
     void lost(steady_time now, std::string_view error, bool quiet, dp_action_list& out);
     void rearm(dp_action_list& out);
+    void config_arrived(dp_action_list& out);
+    void check_withheld(steady_time now, dp_action_list& out);
+    std::optional<steady_time> config_deadline() const;
 
     dp_timing timing_;
     jitter& rng_;
@@ -132,6 +150,9 @@ private:
     steady_time next_ping_at_{};
     std::deque<steady_time> pings_in_flight_;
     bool exchanged_ = false; // a frame arrived on this connection
+    steady_time connected_at_{};
+    bool config_seen_ = false;      // a config frame arrived on this connection
+    bool config_wait_over_ = false; // its deadline passed (no more wake-ups for it)
 
     // outage
     std::optional<steady_time> outage_since_;

@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <deque>
 #include <fstream>
@@ -61,17 +62,6 @@ std::optional<major_minor> extract_major_minor(std::string_view v) {
         }
     }
     return out;
-}
-
-std::string three_part(std::string_view v) {
-    const auto mm = extract_major_minor(v);
-    if (!mm)
-        return std::string(v);
-    std::size_t dots = 0, i = 0;
-    for (; i < v.size(); ++i)
-        if (v[i] == '.' && ++dots == 3)
-            break;
-    return std::string(v.substr(0, i));
 }
 
 std::string shorten(std::string_view s) {
@@ -148,7 +138,19 @@ struct reference_cp::impl {
     server_tls tls;
     tcp::acceptor acceptor{ex};
     major_minor cp_version;
-    std::string cp_plugin_version; // x.y.z
+    std::vector<plugin_info> bundled; // the catalogue for this CP's version, and --plugin entries
+
+    // The plugins a Kong CP serving this config would have loaded: its bundled set, the custom
+    // plugins named with --plugin, and (a real CP cannot hold a config that uses a plugin it has
+    // not loaded) any other plugin the config uses, as an unversioned custom plugin.
+    std::vector<plugin_info> cp_plugins(const served_config& cfg) const {
+        std::vector<plugin_info> out = bundled;
+        for (const auto& name : cfg.plugin_names)
+            if (std::none_of(out.begin(), out.end(), [&](const auto& p) { return p.name == name; }))
+                out.push_back({name, ""});
+        std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+        return out;
+    }
     std::shared_ptr<const served_config> current;
     std::optional<file_key> file_state;
     std::string last_load_error;
@@ -177,7 +179,7 @@ struct reference_cp::impl {
         stream_t stream;
         std::string rbuf;
         std::string ip, node_id, hostname, version;
-        std::map<std::string, std::optional<major_minor>> plugins;
+        plugin_map plugins;               // from basic_info
         std::string plugin_versions_text; // for messages
         std::deque<out_frame> queue;
         asio::steady_timer queue_signal;
@@ -197,25 +199,16 @@ struct reference_cp::impl {
             queue_signal.cancel();
         }
 
-        // Kong's check_configuration_compatibility.
+        // Kong's check_configuration_compatibility, against the plugins this CP has loaded.
         std::optional<std::string> plugin_gate(const served_config& cfg) const {
-            for (const auto& name : cfg.plugin_names) {
-                const auto it = plugins.find(name);
-                if (it == plugins.end())
-                    return fmt::format("configured {} plugin {} is missing from data plane", name,
-                                       cp.cp_plugin_version);
-                if (!it->second)
-                    continue;
-                const auto dp = *it->second;
-                if (name == "opentelemetry" && dp.major == 0 && dp.minor == 1)
-                    continue; // Kong accepts the first opentelemetry release's version
-                if (dp.major != cp.cp_version.major || cp.cp_version.minor < dp.minor)
-                    return fmt::format(
-                        "configured data plane {} plugin version {}.{} is different to control plane "
-                        "plugin version {}",
-                        name, dp.major, dp.minor, cp.cp_plugin_version);
-            }
-            return std::nullopt;
+            if (cp.opt.allow_inconsistent_plugins)
+                return std::nullopt;
+            const std::set<std::string, std::less<>> configured(cfg.plugin_names.begin(),
+                                                                cfg.plugin_names.end());
+            auto gate = check_configuration_compatibility(cp.cp_plugins(cfg), configured, plugins);
+            if (gate.verdict == gate_verdict::normal)
+                return std::nullopt;
+            return std::move(gate.message);
         }
 
         void push(const std::shared_ptr<const served_config>& cfg) {
@@ -460,6 +453,7 @@ struct reference_cp::impl {
         if (!plugins || !(plugins->is_array() || plugins->is_object()))
             return std::string("missing plugins in basic info data");
         if (plugins->is_array()) {
+            std::vector<plugin_info> list;
             for (const auto& p : plugins->get_array()) {
                 if (!p.is_object())
                     continue;
@@ -467,11 +461,10 @@ struct reference_cp::impl {
                 if (!name || !name->is_string())
                     continue;
                 const auto* ver = p.get_object().if_contains("version");
-                std::optional<major_minor> mm;
-                if (ver && ver->is_string())
-                    mm = extract_major_minor(std::string_view(ver->get_string()));
-                c.plugins[std::string(name->get_string())] = mm;
+                list.push_back({std::string(name->get_string()),
+                                ver && ver->is_string() ? std::string(ver->get_string()) : std::string()});
             }
+            c.plugins = to_plugin_map(list);
         }
         // check_kong_version_compatibility
         const auto dp = extract_major_minor(c.version);
@@ -605,7 +598,14 @@ result<void, std::string> reference_cp::open() {
     if (!v)
         return failure(fmt::format("--version {} is not X.Y.Z or X.Y.Z.W", s.opt.version));
     s.cp_version = *v;
-    s.cp_plugin_version = three_part(s.opt.version);
+    std::vector<std::string> custom;
+    for (const auto& p : s.opt.plugins)
+        custom.push_back("+" + p);
+    auto selection = parse_plugin_selection(custom);
+    if (!selection)
+        return failure(
+            fmt::format("--plugin: {}", selection.error().substr(selection.error().find(": ") + 2)));
+    s.bundled = resolve_plugins(*selection, s.opt.version);
     if (s.opt.mtls == cluster_mtls::pki && s.opt.ca.empty())
         return failure(std::string("--mtls pki needs --ca"));
     auto tls =

@@ -5,9 +5,11 @@
 // What it does like Kong: TLS with cluster_mtls shared (the DP certificate's SHA-256 must equal
 // the CP's own; mismatches are dropped without an HTTP answer, nginx's 444) or pki (verified
 // against the CA); HTTP 400 without node_id or node_version; basic_info first, else an empty
-// close frame; the version check (same major, CP minor >= DP minor); the plugin gate (every
-// plugin the config uses must be in the DP's list, same major, DP minor <= CP minor: otherwise
-// the DP gets no config but stays connected); a reconfigure frame (gzip JSON with config_hash
+// close frame; the version check (same major, CP minor >= DP minor: otherwise an empty close
+// frame); the plugin gate (kong_plugins.hpp: every plugin the config uses must be in the DP's
+// list, with the CP plugin's major and a minor no newer than the CP's, the CP's plugins being
+// Kong's bundled set for --version plus --plugin entries: otherwise the DP gets no config but
+// stays connected and its pings are answered); a reconfigure frame (gzip JSON with config_hash
 // and hashes computed with Kong's algorithm) on admission and whenever the file changes;
 // empty pongs for 32-byte pings; any other frame, or 45 s without a ping, drops the DP.
 #pragma once
@@ -22,6 +24,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace lifeboat::protocol {
 
@@ -30,7 +33,9 @@ struct reference_cp_options {
     cluster_mtls mtls = cluster_mtls::shared;
     std::filesystem::path cert, key, ca;
     std::filesystem::path config_file;
-    std::string version = "3.9.0.0"; // the Kong version this CP claims
+    std::string version = "3.9.0.0";         // the Kong version this CP claims; its bundled plugins follow it
+    std::vector<std::string> plugins;        // custom plugins this CP has loaded, "name:x.y.z" (or "name")
+    bool allow_inconsistent_plugins = false; // EE's allow_inconsistent_data_plane_plugins: no gate
     std::chrono::milliseconds poll_interval{1000};
     std::chrono::milliseconds dead_after{45000};
     std::chrono::milliseconds handshake_timeout{10000};

@@ -48,11 +48,13 @@ std::string sample_config(const std::string& marker, std::size_t services) {
 }
 
 reference_cp::reference_cp(const std::filesystem::path& dir, const cluster_certs& certs,
-                           const std::string& config_json, unsigned short port)
+                           const std::string& config_json, unsigned short port,
+                           std::vector<std::string> extra_args)
     : dir_(dir)
     , config_file_(dir / "cp-config.json")
     , certs_(certs)
-    , port_(port ? port : free_port()) {
+    , port_(port ? port : free_port())
+    , extra_args_(std::move(extra_args)) {
     set_config(config_json);
     start();
 }
@@ -62,11 +64,12 @@ void reference_cp::set_config(const std::string& config_json) {
 }
 
 void reference_cp::start() {
-    proc_ = std::make_unique<process>(process_options{
-        .args = {lifeboat_bin().string(), "cp", "--listen", address(), "--cert", certs_.cert.string(),
-                 "--key", certs_.key.string(), "--config", config_file_.string()},
-        .work_dir = dir_,
-        .name = "cp-" + std::to_string(port_)});
+    std::vector<std::string> args{
+        lifeboat_bin().string(), "cp",    "--listen",          address(),  "--cert",
+        certs_.cert.string(),    "--key", certs_.key.string(), "--config", config_file_.string()};
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    proc_ = std::make_unique<process>(
+        process_options{.args = args, .work_dir = dir_, .name = "cp-" + std::to_string(port_)});
     // Wait until it accepts connections.
     eventually(
         [&] {

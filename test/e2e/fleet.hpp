@@ -26,8 +26,9 @@ std::string sample_config(const std::string& marker, std::size_t services = 3);
 
 class reference_cp {
 public:
+    // `extra_args`: more `lifeboat cp` options (--version, --plugin, ...).
     reference_cp(const std::filesystem::path& dir, const cluster_certs& certs, const std::string& config_json,
-                 unsigned short port = 0);
+                 unsigned short port = 0, std::vector<std::string> extra_args = {});
     void set_config(const std::string& config_json); // the CP notices the file change and pushes
     void start();
     void kill();
@@ -38,6 +39,7 @@ private:
     std::filesystem::path dir_, config_file_;
     cluster_certs certs_;
     unsigned short port_;
+    std::vector<std::string> extra_args_;
     std::unique_ptr<process> proc_;
 };
 
@@ -58,6 +60,7 @@ public:
     std::string log() const;
     const std::filesystem::path& prefix() const { return prefix_; }
     const std::string& name() const { return name_; }
+    const std::string& status_address() const { return addr_; }
 
 private:
     std::filesystem::path dir_, prefix_;

@@ -414,3 +414,126 @@ TEST(dp_session_fsm, a_hang_up_before_any_answer_is_reported_as_a_refusal) {
     c.fsm.on_connection_lost(next + 2ms, "the control plane closed the connection");
     EXPECT_EQ(c.fsm.status().last_error, "the control plane closed the connection");
 }
+
+// Kong's CP withholds every config from a data plane that fails its plugin gate, yet keeps the
+// socket and answers pings. Three ping intervals without a config, pings answered: say so.
+TEST(dp_session_fsm, a_config_withheld_for_three_ping_intervals_is_named) {
+    dp_timing timing;
+    timing.ping_interval = 1s;
+    connected_fsm c(timing);
+    EXPECT_EQ(wake_at(c.first), t0 + 1s);
+    log::capture logs;
+    steady_time t = t0;
+    for (int i = 1; i <= 2; ++i) {
+        c.fsm.on_pong(t + 5ms);
+        t += 1s;
+        c.fsm.on_timer(t);
+        EXPECT_FALSE(c.fsm.status().config_withheld) << "after " << i << " intervals";
+    }
+    c.fsm.on_pong(t + 5ms); // the next ping and the config deadline coincide at t0 + 3 s
+    c.fsm.on_timer(t0 + 3s - 1ms);
+    EXPECT_FALSE(c.fsm.status().config_withheld);
+    auto tick = c.fsm.on_timer(t0 + 3s);
+    EXPECT_TRUE(c.fsm.status().config_withheld);
+    EXPECT_EQ(c.fsm.status().withheld_total, 1u);
+    EXPECT_TRUE(has(tick, dp_action::status_changed));
+    EXPECT_EQ(c.fsm.status().state, session_state::connected); // nothing else changes
+    EXPECT_TRUE(logs.contains("no config from the control plane although it answers pings"));
+
+    // Still nothing: counted once, not on every tick.
+    for (int i = 0; i < 10; ++i) {
+        c.fsm.on_pong(t0 + 3s + i * 1s + 5ms);
+        c.fsm.on_timer(t0 + 4s + i * 1s);
+    }
+    EXPECT_EQ(c.fsm.status().withheld_total, 1u);
+
+    // The CP sends a config at last (the operator fixed dp_plugins or the CP's settings).
+    auto got = c.fsm.on_config_frame(t0 + 20s, config('a'));
+    EXPECT_FALSE(c.fsm.status().config_withheld);
+    EXPECT_TRUE(has(got, dp_action::status_changed));
+    EXPECT_TRUE(has(got, dp_action::deliver_config));
+}
+
+TEST(dp_session_fsm, a_config_in_time_is_not_withheld) {
+    connected_fsm c; // 30 s pings: the deadline is 90 s
+    c.fsm.on_pong(t0 + 10ms);
+    c.fsm.on_config_frame(t0 + 50ms, config('a'));
+    c.fsm.on_config_applied(t0 + 60ms, std::string(32, 'a'), true);
+    for (int i = 1; i <= 10; ++i) {
+        c.fsm.on_timer(t0 + i * 30s);
+        c.fsm.on_pong(t0 + i * 30s + 10ms);
+    }
+    EXPECT_FALSE(c.fsm.status().config_withheld);
+    EXPECT_EQ(c.fsm.status().withheld_total, 0u);
+}
+
+// A config with the node's own hash still proves that the CP sends configs.
+TEST(dp_session_fsm, an_unchanged_config_also_counts_as_sent) {
+    connected_fsm c({}, std::string(32, 'a'));
+    c.fsm.on_pong(t0 + 10ms);
+    c.fsm.on_config_frame(t0 + 50ms, config('a'));
+    for (int i = 1; i <= 4; ++i) {
+        c.fsm.on_timer(t0 + i * 30s);
+        c.fsm.on_pong(t0 + i * 30s + 10ms);
+    }
+    EXPECT_FALSE(c.fsm.status().config_withheld);
+}
+
+// No pong: the CP is not answering, which is the dead-peer rule's business, not the gate's.
+TEST(dp_session_fsm, a_silent_cp_is_dead_not_withholding) {
+    dp_timing timing;
+    timing.ping_interval = 10s;
+    connected_fsm c(timing);
+    c.fsm.on_timer(t0 + 10s);
+    c.fsm.on_timer(t0 + 20s);
+    c.fsm.on_timer(t0 + 30s);
+    EXPECT_FALSE(c.fsm.status().config_withheld);
+    // A late pong after the deadline: now the CP answers and still sends nothing.
+    c.fsm.on_pong(t0 + 31s);
+    EXPECT_TRUE(c.fsm.status().config_withheld);
+}
+
+// The deadline restarts with each connection; the finding stays until a config arrives.
+TEST(dp_session_fsm, withheld_survives_a_reconnect_until_a_config_arrives) {
+    dp_timing timing;
+    timing.ping_interval = 1s;
+    connected_fsm c(timing);
+    c.fsm.on_pong(t0 + 5ms);
+    c.fsm.on_timer(t0 + 1s);
+    c.fsm.on_timer(t0 + 2s);
+    c.fsm.on_timer(t0 + 3s);
+    ASSERT_TRUE(c.fsm.status().config_withheld);
+    c.fsm.on_connection_lost(t0 + 4s, "reset");
+    const auto at = *c.fsm.status().next_attempt_at;
+    c.fsm.on_timer(at);
+    c.fsm.on_connected(at);
+    EXPECT_TRUE(c.fsm.status().config_withheld);
+    c.fsm.on_pong(at + 5ms);
+    c.fsm.on_config_frame(at + 10ms, config('b'));
+    EXPECT_FALSE(c.fsm.status().config_withheld);
+    EXPECT_EQ(c.fsm.status().withheld_total, 1u);
+}
+
+// Kong's CP answers an incompatible node version with an empty close frame right after
+// basic_info. That is a refusal, named as such until a later session is admitted.
+TEST(dp_session_fsm, a_close_before_any_answer_is_a_refusal) {
+    connected_fsm c;
+    auto closed = c.fsm.on_close_frame(t0 + 20ms, "close frame (code 0)");
+    EXPECT_TRUE(c.fsm.status().refused);
+    EXPECT_EQ(c.fsm.status().refusals, 1u);
+    EXPECT_EQ(c.fsm.status().state, session_state::disconnected);
+    EXPECT_NE(c.fsm.status().last_error.find("refused this node"), std::string::npos);
+
+    // Admitted the next time (the operator fixed node_version): the refusal clears.
+    const auto at = *c.fsm.status().next_attempt_at;
+    c.fsm.on_timer(at);
+    c.fsm.on_connected(at);
+    EXPECT_TRUE(c.fsm.status().refused); // not yet: connected is not admitted
+    c.fsm.on_pong(at + 5ms);
+    EXPECT_FALSE(c.fsm.status().refused);
+
+    // A close after the CP answered is an ordinary end, not a refusal.
+    c.fsm.on_close_frame(at + 1s, "close frame (code 1001)");
+    EXPECT_FALSE(c.fsm.status().refused);
+    EXPECT_EQ(c.fsm.status().refusals, 1u);
+}
