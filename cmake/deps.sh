@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# deps.sh [build|test|bench]: installs what lifeboat needs from Debian 12's packages, skipping what
+# deps.sh [build|test|bench|fuzz]: installs what lifeboat needs from Debian 12's packages, skipping what
 # is already there (so a prepared machine pays nothing). Needs root for apt-get.
 set -euo pipefail
 what=${1:-build}
@@ -16,10 +16,14 @@ build_pkgs=(g++ cmake ninja-build ccache pkg-config openssl curl ca-certificates
 test_pkgs=(libgtest-dev libgmock-dev ceph-mon ceph-osd radosgw ceph-common awscli rclone faketime jq tinyproxy
   prometheus age)
 bench_pkgs=(libbenchmark-dev time strace python3)
+# The fuzz targets (test/fuzz, the `fuzz` preset): clang 16 and its libFuzzer and sanitizer runtimes
+# (clang 14 lacks C++20's parenthesised aggregate initialisation, which the code uses).
+fuzz_pkgs=(clang-16 libclang-rt-16-dev)
 
 pkgs=("${build_pkgs[@]}")
 [[ $what == test || $what == bench ]] && pkgs+=("${test_pkgs[@]}")
 [[ $what == bench ]] && pkgs+=("${bench_pkgs[@]}")
+[[ $what == fuzz ]] && pkgs+=("${fuzz_pkgs[@]}")
 # The benchmarks are part of the build (they must keep compiling), so their library comes too.
 pkgs+=(libbenchmark-dev)
 

@@ -49,6 +49,21 @@ std::string quote_for_error(std::string_view s) {
     return out;
 }
 
+// A key from the document for an error message: control bytes and backslashes escaped, so that a
+// hostile key cannot break the one-line reason (a key "a\nb" arrives decoded, with its newline).
+std::string printable_name(std::string_view s) {
+    std::string out;
+    for (unsigned char c : s.substr(0, 60)) {
+        if (c < 0x20 || c == 0x7f || c == '\\')
+            out += fmt::format("\\x{:02x}", c);
+        else
+            out.push_back(static_cast<char>(c));
+    }
+    if (s.size() > 60)
+        out += "...";
+    return out;
+}
+
 enum class doc_mode { envelope, bare_config };
 enum class top_member { other, type, timestamp, config_table, config_hash, hashes };
 enum class section_rule { meta, format_version, transform, entity };
@@ -233,7 +248,8 @@ private:
             return top_member_value(kind, ec);
         if (in_hashes_ && depth_ == 2) {
             if (kind != value_kind::string)
-                return fail(ec, fmt::format("hashes.{} is {}, not a string", hash_member_, kind_name(kind)));
+                return fail(ec, fmt::format("hashes.{} is {}, not a string", printable_name(hash_member_),
+                                            kind_name(kind)));
             start_capture(capture_target::hash_member);
             return true;
         }
@@ -375,7 +391,7 @@ private:
             return true;
         }
         if (config_depth_ != 0 && depth_ == config_depth_) {
-            section_ = key_;
+            section_ = printable_name(key_); // only ever shown in errors
             if (key_ == "_format_version")
                 rule_ = section_rule::format_version;
             else if (key_ == "_transform")

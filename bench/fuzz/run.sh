@@ -14,6 +14,7 @@ if [ ${#targets[@]} -eq 0 ]; then
   targets=(reconfigure_frame config_table ws_frame s3_xml http_response gcs_json kong_conf storage_url)
 fi
 
+./cmake/deps.sh fuzz
 cmake --preset fuzz >/dev/null
 build_start=$(date +%s)
 cmake --build build/fuzz -j "${JOBS:-2}" --target "${targets[@]/#/fuzz_}" >/dev/null
