@@ -224,8 +224,8 @@ TEST(status_server, a_request_with_a_body_is_refused) {
 
 TEST(status_server, head_has_the_length_of_get_and_no_body) {
     running_server server(status_server_limits{});
-    const auto get = request(server.port(), "GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    const auto head = request(server.port(), "HEAD /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    const auto get = request(server.port(), "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    const auto head = request(server.port(), "HEAD /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     const auto get_body = get.substr(get.find("\r\n\r\n") + 4);
     ASSERT_TRUE(head.starts_with("HTTP/1.1 200 OK")) << head;
     EXPECT_TRUE(head.ends_with("\r\n\r\n")) << "no body after the header: " << head;
