@@ -21,9 +21,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-// A Kong CP sends its config right after admitting a node: three ping intervals without one, the
-// CP answering pings, mean that it withholds it (its plugin gate).
-constexpr unsigned config_wait_pings = 3;
 // How long start-up waits for the gateway's Admin API (dp_plugins = auto, node_version = auto).
 constexpr std::chrono::milliseconds gateway_read_timeout{3000};
 // How often the gateway's answer is read again to notice a restart with other plugins.
@@ -34,33 +31,6 @@ std::optional<wall_time> to_wall(std::optional<std::chrono::steady_clock::time_p
         return std::nullopt;
     return wall_clock::now() -
            std::chrono::duration_cast<wall_clock::duration>(std::chrono::steady_clock::now() - *t);
-}
-
-protocol::dp_session_options session_options(const settings& s, const std::string& node_id,
-                                             const advertisement& advertised) {
-    protocol::dp_session_options o;
-    o.control_plane = s.cluster_control_plane;
-    o.mtls = s.cluster_mtls == mtls_mode::pki ? protocol::cluster_mtls::pki : protocol::cluster_mtls::shared;
-    o.cert = s.cluster_cert;
-    o.key = s.cluster_cert_key;
-    o.ca_cert = s.cluster_ca_cert;
-    o.server_name = s.cluster_server_name;
-    if (s.cluster_use_proxy)
-        o.proxy = s.proxy_server;
-    o.node_id = node_id;
-    o.node_hostname = s.node_hostname;
-    o.node_version = advertised.node_version;
-    o.plugins = advertised.plugins;
-    o.labels = s.cluster_dp_labels;
-    o.max_payload = s.cluster_max_payload;
-    o.max_config_size = s.cluster_max_config_size;
-    o.timing.ping_interval = s.cluster_ping_interval;
-    o.timing.dead_after = s.cluster_dead_after;
-    o.timing.reconnect_min = s.cluster_reconnect_delay_min;
-    o.timing.reconnect_max = s.cluster_reconnect_delay_max;
-    o.timing.reconnect_ceiling = s.cluster_reconnect_delay_ceiling;
-    o.timing.config_wait_pings = config_wait_pings;
-    return o;
 }
 
 } // namespace
@@ -167,7 +137,8 @@ agent::agent(asio::any_io_executor executor, settings config, std::string node_i
             session_->set_current_hash(s->hash);
     };
 
-    status_server_ = std::make_unique<status_server>(executor_, config_.status_listen, status_, status_.endpoint);
+    status_server_ =
+        std::make_unique<status_server>(executor_, config_.status_listen, status_, status_.endpoint);
     if (elector_)
         status_server_->before_answer = [this] { refresh_election_status(); };
 }

@@ -49,26 +49,10 @@ asio::awaitable<backends::doctor_check> check_control_plane(cp_check_input in) {
     backends::doctor_check check{"control plane", backends::verdict::fail, {}};
     const auto advertised = read_advertisement(s, std::chrono::milliseconds(3000));
 
-    protocol::dp_session_options o;
-    o.control_plane = s.cluster_control_plane;
-    o.mtls = s.cluster_mtls == mtls_mode::pki ? protocol::cluster_mtls::pki : protocol::cluster_mtls::shared;
-    o.cert = s.cluster_cert;
-    o.key = s.cluster_cert_key;
-    o.ca_cert = s.cluster_ca_cert;
-    o.server_name = s.cluster_server_name;
-    if (s.cluster_use_proxy)
-        o.proxy = s.proxy_server;
-    o.node_id = in.node_id;
-    o.node_hostname = s.node_hostname;
-    o.node_version = advertised.node_version;
-    o.plugins = advertised.plugins;
-    o.labels = s.cluster_dp_labels;
-    o.max_payload = s.cluster_max_payload;
-    o.max_config_size = s.cluster_max_config_size;
+    auto o = session_options(s, in.node_id, advertised);
     // The bound is three ping intervals: the state machine's withheld rule then fires at it.
     o.timing.ping_interval = std::max<steady_duration>(in.bound / 3, std::chrono::milliseconds(100));
     o.timing.dead_after = std::max<steady_duration>(s.cluster_dead_after, in.bound * 2);
-    o.timing.config_wait_pings = 3;
 
     auto ex = co_await asio::this_coro::executor;
     asio::steady_timer done(ex, std::chrono::steady_clock::time_point::max());

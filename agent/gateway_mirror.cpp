@@ -143,4 +143,31 @@ advertisement read_advertisement(const settings& s, std::chrono::milliseconds ti
     return out;
 }
 
+protocol::dp_session_options session_options(const settings& s, const std::string& node_id,
+                                             const advertisement& advertised) {
+    protocol::dp_session_options o;
+    o.control_plane = s.cluster_control_plane;
+    o.mtls = s.cluster_mtls == mtls_mode::pki ? protocol::cluster_mtls::pki : protocol::cluster_mtls::shared;
+    o.cert = s.cluster_cert;
+    o.key = s.cluster_cert_key;
+    o.ca_cert = s.cluster_ca_cert;
+    o.server_name = s.cluster_server_name;
+    if (s.cluster_use_proxy)
+        o.proxy = s.proxy_server;
+    o.node_id = node_id;
+    o.node_hostname = s.node_hostname;
+    o.node_version = advertised.node_version;
+    o.plugins = advertised.plugins;
+    o.labels = s.cluster_dp_labels;
+    o.max_payload = s.cluster_max_payload;
+    o.max_config_size = s.cluster_max_config_size;
+    o.timing.ping_interval = s.cluster_ping_interval;
+    o.timing.dead_after = s.cluster_dead_after;
+    o.timing.reconnect_min = s.cluster_reconnect_delay_min;
+    o.timing.reconnect_max = s.cluster_reconnect_delay_max;
+    o.timing.reconnect_ceiling = s.cluster_reconnect_delay_ceiling;
+    o.timing.config_wait_pings = config_wait_pings;
+    return o;
+}
+
 } // namespace lifeboat::agent

@@ -8,6 +8,7 @@
 
 #include "agent/config.hpp"
 #include "backends/http/client.hpp"
+#include "protocol/dp_session.hpp"
 #include "protocol/kong_plugins.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -52,5 +53,13 @@ advertisement decide_advertisement(const settings& s, const result<gateway_answe
 // Reads the gateway when the settings mirror it and decides, on a private io_context (for start-up
 // and the CLI, before any event loop runs). Logs a warning when the gateway cannot be read.
 advertisement read_advertisement(const settings& s, std::chrono::milliseconds timeout);
+
+// A Kong CP sends its config right after admitting a node: three ping intervals without one, the
+// CP answering pings, mean that it withholds it (its plugin gate).
+inline constexpr unsigned config_wait_pings = 3;
+
+// The CP session this node opens with what it advertises: the agent's session and the doctor's probe.
+protocol::dp_session_options session_options(const settings& s, const std::string& node_id,
+                                             const advertisement& advertised);
 
 } // namespace lifeboat::agent
