@@ -190,7 +190,9 @@ result<void, std::string> write_file_atomically(const std::filesystem::path& tar
 }
 
 result<std::string, std::string> read_whole_file(const std::filesystem::path& path, std::size_t max_size) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: a FIFO planted where a file is expected (a cache entry, a declarative_config
+    // file, a token file) must not block the agent's only thread in open(); it is refused below.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return failure{errno_message("open", path, errno)};
     struct stat st {};
@@ -198,6 +200,10 @@ result<std::string, std::string> read_whole_file(const std::filesystem::path& pa
         const int err = errno;
         ::close(fd);
         return failure{errno_message("stat", path, err)};
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ::close(fd);
+        return failure{fmt::format("{}: not a regular file", path.string())};
     }
     if (static_cast<std::size_t>(st.st_size) > max_size) {
         ::close(fd);

@@ -1,5 +1,6 @@
 #include "base/ed25519.hpp"
 
+#include "base/atomic_file.hpp"
 #include "base/digest.hpp"
 
 #include <openssl/bio.h>
@@ -7,8 +8,6 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 namespace lifeboat::ed25519 {
@@ -28,18 +27,10 @@ struct md_ctx_free {
     void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
 };
 
+// A PEM key is small; read_whole_file refuses anything that is not a regular file (a FIFO would
+// block start-up) or is larger than that.
 result<std::string, std::string> read_small_file(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        return failure{std::string("cannot read ") + path.string()};
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (!in.good() && !in.eof())
-        return failure{std::string("cannot read ") + path.string()};
-    auto s = std::move(text).str();
-    if (s.size() > 64 * 1024)
-        return failure{path.string() + " is too large to be a PEM key"};
-    return s;
+    return read_whole_file(path, 64 * 1024);
 }
 
 std::string key_id(EVP_PKEY* key) {

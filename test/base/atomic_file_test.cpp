@@ -113,3 +113,16 @@ TEST(staged_file, a_file_that_cannot_be_written_is_reported_not_fatal) {
     EXPECT_FALSE(f.usable());
     EXPECT_EQ(f.error(), "create /nonexistent/dir/config.json: No such file or directory");
 }
+
+TEST(read_whole_file, a_fifo_or_a_directory_is_refused_without_blocking) {
+    const auto dir = test::scratch_dir();
+    const auto fifo = dir / "config.json";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    // No writer ever opens it: a blocking open() would hang here (and the test time out).
+    auto read = read_whole_file(fifo);
+    ASSERT_FALSE(read);
+    EXPECT_EQ(read.error(), fifo.string() + ": not a regular file");
+    auto folder = read_whole_file(dir);
+    ASSERT_FALSE(folder);
+    EXPECT_EQ(folder.error(), dir.string() + ": not a regular file");
+}
