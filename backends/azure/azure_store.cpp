@@ -2,6 +2,7 @@
 
 #include "backends/azure/azure_protocol.hpp"
 #include "backends/azure/shared_key.hpp"
+#include "backends/shared_token.hpp"
 #include "base/atomic_file.hpp"
 #include "base/digest.hpp"
 #include "base/log.hpp"
@@ -26,7 +27,6 @@ using backends::object_data;
 using backends::object_info;
 using backends::store_errc;
 using backends::store_error;
-using backends::gcs::token_cache;
 template <class T>
 using store_result = backends::store_result<T>;
 
@@ -164,8 +164,7 @@ public:
         , server_(std::move(server))
         , base_path_(std::move(base_path))
         , web_(executor, client_options_for(options_))
-        , tokens_(options_.token_refresh_margin)
-        , token_ready_(executor, asio::steady_timer::time_point::max()) {}
+        , tokens_(executor, options_.token_refresh_margin) {}
 
     backends::store_kind kind() const override { return backends::store_kind::azure; }
 
@@ -586,41 +585,9 @@ private:
     }
 
     // The current bearer token, fetching one when the cache says so; concurrent callers share
-    // one fetch (the pattern of the GCS store).
+    // one fetch (backends/shared_token.hpp).
     asio::awaitable<store_result<std::string>> bearer_token(const std::string& operation) {
-        for (;;) {
-            auto decision = tokens_.need(token_cache::clock::now());
-            if (decision.what == token_cache::action::use)
-                co_return std::move(decision.token);
-            if (decision.what == token_cache::action::wait) {
-                const auto round = fetch_round_;
-                boost::system::error_code ec;
-                co_await token_ready_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-                if (failed_round_ == round) {
-                    auto e = failed_error_;
-                    e.operation = operation;
-                    co_return failure{std::move(e)};
-                }
-                continue;
-            }
-            const auto round = ++fetch_round_;
-            auto fetched = co_await fetch_token();
-            if (fetched) {
-                auto token = fetched->token;
-                tokens_.fetched(std::move(fetched).value(), token_cache::clock::now());
-                token_ready_.cancel();
-                co_return token;
-            }
-            tokens_.fetch_failed();
-            failed_round_ = round;
-            failed_error_ = fetched.error();
-            token_ready_.cancel();
-            if (auto still = tokens_.valid_token(token_cache::clock::now()))
-                co_return std::move(*still); // the refresh failed but the old token is still good
-            auto e = fetched.error();
-            e.operation = operation;
-            co_return failure{std::move(e)};
-        }
+        co_return co_await tokens_.get(operation, [this] { return fetch_token(); });
     }
 
     asio::awaitable<store_result<backends::gcs::access_token>> fetch_token() {
@@ -772,11 +739,7 @@ private:
     http::origin server_;
     std::string base_path_; // the endpoint's path: "" for Azure, "/devstoreaccount1" for Azurite
     http::client web_;
-    token_cache tokens_;
-    asio::steady_timer token_ready_; // cancelled when a token fetch finishes, to wake waiters
-    std::uint64_t fetch_round_ = 0;
-    std::uint64_t failed_round_ = 0;
-    store_error failed_error_;
+    backends::shared_token tokens_;
     std::optional<wall_clock::time_point> last_date_;
 };
 

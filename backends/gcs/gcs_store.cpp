@@ -2,6 +2,7 @@
 
 #include "backends/gcs/gcs_api.hpp"
 #include "backends/http/client.hpp"
+#include "backends/shared_token.hpp"
 #include "base/atomic_file.hpp"
 
 #include <boost/asio/redirect_error.hpp>
@@ -16,7 +17,6 @@ namespace lifeboat::backends {
 namespace {
 
 namespace asio = boost::asio;
-using gcs::token_cache;
 
 store_error from_http_error(const http::error& e, std::string operation) {
     store_errc code = store_errc::network;
@@ -53,8 +53,7 @@ public:
         : options_(std::move(options))
         , server_(std::move(server))
         , web_(executor, client_options_for(options_))
-        , tokens_(options_.token_refresh_margin)
-        , token_ready_(executor, asio::steady_timer::time_point::max()) {}
+        , tokens_(executor, options_.token_refresh_margin) {}
 
     store_kind kind() const override { return store_kind::gcs; }
     std::string describe() const override { return "gcs://" + options_.bucket; }
@@ -297,11 +296,7 @@ private:
     gcs_options options_;
     http::origin server_;
     http::client web_;
-    token_cache tokens_;
-    asio::steady_timer token_ready_; // cancelled when a token fetch finishes, to wake waiters
-    std::uint64_t fetch_round_ = 0;  // token fetches started
-    std::uint64_t failed_round_ = 0; // the last fetch that failed, with its error
-    store_error failed_error_;
+    backends::shared_token tokens_;
     std::optional<wall_clock::time_point> last_date_;
 
     static http::client_options client_options_for(const gcs_options& o) {
@@ -372,39 +367,7 @@ private:
     asio::awaitable<store_result<std::string>> bearer_token(const std::string& op) {
         if (std::holds_alternative<gcs::anonymous>(options_.credentials))
             co_return std::string();
-        for (;;) {
-            auto decision = tokens_.need(token_cache::clock::now());
-            if (decision.what == token_cache::action::use)
-                co_return std::move(decision.token);
-            if (decision.what == token_cache::action::wait) {
-                const auto round = fetch_round_;
-                boost::system::error_code ec;
-                co_await token_ready_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-                if (failed_round_ == round) {
-                    auto e = failed_error_;
-                    e.operation = op;
-                    co_return failure{std::move(e)};
-                }
-                continue;
-            }
-            const auto round = ++fetch_round_;
-            auto fetched = co_await fetch_token();
-            if (fetched) {
-                auto token = fetched->token;
-                tokens_.fetched(std::move(fetched).value(), token_cache::clock::now());
-                token_ready_.cancel();
-                co_return token;
-            }
-            tokens_.fetch_failed();
-            failed_round_ = round;
-            failed_error_ = fetched.error();
-            token_ready_.cancel();
-            if (auto still = tokens_.valid_token(token_cache::clock::now()))
-                co_return std::move(*still); // the refresh failed but the old token has not expired
-            auto e = fetched.error();
-            e.operation = op;
-            co_return failure{std::move(e)};
-        }
+        co_return co_await tokens_.get(op, [this] { return fetch_token(); });
     }
 
     asio::awaitable<store_result<gcs::access_token>> fetch_token() {
