@@ -11,7 +11,7 @@ seconds=${1:?usage: bench/fuzz/run.sh SECONDS [TARGET...]}
 shift
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(reconfigure_frame config_table ws_frame s3_xml http_response gcs_json kong_conf storage_url)
+  targets=(reconfigure_frame config_table ws_frame s3_xml http_response gcs_json kong_conf storage_url backup_signature age)
 fi
 
 ./cmake/deps.sh fuzz
