@@ -3,6 +3,8 @@
 //   0..127   the rest is a ciphertext for a fixed identity, decrypted whole and in pieces (sizes
 //            from the second byte): both readings agree, on the plaintext or on the error, and
 //            an error is one non-empty line;
+// Seeds stay small (libFuzzer's max_len follows the largest seed; a 64 KiB chunk per input cut
+// the rate a hundredfold): whole chunks and their boundaries are the CCTV vector tests' job.
 //   128..191 the rest is a plaintext: encrypted to the identity and decrypted in pieces, it comes
 //            back unchanged (the chunk boundaries, the empty and the full last chunk);
 //   192..255 the rest is a header alone (parse_header); a refusal is one line.
