@@ -5,6 +5,8 @@
 //   node sdk.mjs get <container> <blob> <file>     -> {"contentType","metadata","etag","size"} on stdout
 //   node sdk.mjs list <container> <prefix>         -> ["name", ...] on stdout
 //   node sdk.mjs sas <container> <permissions>     -> a container SAS query string ("r", "rl", "racwdl")
+//   node sdk.mjs upload-file <container> <blob> <file>    the SDK's streamed file upload (bench/azure)
+//   node sdk.mjs download-file <container> <blob> <file>  the SDK's streamed file download (bench/azure)
 import { BlobServiceClient, ContainerSASPermissions, StorageSharedKeyCredential,
          generateBlobSASQueryParameters } from "@azure/storage-blob";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -32,6 +34,12 @@ try {
     writeFileSync(file, buf);
     const p = await b.getProperties();
     console.log(JSON.stringify({ contentType: p.contentType, metadata: p.metadata, etag: p.etag, size: p.contentLength }));
+  } else if (cmd === "upload-file") { // the SDK's defaults: one Put Blob up to 256 MiB, else parallel blocks
+    const [blob, file] = rest;
+    await client.getBlockBlobClient(blob).uploadFile(file);
+  } else if (cmd === "download-file") {
+    const [blob, file] = rest;
+    await client.getBlobClient(blob).downloadToFile(file);
   } else if (cmd === "list") {
     const names = [];
     for await (const item of client.listBlobsFlat({ prefix: rest[0] || undefined })) names.push(item.name);
