@@ -18,6 +18,7 @@
 #   curl-md5      lifeboat's upload work with stock tools: `openssl md5` of the file (timed),
 #                 then curl sends it as Content-MD5, which Azurite checks.
 #   curl+fsync    curl's download, then `sync FILE`: the baseline of a durable download.
+# Every download reads the same blob, curl's upload.
 #   sdk           @azure/storage-blob's uploadFile / downloadToFile with the connection string.
 set -euo pipefail
 BUILD=$(realpath "${1:?usage: run.sh BUILD_DIR}")
@@ -106,7 +107,9 @@ measure() {
   fi
   echo "$(( (t1 - t0) / 1000000 )) $(tail -1 "$WORK/rss")" >> "$WORK/$client.$op"
 }
-source_of() { case $1 in curl+fsync) echo curl ;; *) echo "$1" ;; esac; }
+# Every client downloads the same blob (curl's one Put Blob; Azurite stores its MD5, so
+# lifeboat checks it): the same bytes in the same layout on Azurite's side.
+source_of() { echo curl; }
 
 for client in "${UP_CLIENTS[@]}"; do up "$client" "$PREFIX/warm-$client" > /dev/null 2>&1; done # warm caches
 for ((i = 0; i < RUNS; i++)); do
@@ -159,5 +162,6 @@ echo "Wall time of the whole client process, start-up included (node's own start
 echo "figures); below 1.00 is faster than the baseline. The object is ${SIZE_MIB} MiB; peak RSS is the"
 echo "largest process of the client's tree (/usr/bin/time %M). Azurite itself (node, writing its blobs"
 echo "to disk) bounds every client alike. lifeboat sends a blob over 32 MiB as Put Blocks of 8 MiB, two"
-echo "in flight, each with its Content-MD5, committed by one Put Block List; curl sends one Put Blob."
-echo "The SDK's downloadToFile writes in place without fsync, as curl does."
+echo "in flight, each with its Content-MD5, committed by one Put Block List carrying the whole"
+echo "blob's MD5; curl sends one Put Blob. Every client downloads the same blob (curl's upload); the"
+echo "SDK's downloadToFile writes in place without fsync, as curl does."

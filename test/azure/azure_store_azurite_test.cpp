@@ -358,6 +358,9 @@ TEST_F(azure_azurite, large_files_go_up_in_blocks_streamed_and_conditionally) {
     auto sdk = test::sdk({"get", test::azurite().container, key, (dir / "sdk.bin").string()});
     ASSERT_EQ(sdk.exit_code, 0) << sdk.err;
     EXPECT_EQ(sha256_hex(read_whole_file(dir / "sdk.bin", 64 << 20).value()), sha256_hex(bytes));
+    // The committed blob carries the whole body's MD5 (x-ms-blob-content-md5 on Put Block List),
+    // which lifeboat's downloads check, as for a single Put Blob.
+    EXPECT_NE(sdk.out.find("\"md5\":\"" + base64_encode(md5(bytes)) + "\""), std::string::npos) << sdk.out;
 
     backends::put_options swap;
     swap.condition = backends::write_condition::if_match;
