@@ -128,9 +128,9 @@ std::string redact_sas(std::string text) {
     return text;
 }
 
-// MD5 of a file range, read in 1 MiB pieces.
+// MD5 of a file range, read in 1 MiB pieces; `also` (when given) is fed the same bytes.
 result<std::string, std::string> md5_of_file(const std::filesystem::path& path, std::uint64_t offset,
-                                             std::uint64_t length) {
+                                             std::uint64_t length, digest* also = nullptr) {
     digest d(digest_kind::md5);
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -149,6 +149,8 @@ result<std::string, std::string> md5_of_file(const std::filesystem::path& path, 
                                : fmt::format("{} is shorter than expected", path.string())};
         }
         d.update(buf.get(), static_cast<std::size_t>(n));
+        if (also)
+            also->update(buf.get(), static_cast<std::size_t>(n));
         left -= static_cast<std::uint64_t>(n);
         pos += static_cast<std::uint64_t>(n);
     }
@@ -680,13 +682,17 @@ private:
 
         std::optional<store_error> first_error;
         std::uint64_t next = 0;
+        // The whole blob's MD5, stored with it by Put Block List (x-ms-blob-content-md5) so that
+        // downloads are checked as for a single Put Blob. Blocks are hashed in index order: a
+        // worker takes the next index and hashes it with no suspension in between.
+        digest whole(digest_kind::md5);
         auto worker = [&]() -> asio::awaitable<void> {
             while (!first_error && next < count) {
                 const std::uint64_t index = next++;
                 const std::uint64_t offset = index * block;
                 const std::uint64_t length = std::min(block, size - offset);
                 const auto block_op = fmt::format("{} block {}", operation, index);
-                auto hash = md5_of_file(path, offset, length);
+                auto hash = md5_of_file(path, offset, length, &whole);
                 if (!hash) {
                     if (!first_error)
                         first_error = store_error{store_errc::local_io, 0, {}, hash.error(), block_op};
@@ -722,6 +728,7 @@ private:
         commit.query = {{"comp", "blocklist"}};
         commit.headers = std::move(common);
         commit.headers.set("x-ms-blob-content-type", content_type);
+        commit.headers.set("x-ms-blob-content-md5", base64_encode(whole.finish()));
         commit.headers.set(http::field::content_type, "application/xml");
         auto list = block_list_body(ids);
         commit.headers.set(http::field::content_md5, base64_encode(md5(list)));

@@ -213,6 +213,7 @@ TEST_F(azure_entra, a_failing_token_endpoint_is_reported_not_retried_forever) {
     ASSERT_FALSE(put.ok());
     EXPECT_EQ(put.error().code, store_errc::server_error) << put.error().to_string();
     EXPECT_NE(put.error().to_string().find("AADSTS50000"), std::string::npos) << put.error().to_string();
+    EXPECT_EQ(put.error().to_string().find('\n'), std::string::npos) << put.error().to_string();
     EXPECT_EQ(token_requests.size(), 2u) << "the client's retry budget (2 attempts), then the error";
 }
 

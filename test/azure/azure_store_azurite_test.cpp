@@ -1,7 +1,8 @@
 // The Azure store against Microsoft's Azurite (the ctest `azurite` fixture), as
 // s3_store_rgw_test.cpp runs the S3 store against Ceph RGW: every object_store operation, List
-// Blobs paging past 5,000 blobs, block uploads, conditional writes, and bad input (a wrong key,
-// a missing container, a SAS without write permission).
+// Blobs paging past 5,000 blobs, block uploads, conditional writes, bad input (a wrong key, a
+// missing container, a SAS without write permission), and a body corrupted on the way, which
+// Azurite refuses by its Content-MD5.
 #include "backends/azure/azure_store.hpp"
 #include "backends/probe.hpp"
 #include "base/atomic_file.hpp"
@@ -16,8 +17,16 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
 
 using namespace lifeboat;
 using namespace std::chrono_literals;
@@ -32,6 +41,139 @@ azure::azure_options azurite_options(backends::store_environment env = test::azu
     EXPECT_TRUE(o.ok()) << o.error();
     return std::move(o).value();
 }
+
+// A loopback TCP relay in front of Azurite that flips the first body byte of every PUT with a
+// body: corruption in transit, which Shared Key does not catch (it signs the headers, not the
+// body) and the Content-MD5 of each Put Blob and Put Block does. Requests are parsed only as far
+// as the relay needs: the request line and Content-Length (lifeboat never sends chunked bodies).
+class corrupting_relay {
+public:
+    explicit corrupting_relay(unsigned short upstream_port) : upstream_port_(upstream_port) {
+        listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        if (::bind(listener_, reinterpret_cast<sockaddr*>(&a), len) != 0 || ::listen(listener_, 16) != 0 ||
+            ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+            throw std::runtime_error(std::string("relay: ") + std::strerror(errno));
+        port_ = ntohs(a.sin_port);
+        acceptor_ = std::thread([this] { accept_loop(); });
+    }
+    ~corrupting_relay() {
+        stopping_ = true;
+        ::shutdown(listener_, SHUT_RDWR);
+        {
+            std::lock_guard lock(mutex_);
+            for (int fd : open_)
+                ::shutdown(fd, SHUT_RDWR);
+        }
+        acceptor_.join();
+        for (auto& t : workers_)
+            t.join();
+        ::close(listener_);
+        for (int fd : open_)
+            ::close(fd);
+    }
+    unsigned short port() const { return port_; }
+    int corrupted() const { return corrupted_; }
+
+private:
+    void accept_loop() {
+        while (!stopping_) {
+            const int client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (client < 0)
+                return;
+            const int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            sockaddr_in a{};
+            a.sin_family = AF_INET;
+            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            a.sin_port = htons(upstream_port_);
+            if (::connect(server, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+                ::close(client);
+                ::close(server);
+                continue;
+            }
+            std::lock_guard lock(mutex_);
+            open_.push_back(client);
+            open_.push_back(server);
+            workers_.emplace_back([this, client, server] { requests(client, server); });
+            workers_.emplace_back([client, server] { copy(server, client); });
+        }
+    }
+    static bool send_all(int fd, const char* p, std::size_t n) {
+        while (n > 0) {
+            const ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
+            if (w <= 0)
+                return false;
+            p += w;
+            n -= static_cast<std::size_t>(w);
+        }
+        return true;
+    }
+    static void copy(int from, int to) {
+        char buf[65536];
+        for (ssize_t n; (n = ::recv(from, buf, sizeof buf, 0)) > 0;)
+            if (!send_all(to, buf, static_cast<std::size_t>(n)))
+                break;
+        ::shutdown(to, SHUT_WR);
+    }
+    // Client to Azurite, request by request: headers as they are, the first body byte of a PUT
+    // flipped, the rest of the body as it is.
+    void requests(int client, int server) {
+        std::string pending;
+        char buf[65536];
+        for (;;) {
+            std::size_t end;
+            while ((end = pending.find("\r\n\r\n")) == std::string::npos) {
+                const ssize_t n = ::recv(client, buf, sizeof buf, 0);
+                if (n <= 0) {
+                    ::shutdown(server, SHUT_WR);
+                    return;
+                }
+                pending.append(buf, static_cast<std::size_t>(n));
+            }
+            std::string head = pending.substr(0, end + 4);
+            pending.erase(0, end + 4);
+            std::string lower_head = head;
+            for (auto& c : lower_head)
+                c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            std::uint64_t length = 0;
+            if (auto at = lower_head.find("\r\ncontent-length:"); at != std::string::npos)
+                length = std::strtoull(head.c_str() + at + 17, nullptr, 10);
+            if (!send_all(server, head.data(), head.size()))
+                return;
+            bool flip = head.rfind("PUT ", 0) == 0 && length > 0;
+            while (length > 0) {
+                if (pending.empty()) {
+                    const ssize_t n = ::recv(client, buf, std::min<std::uint64_t>(sizeof buf, length), 0);
+                    if (n <= 0)
+                        return;
+                    pending.append(buf, static_cast<std::size_t>(n));
+                }
+                const std::size_t take = std::min<std::uint64_t>(pending.size(), length);
+                if (flip) {
+                    pending[0] = static_cast<char>(pending[0] ^ 0x01);
+                    flip = false;
+                    ++corrupted_;
+                }
+                if (!send_all(server, pending.data(), take))
+                    return;
+                pending.erase(0, take);
+                length -= take;
+            }
+        }
+    }
+
+    unsigned short upstream_port_, port_ = 0;
+    int listener_ = -1;
+    std::atomic<bool> stopping_ = false;
+    std::atomic<int> corrupted_ = 0;
+    std::mutex mutex_;
+    std::vector<int> open_;
+    std::thread acceptor_;
+    std::vector<std::thread> workers_;
+};
 
 struct azure_azurite : ::testing::Test {
     boost::asio::io_context ioc;
@@ -216,6 +358,9 @@ TEST_F(azure_azurite, large_files_go_up_in_blocks_streamed_and_conditionally) {
     auto sdk = test::sdk({"get", test::azurite().container, key, (dir / "sdk.bin").string()});
     ASSERT_EQ(sdk.exit_code, 0) << sdk.err;
     EXPECT_EQ(sha256_hex(read_whole_file(dir / "sdk.bin", 64 << 20).value()), sha256_hex(bytes));
+    // The committed blob carries the whole body's MD5 (x-ms-blob-content-md5 on Put Block List),
+    // which lifeboat's downloads check, as for a single Put Blob.
+    EXPECT_NE(sdk.out.find("\"md5\":\"" + base64_encode(md5(bytes)) + "\""), std::string::npos) << sdk.out;
 
     backends::put_options swap;
     swap.condition = backends::write_condition::if_match;
@@ -295,6 +440,10 @@ TEST_F(azure_azurite, a_missing_container_is_named) {
     ASSERT_FALSE(put.ok());
     EXPECT_EQ(put.error().provider_code, "ContainerNotFound") << put.error().to_string();
     EXPECT_EQ(put.error().http_status, 404);
+    const auto line = put.error().to_string(); // one line, naming the container and Azure's code
+    EXPECT_EQ(line.find('\n'), std::string::npos) << line;
+    EXPECT_NE(line.find(o.container), std::string::npos) << line;
+    EXPECT_NE(line.find("ContainerNotFound"), std::string::npos) << line;
     auto listed = run(s->list(""));
     ASSERT_FALSE(listed.ok());
     EXPECT_EQ(listed.error().provider_code, "ContainerNotFound");
@@ -323,6 +472,9 @@ TEST_F(azure_azurite, a_sas_token_reads_and_one_without_write_permission_cannot_
     ASSERT_FALSE(put.ok());
     EXPECT_EQ(put.error().code, store_errc::access_denied) << put.error().to_string();
     EXPECT_EQ(put.error().http_status, 403);
+    EXPECT_EQ(put.error().to_string().find('\n'), std::string::npos) << put.error().to_string();
+    EXPECT_NE(put.error().to_string().find("403 AuthorizationPermissionMismatch"), std::string::npos)
+        << put.error().to_string();
     EXPECT_EQ(put.error().to_string().find("sig="), put.error().to_string().find("sig=***"))
         << "the SAS signature never shows: " << put.error().to_string();
 
@@ -336,4 +488,46 @@ TEST_F(azure_azurite, a_sas_token_reads_and_one_without_write_permission_cannot_
     auto ok = run(writer->put(prefix + "w", backends::body_source::from_string("written"), {}));
     ASSERT_TRUE(ok.ok()) << ok.error().to_string();
     EXPECT_EQ(run(s->get(prefix + "w")).value().bytes, "written");
+}
+
+TEST_F(azure_azurite, a_body_corrupted_on_the_way_is_refused_by_its_content_md5) {
+    auto direct = store();
+    corrupting_relay relay(17500);
+    auto o = azurite_options();
+    o.endpoint = "http://127.0.0.1:" + std::to_string(relay.port()) + "/devstoreaccount1";
+    o.single_put_limit = 1 << 20;
+    o.block_size = 1 << 20;
+    auto through = store(o);
+    // Each way a body goes up: one Put Blob from memory, one from a file, and Put Blocks.
+    const auto small = random_bytes(4096, 11);
+    const auto big = random_bytes((3 << 20) + 17, 12);
+    { std::ofstream(dir / "small.bin", std::ios::binary) << small; }
+    { std::ofstream(dir / "big.bin", std::ios::binary) << big; }
+    const std::vector<std::pair<std::string, backends::body_source>> bodies{
+        {"memory", backends::body_source::from_string(small)},
+        {"file", backends::body_source::from_file(dir / "small.bin")},
+        {"blocks", backends::body_source::from_file(dir / "big.bin")}};
+    for (const auto& [how, body] : bodies) {
+        const auto key = prefix + "corrupted-" + how;
+        const int before = relay.corrupted();
+        auto put = run(through->put(key, body, {}));
+        ASSERT_FALSE(put.ok()) << how << ": a corrupted body was stored";
+        EXPECT_GT(relay.corrupted(), before) << how;
+        EXPECT_EQ(put.error().http_status, 400) << put.error().to_string();
+        // Azure answers 400 Md5Mismatch; Azurite 400 InvalidOperation "Provided contentMD5 doesn't match."
+        const auto line = put.error().to_string();
+        EXPECT_EQ(line.find('\n'), std::string::npos) << line;
+        EXPECT_TRUE(put.error().provider_code == "Md5Mismatch" ||
+                    line.find("contentMD5 doesn't match") != std::string::npos)
+            << how << ": " << line;
+        // Nothing was stored or committed.
+        auto head = run(direct->head(key));
+        ASSERT_FALSE(head.ok()) << how;
+        EXPECT_EQ(head.error().code, store_errc::not_found) << how;
+    }
+    // The relay itself is sound: what it does not touch (a GET) goes through unharmed.
+    ASSERT_TRUE(run(direct->put(prefix + "clean", backends::body_source::from_string(small), {})).ok());
+    auto got = run(through->get(prefix + "clean"));
+    ASSERT_TRUE(got.ok()) << got.error().to_string();
+    EXPECT_EQ(got->bytes, small);
 }

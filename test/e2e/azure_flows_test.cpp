@@ -23,14 +23,6 @@ json::value parse(const std::string& s) {
     return ec ? json::value(nullptr) : v;
 }
 
-std::map<std::string, std::string> azure_env() {
-    return {{"AZURE_STORAGE_CONNECTION_STRING", azurite().connection_string()}};
-}
-
-std::string azure_url(const std::string& prefix) {
-    return "azure://" + azurite().account + "/" + azurite().container + "/" + prefix;
-}
-
 // What the container holds at `key` as the SDK reads it, with its properties; null when absent.
 std::pair<json::value, json::value> container_json(const std::string& key) {
     const auto out = scratch_dir() / "container-read.json";
@@ -61,11 +53,11 @@ TEST(azure_flows, exporter_uploads_cp_dies_new_importer_provisions_cp_returns_an
                                 {"cluster_cert", certs.cert.string()},
                                 {"cluster_cert_key", certs.key.string()},
                                 {"cluster_fallback_config_export", "on"},
-                                {"cluster_fallback_config_storage", azure_url(prefix)},
+                                {"cluster_fallback_config_storage", azurite_storage_url(prefix)},
                                 {"cluster_fallback_config_export_delay", "0.2"},
                                 {"election_interval", "1"},
                                 {"node_version", "3.9.0.0"}},
-                               azure_env());
+                               azurite_env());
         ASSERT_TRUE(
             eventually([&] { return container_json(key).first == parse(sample_config("alpha")); }, 30s))
             << exporter.log();
@@ -85,13 +77,13 @@ TEST(azure_flows, exporter_uploads_cp_dies_new_importer_provisions_cp_returns_an
                       {"cluster_cert", certs.cert.string()},
                       {"cluster_cert_key", certs.key.string()},
                       {"cluster_fallback_config_import", "on"},
-                      {"cluster_fallback_config_storage", azure_url(prefix)},
+                      {"cluster_fallback_config_storage", azurite_storage_url(prefix)},
                       {"gateway_handoff", "file"},
                       {"gateway_config_path", gateway.string()},
                       {"cluster_reconnect_delay_min", "0.5"},
                       {"cluster_reconnect_delay_max", "1"},
                       {"node_version", "3.9.0.0"}},
-                     azure_env());
+                     azurite_env());
     ASSERT_TRUE(eventually([&] { return file_json(gateway) == parse(sample_config("alpha")); }, 30s))
         << dp.log();
     EXPECT_EQ(dp.status_field("config", "source"), "fallback");

@@ -2,6 +2,7 @@
 
 #include "base/atomic_file.hpp"
 #include "cli/status_client.hpp"
+#include "harness/azurite_store.hpp"
 
 #include <boost/json.hpp>
 
@@ -185,6 +186,51 @@ run_result aws_s3api(const std::vector<std::string>& args) {
                         {"AWS_EC2_METADATA_DISABLED", "true"}},
                 .name = "aws"},
                std::chrono::seconds(60));
+}
+
+std::map<std::string, std::string> azurite_env() {
+    return {{"AZURE_STORAGE_CONNECTION_STRING", azurite().connection_string()}};
+}
+
+std::string azurite_storage_url(const std::string& prefix) {
+    return "azure://" + azurite().account + "/" + azurite().container + "/" + prefix;
+}
+
+std::string to_string(test_store store) {
+    return store == test_store::rgw ? "rgw" : "azurite";
+}
+
+std::map<std::string, std::string> store_env(test_store store) {
+    return store == test_store::rgw ? rgw_env() : azurite_env();
+}
+
+std::string storage_url(test_store store, const std::string& prefix) {
+    return store == test_store::rgw ? rgw_storage_url(prefix) : azurite_storage_url(prefix);
+}
+
+std::optional<stored_object> read_stored(test_store store, const std::string& key) {
+    const auto out = scratch_dir() / "store-read.bin";
+    std::filesystem::remove(out);
+    // Both clients print the object's properties as JSON: awscli's "Metadata", the SDK's "metadata".
+    auto r = store == test_store::rgw
+                 ? aws_s3api({"get-object", "--bucket", rgw().bucket, "--key", key, out.string()})
+                 : sdk({"get", azurite().container, key, out.string()});
+    if (r.exit_code != 0)
+        return std::nullopt;
+    auto text = read_whole_file(out);
+    if (!text)
+        return std::nullopt;
+    stored_object o;
+    o.body = std::move(text).value();
+    boost::system::error_code ec;
+    auto props = boost::json::parse(r.out, ec);
+    if (!ec && props.is_object())
+        for (const char* field : {"Metadata", "metadata"})
+            if (auto* m = props.as_object().if_contains(field); m && m->is_object())
+                for (const auto& [name, value] : m->as_object())
+                    if (value.is_string())
+                        o.metadata[std::string(name)] = std::string(value.as_string());
+    return o;
 }
 
 } // namespace lifeboat::test

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -75,5 +76,26 @@ std::string rgw_storage_url(const std::string& prefix);
 
 // awscli (Debian's /usr/bin/aws) against RGW: an independent S3 client.
 run_result aws_s3api(const std::vector<std::string>& args);
+
+// The environment and storage URL for a unique prefix in the Azurite test container.
+std::map<std::string, std::string> azurite_env();
+std::string azurite_storage_url(const std::string& prefix);
+
+// The real stores a process-level test can run on (parametrised over it), each read back by an
+// independent client: Ceph RGW with awscli, Azurite with Microsoft's @azure/storage-blob.
+enum class test_store { rgw, azurite };
+std::string to_string(test_store store);
+inline void PrintTo(test_store store, std::ostream* os) { // gtest's name for a parameter
+    *os << to_string(store);
+}
+std::map<std::string, std::string> store_env(test_store store);
+std::string storage_url(test_store store, const std::string& prefix);
+
+// What the store holds at `key`, as its independent client reads it; nullopt when absent.
+struct stored_object {
+    std::string body;
+    std::map<std::string, std::string> metadata;
+};
+std::optional<stored_object> read_stored(test_store store, const std::string& key);
 
 } // namespace lifeboat::test

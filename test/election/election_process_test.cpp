@@ -1,6 +1,7 @@
 // The election with real `lifeboat run` processes following the reference CP (`lifeboat cp`)
-// and exporting to the Ceph RGW fixture; awscli reads what the bucket holds. Each node runs a
-// 1 s election interval (a 2 s lease), so every scenario settles in seconds. Bounds here are
+// and exporting to a real store, every scenario on both: the Ceph RGW fixture (awscli reads what
+// the bucket holds) and Microsoft's Azurite (@azure/storage-blob reads the container). Each node
+// runs a 1 s election interval (a 2 s lease), so every scenario settles in seconds. Bounds here are
 // generous, and leadership itself may move on a starved machine (a 2 s lease is short): the
 // assertions are about what must never happen (two uploads of one config, an old leader writing,
 // two leaders at once), not about which node leads. Tight failover figures live in bench/election.
@@ -34,29 +35,18 @@ std::string node_uuid(int i) {
     return fmt::format("00000000-0000-4000-8000-{:012d}", i);
 }
 
-// What the bucket holds at the config key: the body and the `uploader` metadata (awscli).
+// What the bucket holds at the config key: the body and the `uploader` metadata, as the store's
+// independent client reads it.
 struct bucket_config {
     std::string body;
     std::string uploader;
 };
 
-std::optional<bucket_config> read_bucket(const std::string& key) {
-    const auto out = scratch_dir() / "bucket-read.json";
-    auto r = aws_s3api({"get-object", "--bucket", rgw().bucket, "--key", key, out.string()});
-    if (r.exit_code != 0)
+std::optional<bucket_config> read_bucket(test_store store, const std::string& key) {
+    auto o = read_stored(store, key);
+    if (!o)
         return std::nullopt;
-    boost::system::error_code ec;
-    auto meta = json::parse(r.out, ec);
-    bucket_config c;
-    if (!ec && meta.is_object())
-        if (auto* m = meta.as_object().if_contains("Metadata"); m && m->is_object())
-            if (auto* u = m->as_object().if_contains("uploader"); u && u->is_string())
-                c.uploader = std::string(u->as_string());
-    auto text = read_whole_file(out);
-    if (!text)
-        return std::nullopt;
-    c.body = std::move(text).value();
-    return c;
+    return bucket_config{std::move(o->body), o->metadata["uploader"]};
 }
 
 bool holds(const std::optional<bucket_config>& c, const std::string& marker) {
@@ -72,6 +62,7 @@ std::uint64_t number(const boost::json::value& v) {
 }
 
 struct election_fleet {
+    test_store store;
     std::filesystem::path dir = scratch_dir();
     std::string prefix = "election-proc-" + unique_suffix();
     cluster_certs certs = make_cluster_certs(dir);
@@ -82,19 +73,20 @@ struct election_fleet {
     std::string key() const { return prefix + "/" + node_version + "/config.json"; }
 
     agent_process& add(int i, std::map<std::string, std::string> extra_env = {}) {
-        auto env = rgw_env();
+        auto env = store_env(store);
         env.insert(extra_env.begin(), extra_env.end());
         nodes.push_back(std::make_unique<agent_process>(
             dir, fmt::format("node{}", i),
-            std::map<std::string, std::string>{{"node_id", node_uuid(i)},
-                                               {"cluster_control_plane", cp.address()},
-                                               {"cluster_cert", certs.cert.string()},
-                                               {"cluster_cert_key", certs.key.string()},
-                                               {"cluster_fallback_config_export", "on"},
-                                               {"cluster_fallback_config_storage", rgw_storage_url(prefix)},
-                                               {"cluster_fallback_config_export_delay", "0.2"},
-                                               {"election_interval", fmt::format("{}", interval_s)},
-                                               {"node_version", node_version}},
+            std::map<std::string, std::string>{
+                {"node_id", node_uuid(i)},
+                {"cluster_control_plane", cp.address()},
+                {"cluster_cert", certs.cert.string()},
+                {"cluster_cert_key", certs.key.string()},
+                {"cluster_fallback_config_export", "on"},
+                {"cluster_fallback_config_storage", storage_url(store, prefix)},
+                {"cluster_fallback_config_export_delay", "0.2"},
+                {"election_interval", fmt::format("{}", interval_s)},
+                {"node_version", node_version}},
             env));
         return *nodes.back();
     }
@@ -127,6 +119,8 @@ struct election_fleet {
         return s.is_object() ? number(s.at("export").at("uploads")) : 0;
     }
 
+    std::optional<bucket_config> bucket() const { return read_bucket(store, key()); }
+
     std::string logs() const {
         std::string all;
         for (const auto& n : nodes)
@@ -134,6 +128,8 @@ struct election_fleet {
         return all;
     }
 };
+
+class election_process : public ::testing::TestWithParam<test_store> {};
 
 // Waits for exactly one leader, every node seeing it as the leader, and the first config in the
 // bucket; returns the leader's index.
@@ -151,7 +147,7 @@ std::optional<std::size_t> settle(election_fleet& f) {
             // The first config is in the bucket. Not necessarily the leader's upload: a node that
             // registered first may have led and uploaded before an earlier registration appeared
             // (the earliest register time leads), and the new leader then skips that same config.
-            return read_bucket(f.key()).has_value();
+            return f.bucket().has_value();
         },
         30s);
     return ok ? leader : std::nullopt;
@@ -173,13 +169,13 @@ std::optional<std::size_t> first_uploader_other_than(election_fleet& f, std::siz
     return found;
 }
 
-TEST(election_process, three_exporters_upload_each_config_exactly_once) {
-    election_fleet f;
+TEST_P(election_process, three_exporters_upload_each_config_exactly_once) {
+    election_fleet f{GetParam()};
     for (int i = 1; i <= 3; ++i)
         f.add(i);
     auto leader = settle(f);
     ASSERT_TRUE(leader) << f.logs();
-    auto first = read_bucket(f.key());
+    auto first = f.bucket();
     ASSERT_TRUE(holds(first, "v1")) << f.logs();
     // Not necessarily the settled leader's upload (see settle); the counts below still hold.
 
@@ -200,7 +196,7 @@ TEST(election_process, three_exporters_upload_each_config_exactly_once) {
         std::optional<bucket_config> c;
         ASSERT_TRUE(eventually(
             [&] {
-                c = read_bucket(f.key());
+                c = f.bucket();
                 return holds(c, marker);
             },
             30s))
@@ -220,8 +216,8 @@ TEST(election_process, three_exporters_upload_each_config_exactly_once) {
     EXPECT_TRUE(eventually([&] { return f.leaders().size() == 1; }, 10s));
 }
 
-TEST(election_process, kill_9_of_the_leader_another_node_uploads_the_next_config_within_the_bound) {
-    election_fleet f;
+TEST_P(election_process, kill_9_of_the_leader_another_node_uploads_the_next_config_within_the_bound) {
+    election_fleet f{GetParam()};
     for (int i = 1; i <= 3; ++i)
         f.add(i);
     auto leader = settle(f);
@@ -240,14 +236,14 @@ TEST(election_process, kill_9_of_the_leader_another_node_uploads_the_next_config
                 "and the 0.2 s export delay)\n",
                 took, f.interval_s, lease, bound);
     EXPECT_LE(took, bound + 10) << "generous on a loaded machine; bench/election measures it tightly";
-    auto c = read_bucket(f.key());
+    auto c = f.bucket();
     ASSERT_TRUE(holds(c, "after-crash")) << f.logs();
     EXPECT_EQ(c->uploader, node_uuid(int(*successor) + 1));
     EXPECT_TRUE(eventually([&] { return f.leaders({*leader}).size() == 1; }, 10s));
 }
 
-TEST(election_process, a_paused_leader_that_wakes_up_never_overwrites_its_successor) {
-    election_fleet f;
+TEST_P(election_process, a_paused_leader_that_wakes_up_never_overwrites_its_successor) {
+    election_fleet f{GetParam()};
     for (int i = 1; i <= 3; ++i)
         f.add(i);
     auto leader = settle(f);
@@ -260,7 +256,7 @@ TEST(election_process, a_paused_leader_that_wakes_up_never_overwrites_its_succes
     f.cp.set_config(sample_config("while-paused"));
     const auto successor = first_uploader_other_than(f, *leader);
     ASSERT_TRUE(successor) << f.logs();
-    auto c = read_bucket(f.key());
+    auto c = f.bucket();
     ASSERT_TRUE(holds(c, "while-paused")) << f.logs();
     const auto new_term = number(f.elections()[*successor].at("my_term"));
     EXPECT_GT(new_term, old_term);
@@ -275,7 +271,7 @@ TEST(election_process, a_paused_leader_that_wakes_up_never_overwrites_its_succes
         15s))
         << f.logs();
     std::this_thread::sleep_for(3s); // several rounds and export attempts of the woken node
-    c = read_bucket(f.key());
+    c = f.bucket();
     ASSERT_TRUE(holds(c, "while-paused")) << f.logs();
     EXPECT_EQ(c->uploader, node_uuid(int(*successor) + 1));
     EXPECT_EQ(f.uploads(*leader), old_uploads) << f.nodes[*leader]->log();
@@ -291,16 +287,16 @@ TEST(election_process, a_paused_leader_that_wakes_up_never_overwrites_its_succes
     };
     const auto before = others_uploads();
     f.cp.set_config(sample_config("after-wake"));
-    ASSERT_TRUE(eventually([&] { return holds(read_bucket(f.key()), "after-wake"); }, 30s)) << f.logs();
-    EXPECT_NE(read_bucket(f.key())->uploader, node_uuid(int(*leader) + 1));
+    ASSERT_TRUE(eventually([&] { return holds(f.bucket(), "after-wake"); }, 30s)) << f.logs();
+    EXPECT_NE(f.bucket()->uploader, node_uuid(int(*leader) + 1));
     std::this_thread::sleep_for(1s);
     EXPECT_EQ(others_uploads(), before + 1);
     EXPECT_EQ(f.uploads(*leader), old_uploads);
 }
 
-TEST(election_process, a_node_with_its_clock_five_minutes_ahead_changes_nothing) {
+TEST_P(election_process, a_node_with_its_clock_five_minutes_ahead_changes_nothing) {
     ASSERT_TRUE(std::filesystem::exists(libfaketime)) << "libfaketime is missing (apt install libfaketime)";
-    election_fleet f;
+    election_fleet f{GetParam()};
     f.interval_s = 2; // a 4 s lease: a starved machine must not move the lead during the samples
     // Only the wall clock moves (as with a wrong NTP setting); the monotonic clock stays true.
     f.add(1, {{"LD_PRELOAD", libfaketime}, {"FAKETIME", "+5m"}, {"FAKETIME_DONT_FAKE_MONOTONIC", "1"}});
@@ -344,8 +340,11 @@ TEST(election_process, a_node_with_its_clock_five_minutes_ahead_changes_nothing)
     EXPECT_GE(samples, 5u);
     EXPECT_GE(one_leader * 10, samples * 9) << one_leader << " of " << samples << " samples";
     f.cp.set_config(sample_config("skewed"));
-    ASSERT_TRUE(eventually([&] { return holds(read_bucket(f.key()), "skewed"); }, 30s)) << f.logs();
-    EXPECT_EQ(read_bucket(f.key())->uploader, node_uuid(int(*leader) + 1));
+    ASSERT_TRUE(eventually([&] { return holds(f.bucket(), "skewed"); }, 30s)) << f.logs();
+    EXPECT_EQ(f.bucket()->uploader, node_uuid(int(*leader) + 1));
 }
+
+INSTANTIATE_TEST_SUITE_P(stores, election_process, ::testing::Values(test_store::rgw, test_store::azurite),
+                         [](const ::testing::TestParamInfo<test_store>& p) { return to_string(p.param); });
 
 } // namespace

@@ -2,9 +2,11 @@
 // lifeboat must read and reads what lifeboat wrote. Connection: AZURE_STORAGE_CONNECTION_STRING.
 //   node sdk.mjs create-container <container>
 //   node sdk.mjs put <container> <blob> <file> [metadata-json] [content-type]
-//   node sdk.mjs get <container> <blob> <file>     -> {"contentType","metadata","etag","size"} on stdout
+//   node sdk.mjs get <container> <blob> <file>     -> {"contentType","metadata","etag","size","md5"} on stdout
 //   node sdk.mjs list <container> <prefix>         -> ["name", ...] on stdout
 //   node sdk.mjs sas <container> <permissions>     -> a container SAS query string ("r", "rl", "racwdl")
+//   node sdk.mjs upload-file <container> <blob> <file>    the SDK's streamed file upload (bench/azure)
+//   node sdk.mjs download-file <container> <blob> <file>  the SDK's streamed file download (bench/azure)
 import { BlobServiceClient, ContainerSASPermissions, StorageSharedKeyCredential,
          generateBlobSASQueryParameters } from "@azure/storage-blob";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -31,7 +33,14 @@ try {
     const buf = await b.downloadToBuffer();
     writeFileSync(file, buf);
     const p = await b.getProperties();
-    console.log(JSON.stringify({ contentType: p.contentType, metadata: p.metadata, etag: p.etag, size: p.contentLength }));
+    const md5 = p.contentMD5 ? Buffer.from(p.contentMD5).toString("base64") : null;
+    console.log(JSON.stringify({ contentType: p.contentType, metadata: p.metadata, etag: p.etag, size: p.contentLength, md5 }));
+  } else if (cmd === "upload-file") { // the SDK's defaults: one Put Blob up to 256 MiB, else parallel blocks
+    const [blob, file] = rest;
+    await client.getBlockBlobClient(blob).uploadFile(file);
+  } else if (cmd === "download-file") {
+    const [blob, file] = rest;
+    await client.getBlobClient(blob).downloadToFile(file);
   } else if (cmd === "list") {
     const names = [];
     for await (const item of client.listBlobsFlat({ prefix: rest[0] || undefined })) names.push(item.name);
