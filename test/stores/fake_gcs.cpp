@@ -170,6 +170,11 @@ http_response fake_gcs::handle(const http_request& req) {
                         : r.path == "/computeMetadata/v1/instance/service-accounts/default/token"
                             ? metadata_token(r)
                             : storage(r);
+    if (r.path != "/token" && !r.path.starts_with("/computeMetadata") && !break_next.empty()) {
+        res.set("x-test-fault", break_next.front());
+        break_next.erase(break_next.begin());
+        ++failed_requests;
+    }
     res.set(http::field::date, format_http_date(date));
     return res;
 }

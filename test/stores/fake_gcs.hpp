@@ -75,6 +75,9 @@ public:
     // The next storage requests (after authentication) are answered with these statuses, one
     // each, in order (429 throttling, 5xx), as GCS does under load.
     std::vector<unsigned> fail_next;
+    // The next storage requests get broken answers instead, one each: "reset" (the connection is
+    // reset, no answer) or "truncate" (the real answer, its body cut in half).
+    std::vector<std::string> break_next;
     int failed_requests = 0;
 
     std::vector<recorded_request> storage_requests(); // without token requests

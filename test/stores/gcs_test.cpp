@@ -677,5 +677,23 @@ TEST_F(gcs_fixture, throttling_and_server_errors_are_retried_and_a_lasting_one_i
     fake.lock(), fake.fail_next.clear();
 }
 
+TEST_F(gcs_fixture, a_reset_connection_and_a_truncated_body_are_retried_and_never_taken_as_data) {
+    open_with_service_account();
+    const std::string value(10000, 'x');
+    ASSERT_TRUE(put("k", value));
+    fake.lock(), fake.break_next = {"reset", "truncate"};
+    auto got = run(store->get("k"));
+    ASSERT_TRUE(got) << got.error().to_string();
+    EXPECT_EQ(got->bytes, value); // the whole object, from the third answer
+    EXPECT_EQ((fake.lock(), fake.failed_requests), 2);
+
+    // Only broken answers: a network error after the store's attempts, never a short object.
+    fake.lock(), fake.break_next = {"truncate", "truncate", "truncate", "truncate", "truncate", "truncate"};
+    auto lasting = run(store->get("k"));
+    ASSERT_FALSE(lasting);
+    EXPECT_EQ(lasting.error().code, store_errc::network) << lasting.error().to_string();
+    fake.lock(), fake.break_next.clear();
+}
+
 } // namespace
 } // namespace lifeboat::backends
