@@ -12,7 +12,6 @@
 #include <boost/beast/http/write.hpp>
 
 #include <sstream>
-
 #include <thread>
 
 namespace lifeboat::test {
