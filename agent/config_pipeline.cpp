@@ -202,7 +202,8 @@ void config_pipeline::write_cache(const protocol::snapshot_ptr& snapshot, cache_
     // The gateway still gets the config; the node just would not survive a restart with it.
     status_.cache.state = "error";
     status_.cache.last_error = stored.error();
-    log::error("config cache write failed", "hash", snapshot->hash, "error", stored.error());
+    log::error("config cache write failed; will retry", "hash", snapshot->hash, "error", stored.error());
+    retry_wakeup_.cancel(); // let the retry loop take over
 }
 
 void config_pipeline::accept(const protocol::snapshot_ptr& snapshot) {
@@ -256,8 +257,7 @@ bool config_pipeline::record_delivery(const protocol::snapshot_ptr& snapshot,
 asio::awaitable<void> config_pipeline::run_handoff_retries() {
     unsigned attempt = 0;
     for (;;) {
-        const bool needed = handoff_ && current_ && (!delivered_ || delivered_->hash != current_->hash) &&
-                            status_.handoff.state == "failed";
+        const bool needed = delivery_failed() || cache_write_failed();
         retry_wakeup_.expires_at(
             needed ? std::chrono::steady_clock::now() + retry_backoff_.delay(attempt, jitter_) : forever);
         boost::system::error_code ec;
@@ -271,21 +271,41 @@ asio::awaitable<void> config_pipeline::run_handoff_retries() {
             attempt = 0;
             continue;
         }
-        if (!needed || applying_)
+        if (applying_ || !(delivery_failed() || cache_write_failed()))
             continue;
         ++attempt;
         const auto target = current_;
-        bool ok = false;
+        bool ok = true;
         {
             apply_slot slot(*this);
-            ok = co_await deliver(target);
+            // A full or failing disk under the prefix: the running config is cached once the disk
+            // takes it again, without waiting for the next config.
+            if (cache_write_failed()) {
+                write_cache(target, nullptr);
+                ok = status_.cache.state == "written";
+            }
+            if (delivery_failed()) {
+                const bool delivered = co_await deliver(target);
+                if (delivered && on_delivered_late)
+                    on_delivered_late(target->hash);
+                ok = ok && delivered;
+            }
         }
-        if (ok) {
+        if (ok)
             attempt = 0;
-            if (on_delivered_late)
-                on_delivered_late(target->hash);
-        }
     }
+}
+
+bool config_pipeline::delivery_failed() const {
+    return handoff_ && current_ && (!delivered_ || delivered_->hash != current_->hash) &&
+           status_.handoff.state == "failed";
+}
+
+bool config_pipeline::cache_write_failed() const {
+    // Only what write_cache() would have written: the local declarative_config file and a config
+    // loaded from the cache are not written back.
+    return current_ && status_.cache.state == "error" && status_.cache.hash != current_->hash &&
+           (current_->source == config_source::control_plane || current_->source == config_source::fallback);
 }
 
 } // namespace lifeboat::agent

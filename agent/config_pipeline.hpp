@@ -87,7 +87,8 @@ public:
     boost::asio::awaitable<bool> apply_incoming(std::unique_ptr<incoming_config> incoming,
                                                 const protocol::config_hashes* known);
 
-    // Re-delivers a config whose hand-off failed, with back-off; runs until cancelled.
+    // Re-delivers a config whose hand-off failed, and writes again a cache entry whose write failed
+    // (a full disk), with back-off; runs until cancelled.
     boost::asio::awaitable<void> run_handoff_retries();
 
     protocol::snapshot_ptr current() const { return current_; }
@@ -130,6 +131,9 @@ private:
     // Books the outcome of a hand-off of `snapshot` that took `took`.
     bool record_delivery(const protocol::snapshot_ptr& snapshot, const result<void, std::string>& outcome,
                          std::chrono::steady_clock::duration took);
+    // What run_handoff_retries() retries: the running config is not at the gateway, or not cached.
+    bool delivery_failed() const;
+    bool cache_write_failed() const;
 
     boost::asio::any_io_executor executor_;
     agent_status& status_;

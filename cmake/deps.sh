@@ -15,6 +15,8 @@ build_pkgs=(g++ cmake ninja-build ccache pkg-config openssl curl ca-certificates
 # manifest check (test/packaging/kubernetes).
 test_pkgs=(libgtest-dev libgmock-dev ceph-mon ceph-osd radosgw ceph-common awscli rclone faketime jq tinyproxy
   prometheus age)
+# strace records the file-system calls the crash-consistency test replays (test/faults).
+test_pkgs+=(strace)
 bench_pkgs=(libbenchmark-dev time strace python3)
 # The fuzz targets (test/fuzz, the `fuzz` preset): clang 16 and its libFuzzer and sanitizer runtimes
 # (clang 14 lacks C++20's parenthesised aggregate initialisation, which the code uses).

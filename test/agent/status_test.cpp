@@ -1,10 +1,14 @@
 #include "agent/json_text.hpp"
 #include "agent/status.hpp"
 #include "agent/status_server.hpp"
+#include "base/atomic_file.hpp"
+#include "harness/test_env.hpp"
 
 #include <boost/json.hpp>
 
 #include <gtest/gtest.h>
+
+#include <sstream>
 
 using namespace lifeboat;
 using namespace lifeboat::agent;
@@ -33,6 +37,49 @@ TEST(status, json_has_every_documented_field) {
     EXPECT_EQ(doc.at("roles").at("import"), false);
     EXPECT_EQ(doc.at("config").at("source"), "none");
     EXPECT_TRUE(doc.at("config").at("hash").is_null());
+
+    // Every field docs/operations.md documents ("The status document": a table per section, each
+    // row naming its fields in backquotes) is in the document, null or not.
+    auto text = read_whole_file(test::source_dir() / "docs" / "operations.md");
+    ASSERT_TRUE(text) << text.error();
+    std::istringstream in(text.value());
+    std::string line, section;
+    bool inside = false;
+    std::size_t checked = 0;
+    while (std::getline(in, line)) {
+        if (line.starts_with("## ")) {
+            inside = line == "## The status document";
+            continue;
+        }
+        if (!inside)
+            continue;
+        if (line.starts_with("Top level:")) {
+            section.clear();
+        } else if (line.starts_with("`")) {
+            section = line.substr(1, line.find('`', 1) - 1); // "`cache` (...):" starts a section
+        } else if (line.starts_with("| `")) {
+            const auto cell = line.substr(2, line.find('|', 2) - 2);
+            for (std::size_t at = cell.find('`'); at != std::string::npos; at = cell.find('`', at)) {
+                const auto end = cell.find('`', at + 1);
+                std::string name = cell.substr(at + 1, end - at - 1);
+                at = end + 1;
+                const json::object* where = section.empty()            ? &doc
+                                            : doc.if_contains(section) ? doc.at(section).if_object()
+                                                                       : nullptr;
+                ASSERT_NE(where, nullptr) << "section " << section;
+                if (const auto dot = name.find('.'); dot != std::string::npos) { // roles.import
+                    ASSERT_TRUE(where->contains(name.substr(0, dot))) << name;
+                    where = where->at(name.substr(0, dot)).if_object();
+                    ASSERT_NE(where, nullptr) << name;
+                    name = name.substr(dot + 1);
+                }
+                EXPECT_TRUE(where->contains(name))
+                    << (section.empty() ? "" : section + ".") << name << " is documented but not in /status";
+                ++checked;
+            }
+        }
+    }
+    EXPECT_GT(checked, 100u) << "the field tables of docs/operations.md were not found";
 }
 
 TEST(status, health_and_readiness_follow_the_sections) {

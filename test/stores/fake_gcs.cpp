@@ -142,7 +142,7 @@ std::vector<recorded_request> fake_gcs::storage_requests() {
 
 std::string fake_gcs::issue_token() {
     auto token = fmt::format("ya29.test-token-{}", ++issued_);
-    valid_tokens_.insert(token);
+    valid_tokens_[token] = std::chrono::steady_clock::now() + token_lifetime;
     return token;
 }
 
@@ -170,6 +170,11 @@ http_response fake_gcs::handle(const http_request& req) {
                         : r.path == "/computeMetadata/v1/instance/service-accounts/default/token"
                             ? metadata_token(r)
                             : storage(r);
+    if (r.path != "/token" && !r.path.starts_with("/computeMetadata") && !break_next.empty()) {
+        res.set("x-test-fault", break_next.front());
+        break_next.erase(break_next.begin());
+        ++failed_requests;
+    }
     res.set(http::field::date, format_http_date(date));
     return res;
 }
@@ -223,9 +228,19 @@ http_response fake_gcs::metadata_token(const recorded_request& r) {
 http_response fake_gcs::storage(const recorded_request& r) {
     if (require_auth) {
         auto it = r.headers.find("authorization");
-        if (it == r.headers.end() || it->second.rfind("Bearer ", 0) != 0 ||
-            !valid_tokens_.count(it->second.substr(7)))
+        if (it == r.headers.end() || it->second.rfind("Bearer ", 0) != 0)
             return json_error(401, "required", "Invalid Credentials");
+        const auto token = valid_tokens_.find(it->second.substr(7));
+        if (token == valid_tokens_.end() || std::chrono::steady_clock::now() >= token->second)
+            return json_error(401, "required", "Invalid Credentials");
+    }
+    if (!fail_next.empty()) {
+        const auto status = fail_next.front();
+        fail_next.erase(fail_next.begin());
+        ++failed_requests;
+        return json_error(status, status == 429 ? "rateLimitExceeded" : "backendError",
+                          status == 429 ? "The rate of change requests to the object is too high"
+                                        : "Backend Error");
     }
     auto url = boost::urls::parse_origin_form(r.target);
     std::vector<std::string> segments;

@@ -1,8 +1,10 @@
 // A stand-in for Google Cloud Storage, its OAuth2 token endpoint and the GCE metadata server,
 // for tests only: no GCS can run here. It implements just what the GCS store uses, checks the
 // request shapes the JSON API documents (paths, query parameters, headers, multipart bodies),
-// verifies the RS256 signature of JWT assertions with the test key's public half, and records
-// every request so that tests can assert on them.
+// verifies the RS256 signature of JWT assertions with the test key's public half, expires the
+// tokens it issues after token_lifetime (a request with an expired one gets GCS's 401), can answer
+// requests with scripted failures (fail_next), and records every request so that tests can assert
+// on them.
 #pragma once
 
 #include "stores/http_test_server.hpp"
@@ -70,6 +72,13 @@ public:
     int token_requests = 0;
     int metadata_token_requests = 0;
     void revoke_tokens() { valid_tokens_.clear(); }
+    // The next storage requests (after authentication) are answered with these statuses, one
+    // each, in order (429 throttling, 5xx), as GCS does under load.
+    std::vector<unsigned> fail_next;
+    // The next storage requests get broken answers instead, one each: "reset" (the connection is
+    // reset, no answer) or "truncate" (the real answer, its body cut in half).
+    std::vector<std::string> break_next;
+    int failed_requests = 0;
 
     std::vector<recorded_request> storage_requests(); // without token requests
 
@@ -82,7 +91,7 @@ private:
 
     std::string bucket_;
     std::mutex mutex_;
-    std::set<std::string> valid_tokens_;
+    std::map<std::string, std::chrono::steady_clock::time_point> valid_tokens_; // -> expiry
     int issued_ = 0;
     std::int64_t next_generation_ = 1700000000000001;
     http_test_server server_; // last: stops before the state above goes away

@@ -632,5 +632,68 @@ TEST_F(gcs_fixture, a_wrong_bucket_is_not_found) {
     EXPECT_NE(r.error().message.find("bucket does not exist"), std::string::npos);
 }
 
+TEST_F(gcs_fixture, a_token_past_its_lifetime_is_never_sent) {
+    // The fake refuses a token once its lifetime has passed (401); the store, which refreshes at
+    // half-life, must not meet that refusal.
+    fake.token_lifetime = std::chrono::seconds(2);
+    open_with_service_account();
+    ASSERT_TRUE(put("k", "v"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2100)); // token 1 has expired at the fake
+    auto head = run(store->head("k"));
+    ASSERT_TRUE(head) << head.error().to_string();
+    auto guard = fake.lock();
+    ASSERT_EQ(fake.requests.size(), 4u); // token, put, token, head: no 401 in between
+    EXPECT_EQ(fake.requests[3].headers["authorization"], "Bearer ya29.test-token-2");
+}
+
+TEST_F(gcs_fixture, throttling_and_server_errors_are_retried_and_a_lasting_one_is_reported) {
+    open_with_service_account();
+    fake.lock(), fake.fail_next = {429, 503};
+    auto put_through = put("k", "v");
+    ASSERT_TRUE(put_through) << put_through.error().to_string();
+    fake.lock(), fake.fail_next = {500, 429};
+    auto head = run(store->head("k"));
+    ASSERT_TRUE(head) << head.error().to_string();
+    EXPECT_EQ((fake.lock(), fake.failed_requests), 4);
+
+    // A failure that lasts: the store gives up after its attempts, with GCS's reason.
+    fake.lock(), fake.fail_next = {503, 503, 503, 503, 503, 503};
+    auto lasting = run(store->head("k"));
+    ASSERT_FALSE(lasting);
+    EXPECT_EQ(lasting.error().code, store_errc::server_error) << lasting.error().to_string();
+    const auto failed = (fake.lock(), fake.failed_requests);
+    EXPECT_GE(failed, 4 + 2);
+    EXPECT_LE(failed, 4 + 6);
+
+    // A conditional write that met a 503 is not sent again (a retry of a write that won would
+    // come back 412): one attempt, one error.
+    fake.lock(), fake.fail_next = {503, 503, 503, 503};
+    const auto before = (fake.lock(), fake.failed_requests);
+    put_options create;
+    create.condition = write_condition::if_absent;
+    auto conditional = put("lock", "a", create);
+    ASSERT_FALSE(conditional);
+    EXPECT_EQ((fake.lock(), fake.failed_requests), before + 1);
+    fake.lock(), fake.fail_next.clear();
+}
+
+TEST_F(gcs_fixture, a_reset_connection_and_a_truncated_body_are_retried_and_never_taken_as_data) {
+    open_with_service_account();
+    const std::string value(10000, 'x');
+    ASSERT_TRUE(put("k", value));
+    fake.lock(), fake.break_next = {"reset", "truncate"};
+    auto got = run(store->get("k"));
+    ASSERT_TRUE(got) << got.error().to_string();
+    EXPECT_EQ(got->bytes, value); // the whole object, from the third answer
+    EXPECT_EQ((fake.lock(), fake.failed_requests), 2);
+
+    // Only broken answers: a network error after the store's attempts, never a short object.
+    fake.lock(), fake.break_next = {"truncate", "truncate", "truncate", "truncate", "truncate", "truncate"};
+    auto lasting = run(store->get("k"));
+    ASSERT_FALSE(lasting);
+    EXPECT_EQ(lasting.error().code, store_errc::network) << lasting.error().to_string();
+    fake.lock(), fake.break_next.clear();
+}
+
 } // namespace
 } // namespace lifeboat::backends

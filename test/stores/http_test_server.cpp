@@ -11,6 +11,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <sstream>
 #include <thread>
 
 namespace lifeboat::test {
@@ -41,6 +42,22 @@ struct http_test_server::impl {
             response.version(request.version());
             response.keep_alive(request.keep_alive());
             response.prepare_payload();
+            // A handler asks for a broken answer with the x-test-fault header (http_test_server.hpp).
+            if (const auto fault = std::string(response["x-test-fault"]); !fault.empty()) {
+                response.erase("x-test-fault");
+                if (fault == "truncate") {
+                    std::ostringstream whole;
+                    whole << response; // the head announces the whole body; half of it follows
+                    auto text = whole.str();
+                    text.resize(text.size() - (response.body().size() + 1) / 2);
+                    co_await asio::async_write(socket, asio::buffer(text),
+                                               asio::redirect_error(asio::use_awaitable, ec));
+                } else {
+                    socket.set_option(tcp::socket::linger(true, 0), ec); // close() sends a reset
+                }
+                socket.close(ec);
+                co_return;
+            }
             co_await beast::http::async_write(socket, response,
                                               asio::redirect_error(asio::use_awaitable, ec));
             if (ec || !request.keep_alive())

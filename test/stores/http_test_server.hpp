@@ -18,6 +18,8 @@ using http_response = boost::beast::http::response<boost::beast::http::string_bo
 
 class http_test_server {
 public:
+    // A response carrying the header `x-test-fault: reset` is not sent: the connection is reset;
+    // with `x-test-fault: truncate` the head and half the body are sent, then the connection closes.
     using handler = std::function<http_response(const http_request&)>;
 
     explicit http_test_server(handler h);
