@@ -279,9 +279,15 @@ struct age_decryptor::impl {
             return fail("age payload: empty final chunk after a full one");
         if (!aead->open_append(stream_nonce(counter, true), buffer, out)) {
             // A full chunk sealed as not-last with nothing after it: the stream was cut.
-            // Its plaintext authenticated and is released, as every earlier chunk was.
-            if (aead->open_append(stream_nonce(counter, false), buffer, out))
+            // A full one is a valid middle chunk: released, as every earlier chunk was. A short
+            // one cannot be a middle chunk: nothing of it is released.
+            std::string scratch;
+            if (aead->open_append(stream_nonce(counter, false), buffer, scratch)) {
+                if (buffer.size() == sealed_chunk_size)
+                    out += scratch;
+                OPENSSL_cleanse(scratch.data(), scratch.size());
                 return fail("age payload: truncated (no final chunk)");
+            }
             return fail(fmt::format("age payload: chunk {} failed authentication", counter));
         }
         ++counter;

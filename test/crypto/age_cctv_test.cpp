@@ -166,8 +166,8 @@ TEST_P(cctv_age, outcome_and_released_plaintext_are_as_the_vector_says) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(vectors, cctv_age, ::testing::ValuesIn(all_vectors()), [](const auto& info) {
-    auto name = info.param.filename().string();
+INSTANTIATE_TEST_SUITE_P(vectors, cctv_age, ::testing::ValuesIn(all_vectors()), [](const auto& vector_info) {
+    auto name = vector_info.param.filename().string();
     std::replace_if(
         name.begin(), name.end(), [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); }, '_');
     return name;
