@@ -1,5 +1,6 @@
 #include "agent/agent.hpp"
 
+#include "agent/backup_crypto.hpp"
 #include "agent/declarative_fallback.hpp"
 #include "agent/exporter.hpp"
 #include "agent/importer.hpp"
@@ -93,6 +94,12 @@ agent::agent(asio::any_io_executor executor, settings config, std::string node_i
             if (!keys)
                 throw std::runtime_error("cluster_fallback_config_trusted_keys: " + keys.error());
             trust.trusted_keys = std::move(keys).value();
+        }
+        if (!config_.cluster_fallback_config_decryption_identity.empty()) {
+            auto ids = load_decryption_identity(config_.cluster_fallback_config_decryption_identity);
+            if (!ids)
+                throw std::runtime_error("cluster_fallback_config_decryption_identity: " + ids.error());
+            trust.identities = std::move(ids).value();
         }
         importer_ =
             std::make_unique<importer>(executor_, *store_, config_key, config_.cluster_max_config_size,

@@ -1,6 +1,10 @@
 #include "agent/backup_crypto.hpp"
 
+#include "base/atomic_file.hpp"
 #include "base/digest.hpp"
+
+#include <fmt/format.h>
+#include <openssl/crypto.h>
 
 #include <cerrno>
 #include <cstring>
@@ -96,6 +100,132 @@ std::optional<std::string> decrypting_sink::finish() {
 }
 
 const std::vector<std::string>& decrypting_sink::stanza_types() const {
+    return decryptor_ ? decryptor_->stanza_types() : no_stanzas_;
+}
+
+result<std::optional<backup_encryption>, std::string> backup_encryption::of(const settings& s) {
+    if (s.cluster_fallback_config_encryption_recipients.empty())
+        return std::optional<backup_encryption>();
+    auto recipients = crypto::age_recipient::parse_list(s.cluster_fallback_config_encryption_recipients);
+    if (!recipients)
+        return failure("cluster_fallback_config_encryption_recipients: " + recipients.error());
+    return std::optional<backup_encryption>(
+        backup_encryption(std::move(recipients).value(), s.prefix / "fallback-export.age.tmp"));
+}
+
+void backup_encryption::discard() const {
+    std::error_code ignored;
+    std::filesystem::remove(scratch_, ignored);
+}
+
+result<std::vector<crypto::age_identity>, std::string>
+load_decryption_identity(const std::filesystem::path& path) {
+    auto text = read_whole_file(path, 64 * 1024);
+    if (!text)
+        return failure(text.error());
+    auto ids = crypto::age_identity::parse_identity_file(*text);
+    OPENSSL_cleanse(text->data(), text->size());
+    if (!ids)
+        return failure(path.string() + ": " + ids.error());
+    return std::move(ids).value();
+}
+
+namespace {
+constexpr std::string_view age_magic = "age-encryption.org/v1\n";
+}
+
+backends::object_sink backup_decryption::wrap(backends::object_sink downstream) {
+    downstream_ = std::move(downstream);
+    return {[this](std::optional<std::uint64_t> size) {
+                // A (re)started transfer: decide again from its first bytes.
+                mode_ = mode::undecided;
+                head_.clear();
+                decryptor_.reset();
+                failure_.reset();
+                downstream_.start(size); // the plaintext's size is told only if it stays plain
+            },
+            [this](std::string_view bytes) -> std::optional<std::string> {
+                if (failure_)
+                    return failure_->detail;
+                if (mode_ == mode::undecided)
+                    return decide(bytes);
+                if (mode_ == mode::plain)
+                    return downstream_.write(bytes);
+                return feed(bytes);
+            }};
+}
+
+std::optional<std::string> backup_decryption::fail(refusal_reason reason, std::string detail) {
+    failure_ = refusal{reason, std::move(detail)};
+    return failure_->detail;
+}
+
+std::optional<std::string> backup_decryption::decide(std::string_view more) {
+    const auto take = std::min(age_magic.size() - head_.size(), more.size());
+    head_.append(more.substr(0, take));
+    more.remove_prefix(take);
+    if (head_.size() < age_magic.size() && age_magic.starts_with(head_))
+        return std::nullopt; // not yet known
+    if (head_ != age_magic) {
+        mode_ = mode::plain;
+        if (auto e = downstream_.write(head_))
+            return e;
+        return more.empty() ? std::nullopt : downstream_.write(more);
+    }
+    mode_ = mode::age;
+    if (identities_.empty())
+        return fail(refusal_reason::no_identity,
+                    "the backup is age-encrypted and cluster_fallback_config_decryption_identity is not set");
+    auto d = crypto::age_decryptor::create(identities_);
+    if (!d)
+        return fail(refusal_reason::decryption_failed, d.error());
+    decryptor_.emplace(std::move(*d));
+    std::string head = std::move(head_);
+    head_.clear();
+    if (auto e = feed(head))
+        return e;
+    return more.empty() ? std::nullopt : feed(more);
+}
+
+std::optional<std::string> backup_decryption::feed(std::string_view ciphertext) {
+    plaintext_.clear();
+    if (auto e = decryptor_->update(ciphertext, plaintext_)) {
+        OPENSSL_cleanse(plaintext_.data(), plaintext_.size());
+        plaintext_.clear();
+        if (decryptor_->no_identity_matched())
+            return fail(refusal_reason::not_a_recipient,
+                        *e + "; cluster_fallback_config_decryption_identity is not one of the backup's "
+                             "recipients");
+        return fail(refusal_reason::decryption_failed, *e);
+    }
+    if (plaintext_.empty())
+        return std::nullopt;
+    return downstream_.write(plaintext_);
+}
+
+std::optional<refusal> backup_decryption::finish(std::optional<std::string>& downstream_error) {
+    if (failure_)
+        return failure_;
+    if (mode_ == mode::undecided) {
+        // Shorter than the age header's first line: a (tiny) plain object.
+        mode_ = mode::plain;
+        if (!head_.empty())
+            downstream_error = downstream_.write(head_);
+        return std::nullopt;
+    }
+    if (mode_ == mode::plain)
+        return std::nullopt;
+    plaintext_.clear();
+    if (auto e = decryptor_->finish(plaintext_)) {
+        fail(refusal_reason::decryption_failed, *e);
+        return failure_;
+    }
+    if (!plaintext_.empty())
+        downstream_error = downstream_.write(plaintext_);
+    return std::nullopt;
+}
+
+const std::vector<std::string>& backup_decryption::stanza_types() const {
     return decryptor_ ? decryptor_->stanza_types() : no_stanzas_;
 }
 

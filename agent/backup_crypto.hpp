@@ -8,6 +8,7 @@
 // Neither keeps a second whole copy of the config in memory.
 #pragma once
 
+#include "agent/backup_trust.hpp"
 #include "backends/object_store.hpp"
 #include "base/result.hpp"
 #include "crypto/age.hpp"
@@ -53,6 +54,73 @@ private:
     backends::object_sink downstream_;
     std::optional<crypto::age_decryptor> decryptor_;
     std::string plaintext_;
+    std::vector<std::string> no_stanzas_;
+};
+
+// The exporter's side (cluster_fallback_config_encryption_recipients): each upload is encrypted
+// into one scratch file, which is uploaded from disk and removed afterwards.
+class backup_encryption {
+public:
+    backup_encryption(std::vector<crypto::age_recipient> recipients, std::filesystem::path scratch)
+        : recipients_(std::move(recipients))
+        , scratch_(std::move(scratch)) {}
+    // The recipients of `s` and a scratch file under its prefix; nullopt when encryption is off.
+    static result<std::optional<backup_encryption>, std::string> of(const settings& s);
+
+    result<encrypted_object, std::string> seal(std::string_view config) const {
+        return encrypt_to_file(config, recipients_, scratch_);
+    }
+    void discard() const;
+    std::size_t recipient_count() const { return recipients_.size(); }
+
+private:
+    std::vector<crypto::age_recipient> recipients_;
+    std::filesystem::path scratch_;
+};
+
+// cluster_fallback_config_decryption_identity: an age identity file (`lifeboat keys generate
+// encryption`, or age-keygen's). Errors name the file and the line, never a key.
+result<std::vector<crypto::age_identity>, std::string>
+load_decryption_identity(const std::filesystem::path& path);
+
+// The importer's decryption step, between the verifier's wrap (which hashes the bytes as stored)
+// and the config pipeline: an object that starts with the age header is decrypted with the
+// node's identities, anything else passes through as is (a plain backup stays importable while
+// encryption is being rolled out; a signed manifest still has to say "plain" for it). Failures
+// are refusals with their own reasons, told apart from the pipeline's own errors (invalid JSON).
+class backup_decryption {
+public:
+    explicit backup_decryption(std::span<const crypto::age_identity> identities)
+        : identities_(identities.begin(), identities.end()) {}
+    backup_decryption(const backup_decryption&) = delete;
+    backup_decryption& operator=(const backup_decryption&) = delete;
+
+    // `downstream` behind the decryption. Keep this object alive while the sink is in use.
+    backends::object_sink wrap(backends::object_sink downstream);
+    // What went wrong while the object streamed in (no identity, not a recipient, damaged).
+    const std::optional<refusal>& failure() const { return failure_; }
+    // After a complete read: releases the last authenticated chunk downstream. A refusal when the
+    // age file was cut short or its last chunk forged; then downstream must be discarded. An
+    // error of downstream's own (invalid JSON) is returned in `downstream_error`.
+    std::optional<refusal> finish(std::optional<std::string>& downstream_error);
+
+    bool encrypted() const { return mode_ == mode::age; }
+    // The recipient stanza types of an encrypted backup's header, once read ("X25519", ...).
+    const std::vector<std::string>& stanza_types() const;
+
+private:
+    enum class mode { undecided, plain, age };
+    std::optional<std::string> decide(std::string_view more);
+    std::optional<std::string> fail(refusal_reason reason, std::string detail);
+    std::optional<std::string> feed(std::string_view ciphertext);
+
+    std::vector<crypto::age_identity> identities_;
+    backends::object_sink downstream_;
+    mode mode_ = mode::undecided;
+    std::string head_; // the first bytes, until they show whether the object is an age file
+    std::optional<crypto::age_decryptor> decryptor_;
+    std::string plaintext_;
+    std::optional<refusal> failure_;
     std::vector<std::string> no_stanzas_;
 };
 

@@ -1,6 +1,9 @@
 #include "agent/backup_inspection.hpp"
 
+#include "agent/backup_crypto.hpp"
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace lifeboat::agent {
 
@@ -8,6 +11,10 @@ namespace asio = boost::asio;
 
 std::string backup_inspection::describe(wall_clock::time_point now) const {
     std::string out = fmt::format("{} bytes, sha256 {}", size, sha256_hex);
+    if (encrypted)
+        out += fmt::format(", age-encrypted to {} recipient{} ({}), {}", recipient_stanzas.size(),
+                           recipient_stanzas.size() == 1 ? "" : "s", fmt::join(recipient_stanzas, ", "),
+                           decryption_refused ? "not decrypted" : "decrypted with this node's identity");
     if (!manifest)
         return out + (signature_found ? ", signature unreadable" : ", no signature");
     const auto& m = *manifest;
@@ -29,7 +36,19 @@ asio::awaitable<backup_inspection> inspect_backup(backends::object_store& store,
              : backends::object_sink{
                    [](std::optional<std::uint64_t>) {},
                    [](std::string_view) -> std::optional<std::string> { return std::nullopt; }};
-    auto got = co_await store.get_streamed(config_key, max_size, verifier.wrap(std::move(sink)));
+    // As the importer: hashed as stored, then decrypted with this node's identity.
+    backup_decryption decryption(policy.identities);
+    auto decrypting = decryption.wrap(std::move(sink));
+    // A backup that cannot be decrypted is still read to its end, to be hashed and described.
+    backends::object_sink reading{std::move(decrypting.start),
+                                  [&decryption, write = std::move(decrypting.write)](
+                                      std::string_view bytes) -> std::optional<std::string> {
+                                      auto e = write(bytes);
+                                      return decryption.failure() ? std::nullopt : e;
+                                  }};
+    auto got = co_await store.get_streamed(config_key, max_size, verifier.wrap(std::move(reading)));
+    out.encrypted = decryption.encrypted();
+    out.recipient_stanzas = decryption.stanza_types();
     if (!got) {
         out.read_error = got.error();
         co_return out;
@@ -53,6 +72,9 @@ asio::awaitable<backup_inspection> inspect_backup(backends::object_store& store,
         }
         out.refused = verdict.refused;
     }
+    std::optional<std::string> downstream_error;
+    out.decryption_refused = decryption.finish(downstream_error);
+    out.recipient_stanzas = decryption.stanza_types();
     co_return out;
 }
 
@@ -65,6 +87,12 @@ result<trust_policy, std::string> trust_policy_of(const settings& s) {
         if (!keys)
             return failure{"cluster_fallback_config_trusted_keys: " + keys.error()};
         p.trusted_keys = std::move(keys).value();
+    }
+    if (!s.cluster_fallback_config_decryption_identity.empty()) {
+        auto ids = load_decryption_identity(s.cluster_fallback_config_decryption_identity);
+        if (!ids)
+            return failure{"cluster_fallback_config_decryption_identity: " + ids.error()};
+        p.identities = std::move(ids).value();
     }
     return p;
 }

@@ -24,6 +24,9 @@ struct backup_inspection {
     bool verified = false;                             // checked against trusted keys and accepted
     std::optional<refusal> refused;                    // checked and refused
     std::string error;                                 // the signature object could not be read
+    bool encrypted = false;                            // an age file
+    std::vector<std::string> recipient_stanzas;        // its header's stanza types
+    std::optional<refusal> decryption_refused;         // could not be decrypted with this node's identity
 
     // "signed by key 3f0c... at 2026-12-05T21:00:00Z (42 s ago), term 3, 1234 bytes, sha256 ..."
     std::string describe(wall_clock::time_point now) const;

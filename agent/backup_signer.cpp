@@ -28,11 +28,18 @@ bool is_empty_config(const protocol::config_snapshot& snapshot) {
 backends::backup_manifest backup_signer::describe(std::string_view bytes,
                                                   const protocol::config_snapshot& snapshot,
                                                   std::uint64_t term) const {
+    return describe(sha256_hex(bytes), bytes.size(), false, snapshot, term);
+}
+
+backends::backup_manifest backup_signer::describe(std::string object_sha256, std::uint64_t object_size,
+                                                  bool encrypted, const protocol::config_snapshot& snapshot,
+                                                  std::uint64_t term) const {
     backends::backup_manifest m;
     m.node_version = node_version_;
     m.config_hash = snapshot.hash;
-    m.object_sha256 = sha256_hex(bytes);
-    m.object_size = bytes.size();
+    m.object_sha256 = std::move(object_sha256);
+    m.object_size = object_size;
+    m.encrypted = encrypted;
     m.cp_timestamp = snapshot.cp_timestamp;
     m.term = term;
     m.key_id = key_id();

@@ -36,6 +36,9 @@ public:
     // The manifest of `bytes` (hashed here), not yet signed.
     backends::backup_manifest describe(std::string_view bytes, const protocol::config_snapshot& snapshot,
                                        std::uint64_t term) const;
+    // The manifest of an object already hashed (an encrypted one, written to a file).
+    backends::backup_manifest describe(std::string object_sha256, std::uint64_t object_size, bool encrypted,
+                                       const protocol::config_snapshot& snapshot, std::uint64_t term) const;
     // Signs `m` at `now` and writes its signature object next to `config_key`.
     boost::asio::awaitable<backends::store_result<backends::object_info>>
     write(backends::object_store& store, const std::string& config_key, backends::backup_manifest& m,

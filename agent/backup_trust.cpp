@@ -1,5 +1,7 @@
 #include "agent/backup_trust.hpp"
 
+#include "agent/backup_crypto.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -28,6 +30,12 @@ const char* to_string(refusal_reason r) {
         return "signed_in_future";
     case refusal_reason::encryption_mismatch:
         return "encryption_mismatch";
+    case refusal_reason::no_identity:
+        return "no_identity";
+    case refusal_reason::not_a_recipient:
+        return "not_a_recipient";
+    case refusal_reason::decryption_failed:
+        return "decryption_failed";
     }
     return "unknown";
 }
@@ -168,6 +176,11 @@ std::optional<key_problem> backup_key_problem(const settings& s, bool trusted_ke
         if (auto k = load_trusted_keys(s.cluster_fallback_config_trusted_keys); !k)
             return key_problem{"cluster_fallback_config_trusted_keys",
                                "readable PEM Ed25519 public keys (" + k.error() + ")"};
+    }
+    if (!s.cluster_fallback_config_decryption_identity.empty()) {
+        if (auto ids = load_decryption_identity(s.cluster_fallback_config_decryption_identity); !ids)
+            return key_problem{"cluster_fallback_config_decryption_identity",
+                               "a readable age identity file (" + ids.error() + ")"};
     }
     return std::nullopt;
 }

@@ -12,6 +12,7 @@
 #include "base/ed25519.hpp"
 #include "base/result.hpp"
 #include "base/time_format.hpp"
+#include "crypto/age.hpp"
 
 #include <chrono>
 #include <filesystem>
@@ -32,8 +33,11 @@ enum class refusal_reason {
     too_old,             // signed longer ago than cluster_fallback_config_max_age
     signed_in_future,    // signed_at ahead of this node's clock by more than the allowed skew
     encryption_mismatch, // encrypted when the manifest says plain, or the other way round
+    no_identity,         // age-encrypted, and cluster_fallback_config_decryption_identity is not set
+    not_a_recipient,     // age-encrypted for other recipients than this node's identity
+    decryption_failed,   // the age file is damaged, cut short or forged (header MAC, a chunk's tag)
 };
-inline constexpr std::size_t refusal_reason_count = 10;
+inline constexpr std::size_t refusal_reason_count = 13;
 const char* to_string(refusal_reason r); // "unsigned", "too_old", ... (metric labels)
 
 struct refusal {
@@ -48,6 +52,9 @@ struct trust_policy {
     std::vector<ed25519::public_key> trusted_keys; // empty: verification off
     std::chrono::seconds max_age{0};               // 0: no limit
     std::string node_version;                      // the version folder this node reads
+    // cluster_fallback_config_decryption_identity (empty: an encrypted backup is refused). Not part
+    // of verification: a backup is verified over its encrypted bytes, then decrypted.
+    std::vector<crypto::age_identity> identities;
 
     bool enabled() const { return !trusted_keys.empty(); }
 };

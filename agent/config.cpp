@@ -354,6 +354,9 @@ std::string render_effective(const loaded_config& config) {
         {"cluster_fallback_config_trusted_keys", join(s.cluster_fallback_config_trusted_keys)},
         {"cluster_fallback_config_max_age", std::to_string(s.cluster_fallback_config_max_age.count())},
         {"cluster_fallback_config_export_empty", s.cluster_fallback_config_export_empty ? "on" : "off"},
+        {"cluster_fallback_config_encryption_recipients", s.cluster_fallback_config_encryption_recipients},
+        {"cluster_fallback_config_decryption_identity",
+         s.cluster_fallback_config_decryption_identity.string()},
         {"log_level", s.log_level},
         {"log_format", s.log_format},
     };

@@ -68,6 +68,8 @@ struct settings {
     std::vector<std::filesystem::path> cluster_fallback_config_trusted_keys; // empty: imports unverified
     std::chrono::seconds cluster_fallback_config_max_age{0};                 // 0: no limit
     bool cluster_fallback_config_export_empty = false;
+    std::string cluster_fallback_config_encryption_recipients; // age1..., comma-separated; empty: plain
+    std::filesystem::path cluster_fallback_config_decryption_identity; // secret; an age identity file
     std::string log_level = "info";
     std::string log_format = "logfmt";
 

@@ -1,6 +1,7 @@
 #include "agent/config_keys.hpp"
 
 #include "agent/config_values.hpp"
+#include "crypto/age.hpp"
 #include "protocol/kong_plugins.hpp"
 
 #include <boost/json.hpp>
@@ -381,6 +382,27 @@ const std::array keys{
         "Off: such a config (a CP with pending migrations pushes one, Kong/kong#12861) is not "
         "exported; logged once and counted.",
         [](settings& s, std::string_view v) { return set_bool(s.cluster_fallback_config_export_empty, v); }},
+    key_spec{"cluster_fallback_config_encryption_recipients", "", key_kind::list, false, false,
+             "Exporters: age X25519 recipients (age1..., comma-separated; `lifeboat keys generate "
+             "encryption` prints one). Set: config.json is an age v1 file encrypted to every one of them "
+             "(Kong's importers cannot read it; `age -d` can), and its signature covers the encrypted "
+             "bytes. A malformed recipient stops the agent at start.",
+             [](settings& s, std::string_view v) -> opt_error {
+                 if (!v.empty())
+                     if (auto r = crypto::age_recipient::parse_list(v); !r)
+                         return "age recipients, age1... comma-separated (" + r.error() + ")";
+                 s.cluster_fallback_config_encryption_recipients = std::string(v);
+                 return ok;
+             }},
+    key_spec{"cluster_fallback_config_decryption_identity", "", key_kind::path, true, false,
+             "Importers: an age identity file (AGE-SECRET-KEY-1..., `lifeboat keys generate encryption` or "
+             "age-keygen). An encrypted backup is verified over its encrypted bytes, then decrypted with it "
+             "on the way to the cache; one for other recipients, damaged or cut short is refused. Not set: "
+             "an encrypted backup is refused. An unreadable file stops the agent at start.",
+             [](settings& s, std::string_view v) -> opt_error {
+                 s.cluster_fallback_config_decryption_identity = std::string(v);
+                 return ok;
+             }},
     key_spec{"log_level", "info", key_kind::choice, false, false, "debug, info, warn or error.",
              [](settings& s, std::string_view v) -> opt_error {
                  if (v != "debug" && v != "info" && v != "warn" && v != "error")

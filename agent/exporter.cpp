@@ -29,6 +29,11 @@ exporter::exporter(asio::any_io_executor executor, const settings& s, std::strin
         status_.signing = true;
         status_.signing_key_id = signer_->key_id();
     }
+    auto encryption = backup_encryption::of(s);
+    if (!encryption)
+        throw std::runtime_error(encryption.error());
+    encryption_ = std::move(encryption).value();
+    status_.encryption_recipients = encryption_ ? encryption_->recipient_count() : 0;
 }
 
 void exporter::control_plane_changed(bool up) {
@@ -133,12 +138,32 @@ asio::awaitable<void> exporter::run() {
             opts.metadata[empty_config_metadata] = "1";
         const auto bytes = snap->shared_config_json();
         const auto started = std::chrono::steady_clock::now();
+        // Encrypted: the age file is what is signed and uploaded (from disk).
+        std::optional<encrypted_object> sealed;
+        if (encryption_) {
+            auto e = encryption_->seal(*bytes);
+            if (!e) {
+                ++status_.failures;
+                ++status_.failures_total;
+                status_.last_error = "encryption: " + e.error();
+                const auto delay = backoff_.delay(failures++, jitter_);
+                log::warn("export failed: the config could not be encrypted; retrying", "hash", snap->hash,
+                          "error", status_.last_error);
+                co_await wakeup_.wait(delay);
+                continue;
+            }
+            sealed = std::move(e).value();
+            opts.content_type = "application/octet-stream";
+            opts.metadata[backends::signature_metadata::object_sha256] = sealed->sha256_hex;
+        }
         std::optional<backends::backup_manifest> manifest;
         if (signer_) {
             // The signature object first, config.json second: a reader pairs the config.json it
             // reads with the signature of exactly its bytes, so a crash between the two writes
             // leaves the old pair (or an unused signature), never a mismatched one.
-            manifest = signer_->describe(*bytes, *snap, elector_.status().my_term);
+            manifest = sealed ? signer_->describe(sealed->sha256_hex, sealed->size, true, *snap,
+                                                  elector_.status().my_term)
+                              : signer_->describe(*bytes, *snap, elector_.status().my_term);
             auto signed_put = co_await signer_->write(store_, key_, *manifest, wall_clock::now(), s3_fields_);
             if (!signed_put) {
                 ++status_.failures;
@@ -153,11 +178,15 @@ asio::awaitable<void> exporter::run() {
             }
             opts.metadata[backends::signature_metadata::object_sha256] = manifest->object_sha256;
         }
-        auto body = backends::body_source::from_shared(bytes);
+        auto body = sealed ? backends::body_source::from_file(sealed->path)
+                           : backends::body_source::from_shared(bytes);
         // A named local, not a braced temporary in the co_await: GCC 12 destroys such temporaries
         // twice (a double free).
-        election::config_version version{.cp_timestamp = snap->cp_timestamp, .hash = snap->hash};
+        election::config_version version{
+            .cp_timestamp = snap->cp_timestamp, .hash = snap->hash, .replace_identical = sealed.has_value()};
         auto r = co_await elector_.fenced_put(key_, std::move(body), std::move(opts), std::move(version));
+        if (sealed)
+            encryption_->discard();
         const auto ms =
             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
                 .count();

@@ -8,6 +8,7 @@
 // retried with back-off; the newest config always ends up in the bucket once this node leads.
 #pragma once
 
+#include "agent/backup_crypto.hpp"
 #include "agent/backup_signer.hpp"
 #include "agent/backup_trust.hpp"
 #include "agent/config.hpp"
@@ -57,6 +58,7 @@ private:
     export_status& status_;
     backends::object_store& store_;
     std::optional<backup_signer> signer_;
+    std::optional<backup_encryption> encryption_; // cluster_fallback_config_encryption_recipients
     resign_schedule resign_;
     std::optional<backends::backup_manifest> signed_; // what this node signed last (to re-sign)
     bool control_plane_up_ = false;

@@ -1,5 +1,6 @@
 #include "agent/importer.hpp"
 
+#include "agent/backup_crypto.hpp"
 #include "base/log.hpp"
 #include "election/fenced_write.hpp"
 #include "protocol/envelope.hpp"
@@ -10,6 +11,22 @@
 namespace lifeboat::agent {
 
 namespace asio = boost::asio;
+
+namespace {
+
+// After the read (and, with trusted keys, an accepted signature): what decryption says. A read
+// that failed is judged only when decryption stopped it; the last chunk goes downstream only
+// after a complete read.
+std::optional<refusal> decryption_verdict(backup_decryption& decryption, bool read_complete,
+                                          std::optional<std::string>& downstream_error) {
+    if (decryption.failure())
+        return decryption.failure();
+    if (!read_complete)
+        return std::nullopt;
+    return decryption.finish(downstream_error);
+}
+
+} // namespace
 
 importer::importer(asio::any_io_executor executor, backends::object_store& store, std::string key,
                    std::size_t max_config_size, config_pipeline& pipeline, import_status& status,
@@ -22,7 +39,7 @@ importer::importer(asio::any_io_executor executor, backends::object_store& store
     , verifier_(std::move(trust))
     , wakeup_(executor) {
     status_.verification = verifier_.enabled();
-    if (verifier_.enabled())
+    if (verifier_.enabled() || !verifier_.policy().identities.empty())
         for (std::size_t r = 0; r < refusal_reason_count; ++r)
             status_.refusals[to_string(static_cast<refusal_reason>(r))] = 0;
 }
@@ -54,8 +71,12 @@ asio::awaitable<void> importer::run() {
         // gateway's temporary files, while it downloads. Nothing is visible before it is complete
         // and valid; an invalid backup is refused at its first bad byte.
         auto incoming = pipeline_.receive();
-        backends::object_sink sink{[&in = *incoming](std::optional<std::uint64_t> size) { in.start(size); },
-                                   [&in = *incoming](std::string_view bytes) { return in.write(bytes); }};
+        // An age-encrypted backup is decrypted between the verifier (which hashes the stored
+        // bytes) and the pipeline: only authenticated plaintext reaches the staged files.
+        backup_decryption decryption(verifier_.policy().identities);
+        backends::object_sink sink =
+            decryption.wrap({[&in = *incoming](std::optional<std::uint64_t> size) { in.start(size); },
+                             [&in = *incoming](std::string_view bytes) { return in.write(bytes); }});
         // Hashed on the way only when verifying (SHA-256 costs a share of the download).
         if (verifier_.enabled())
             sink = verifier_.wrap(std::move(sink));
@@ -77,6 +98,10 @@ asio::awaitable<void> importer::run() {
                 status_.signed_at = wall_clock::time_point(std::chrono::seconds(verdict.accepted->signed_at));
             }
         }
+        std::optional<std::string> last_chunk_error;
+        // With trusted keys, decryption is judged only for a read the signature covered.
+        if (!refused && verify_error.empty() && (got || !verifier_.enabled()))
+            refused = decryption_verdict(decryption, got.ok(), last_chunk_error);
         if (pipeline_.has_config_beyond_local_file())
             break; // the CP answered meanwhile: its config wins
         std::string error;
@@ -93,6 +118,8 @@ asio::awaitable<void> importer::run() {
             error = verify_error;
         } else if (got && verifier_.inner_error()) {
             error = invalid(*verifier_.inner_error());
+        } else if (got && last_chunk_error) {
+            error = invalid(*last_chunk_error);
         } else if (!got) {
             if (!incoming->invalid_reason().empty())
                 error = invalid(incoming->invalid_reason());

@@ -264,6 +264,7 @@ boost::json::object to_json(const agent_status& s) {
              {"signed_at", time_or_null(s.exporter.signed_at)},
              {"resigns", s.exporter.resigns},
              {"empty_skipped", s.exporter.empty_skipped},
+             {"encryption_recipients", s.exporter.encryption_recipients},
          }},
         {"declarative_config",
          json::object{
@@ -324,9 +325,10 @@ std::string to_prometheus(const agent_status& s) {
            static_cast<double>(s.handoff.failures));
     metric("import_attempts_total", "counter", "Fallback fetch attempts.",
            static_cast<double>(s.import.attempts));
-    if (s.import.verification) {
+    if (s.import.verification || !s.import.refusals.empty()) {
         // Every reason, also at 0, so that an alert on rate() sees the first refusal.
-        out += "# HELP lifeboat_import_refusals_total Backups refused by verification (label: reason).\n"
+        out += "# HELP lifeboat_import_refusals_total Backups refused by verification or decryption (label: "
+               "reason).\n"
                "# TYPE lifeboat_import_refusals_total counter\n";
         for (const auto& [reason, count] : s.import.refusals)
             out += fmt::format("lifeboat_import_refusals_total{{reason=\"{}\"}} {}\n", reason, count);

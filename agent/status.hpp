@@ -151,6 +151,8 @@ struct export_status {
     std::optional<wall_time> signed_at; // the last signature written (upload or re-sign)
     std::uint64_t resigns = 0;
     std::uint64_t empty_skipped = 0; // empty configs not exported over a non-empty backup
+    // cluster_fallback_config_encryption_recipients: how many (0: uploads are not encrypted).
+    std::uint64_t encryption_recipients = 0;
 };
 
 // The status endpoint's own load: a flood of clients is shed, never allowed to grow the agent.

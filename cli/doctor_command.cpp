@@ -9,6 +9,7 @@
 #include "backends/store_factory.hpp"
 #include "base/ed25519.hpp"
 #include "cli/command.hpp"
+#include "crypto/age.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -26,6 +27,51 @@ namespace lifeboat::cli::doctor_command {
 using namespace lifeboat;
 
 cli::conf_options options;
+
+// An exporter's recipients (parsed when the configuration was loaded), and whether this node's
+// own identity is one of them.
+backends::doctor_check encryption_check(const agent::settings& s, const agent::trust_policy& policy) {
+    using backends::verdict;
+    if (s.cluster_fallback_config_encryption_recipients.empty())
+        return {"encryption", verdict::ok,
+                "uploads are not encrypted (cluster_fallback_config_encryption_recipients is not set)"};
+    auto recipients = crypto::age_recipient::parse_list(s.cluster_fallback_config_encryption_recipients);
+    if (!recipients)
+        return {"encryption", verdict::fail,
+                "cluster_fallback_config_encryption_recipients: " + recipients.error()};
+    auto line = fmt::format("uploads are age-encrypted to {} recipient{}", recipients->size(),
+                            recipients->size() == 1 ? "" : "s");
+    if (!policy.identities.empty()) {
+        const bool mine =
+            std::any_of(policy.identities.begin(), policy.identities.end(), [&](const auto& id) {
+                return std::find(recipients->begin(), recipients->end(), id.recipient()) != recipients->end();
+            });
+        if (!mine && s.cluster_fallback_config_import)
+            return {"encryption", verdict::fail,
+                    line + ", none of them cluster_fallback_config_decryption_identity: this node could "
+                           "not import its own backup"};
+    }
+    return {"encryption", verdict::ok, line};
+}
+
+// What an importer's decryption makes of the backup (only when it is encrypted, or this node
+// holds an identity).
+std::optional<backends::doctor_check> decryption_check(const agent::settings& s,
+                                                       const agent::backup_inspection& seen) {
+    using backends::verdict;
+    if (!seen.encrypted)
+        return std::nullopt;
+    if (!seen.decryption_refused)
+        return backends::doctor_check{
+            "decryption", verdict::ok,
+            fmt::format("age-encrypted to {} recipient{}; decrypted with this node's identity",
+                        seen.recipient_stanzas.size(), seen.recipient_stanzas.size() == 1 ? "" : "s")};
+    // An exporter that does not import needs no identity.
+    return backends::doctor_check{
+        "decryption", s.cluster_fallback_config_import ? verdict::fail : verdict::ok,
+        fmt::format("an importer with this configuration refuses the backup ({}): {}",
+                    agent::to_string(seen.decryption_refused->reason), seen.decryption_refused->detail)};
+}
 
 // The signature checks (docs/security.md), informational when no keys are configured (signing is
 // opt-in): what an importer would decide about the backup, and
@@ -55,12 +101,16 @@ boost::asio::awaitable<std::vector<backends::doctor_check>> trust_checks(backend
                 out.push_back({"signing", verdict::ok, fmt::format("uploads are signed with key {}", id)});
         }
     }
+    if (s.cluster_fallback_config_export)
+        out.push_back(encryption_check(s, policy));
     if (!s.cluster_fallback_config_import && !s.cluster_fallback_config_export)
         co_return out;
     auto seen = co_await agent::inspect_backup(store, key, policy, s.cluster_max_config_size, std::nullopt);
     if (seen.read_error)
         co_return out; // the read check above reports why the backup cannot be read
     const auto what = seen.describe(wall_clock::now());
+    if (auto c = decryption_check(s, seen))
+        out.push_back(std::move(*c));
     if (!policy.enabled()) {
         out.push_back({"signature", verdict::ok,
                        "not verified (cluster_fallback_config_trusted_keys is not set): " + what});

@@ -1,7 +1,9 @@
 // `lifeboat fetch`: downloads the fallback config this node would import
 // (<prefix>/<node_version>/config.json in cluster_fallback_config_storage). With
 // cluster_fallback_config_trusted_keys it verifies the backup as the importer would and writes
-// nothing when it is refused; either way it says what it found (signer, signing time, age).
+// nothing when it is refused; either way it says what it found (signer, signing time, age). An
+// age-encrypted backup is decrypted with cluster_fallback_config_decryption_identity (after the
+// signature check); one that cannot be is refused with its reason, and nothing is written.
 #include "agent/backup_inspection.hpp"
 #include "backends/layout.hpp"
 #include "backends/store_factory.hpp"
@@ -82,6 +84,12 @@ int run_fetch() {
             } else {
                 std::fprintf(stderr, "not verified (cluster_fallback_config_trusted_keys is not set): %s\n",
                              what.c_str());
+            }
+            if (seen.decryption_refused) {
+                code = fail(fmt::format("{}/{} cannot be decrypted ({}): {}", store.describe(), key,
+                                        agent::to_string(seen.decryption_refused->reason),
+                                        seen.decryption_refused->detail));
+                co_return;
             }
             if (output == "-") {
                 if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size() ||

@@ -142,6 +142,7 @@ struct age_decryptor::impl {
     std::optional<chacha20_poly1305> aead;
     std::uint64_t counter = 0;
     std::string error;
+    bool no_identity_matched = false;
 
     ~impl() { OPENSSL_cleanse(fk.data(), fk.size()); }
 
@@ -172,6 +173,10 @@ struct age_decryptor::impl {
             return fail(parsed.error());
         for (const auto& st : parsed->stanzas)
             stanza_types.push_back(st.type);
+        // The spec: a passphrase (scrypt) stanza must be the file's only one.
+        if (stanza_types.size() > 1 &&
+            std::find(stanza_types.begin(), stanza_types.end(), "scrypt") != stanza_types.end())
+            return fail("age header: an scrypt stanza must be the only one");
         bool matched = false;
         for (const auto& st : parsed->stanzas) {
             for (const auto& id : identities) {
@@ -187,10 +192,12 @@ struct age_decryptor::impl {
             if (matched)
                 break;
         }
-        if (!matched)
+        if (!matched) {
+            no_identity_matched = true;
             return fail(fmt::format("age: no identity matched any of the {} recipient stanza{} ({})",
                                     stanza_types.size(), stanza_types.size() == 1 ? "" : "s",
                                     fmt::join(stanza_types, ", ")));
+        }
         const auto mac = header_mac(fk, std::string_view(buffer).substr(0, parsed->mac_input_size));
         if (!equal_constant_time(as_string_view(mac), as_string_view(parsed->mac)))
             return fail("age header MAC mismatch (the header was altered)");
@@ -226,11 +233,10 @@ struct age_decryptor::impl {
                 return std::nullopt;
             }
             // Tell an appended tail from a forged chunk: a full final chunk followed by more bytes.
-            std::string scratch;
-            if (aead->open_append(stream_nonce(counter, true), sealed, scratch)) {
-                OPENSSL_cleanse(scratch.data(), scratch.size());
+            // The final chunk authenticated: its plaintext is released (as the reference
+            // implementation does, and the CCTV vectors expect), then the tail is an error.
+            if (aead->open_append(stream_nonce(counter, true), sealed, out))
                 return fail("age payload: data after the final chunk");
-            }
             return fail(fmt::format("age payload: chunk {} failed authentication", counter));
         };
         if (!buffer.empty()) {
@@ -273,8 +279,12 @@ struct age_decryptor::impl {
             return fail("age payload: empty final chunk after a full one");
         if (!aead->open_append(stream_nonce(counter, true), buffer, out)) {
             // A full chunk sealed as not-last with nothing after it: the stream was cut.
+            // A full one is a valid middle chunk: released, as every earlier chunk was. A short
+            // one cannot be a middle chunk: nothing of it is released.
             std::string scratch;
             if (aead->open_append(stream_nonce(counter, false), buffer, scratch)) {
+                if (buffer.size() == sealed_chunk_size)
+                    out += scratch;
                 OPENSSL_cleanse(scratch.data(), scratch.size());
                 return fail("age payload: truncated (no final chunk)");
             }
@@ -331,6 +341,9 @@ std::optional<std::string> age_decryptor::finish(std::string& plaintext_out) {
 
 const std::vector<std::string>& age_decryptor::stanza_types() const {
     return impl_->stanza_types;
+}
+bool age_decryptor::no_identity_matched() const {
+    return impl_->no_identity_matched;
 }
 bool age_decryptor::header_done() const {
     return impl_->at != impl::phase::header &&

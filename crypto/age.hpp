@@ -122,6 +122,9 @@ public:
     // for `lifeboat fetch`/`doctor` to report. Empty before.
     const std::vector<std::string>& stanza_types() const;
     bool header_done() const;
+    // The header was well formed but none of its stanzas opened with the identities given (the
+    // file is for other recipients), as opposed to a damaged or forged file.
+    bool no_identity_matched() const;
 
     age_decryptor(age_decryptor&&) noexcept;
     age_decryptor& operator=(age_decryptor&&) noexcept;

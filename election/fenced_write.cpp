@@ -119,7 +119,7 @@ fenced_action fenced_write::on_head(const backends::store_result<backends::objec
                                 version_.cp_timestamp));
     auto bucket_hash = find(meta, metadata::config_hash);
     if (bucket_ts && *bucket_ts == version_.cp_timestamp && !version_.hash.empty() && bucket_hash &&
-        *bucket_hash == version_.hash)
+        *bucket_hash == version_.hash && !version_.replace_identical)
         return done(fenced_outcome::unchanged, "the bucket already holds this config");
 
     if (conditional_) {

@@ -34,6 +34,9 @@ inline constexpr const char* uploader = "uploader"; // Kong's: the exporting nod
 struct config_version {
     double cp_timestamp = 0; // the CP's envelope timestamp (seconds); 0: unknown, never replaces a known one
     std::string hash;        // the config hash, to recognise an identical upload
+    // Upload even when the bucket holds this config: an encrypted upload's bytes differ every
+    // time, and the signature this node writes is of the bytes it uploads, not of the bucket's.
+    bool replace_identical = false;
 };
 
 enum class fenced_outcome {

@@ -3,6 +3,7 @@
 #include "agent/config_keys.hpp"
 #include "agent/config_values.hpp"
 #include "base/atomic_file.hpp"
+#include "crypto/age.hpp"
 #include "harness/test_env.hpp"
 
 #include <gtest/gtest.h>
@@ -70,6 +71,8 @@ TEST(config, every_key_accepts_a_good_value_and_refuses_a_bad_one) {
     const auto signing = ed25519::private_key::generate();
     std::ofstream(key_dir / "signing.key.pem") << signing.pem();
     std::ofstream(key_dir / "signing.pub.pem") << signing.public_part().pem();
+    const auto identity = crypto::age_identity::generate();
+    std::ofstream(key_dir / "encryption.key") << identity.to_identity_file("2026-12-06T00:00:00Z");
     // key, good value, bad value (empty bad: the key takes any text)
     const std::vector<std::tuple<std::string, std::string, std::string>> cases{
         {"cluster_control_plane", "cp.example.com:8005", "no-port"},
@@ -114,6 +117,9 @@ TEST(config, every_key_accepts_a_good_value_and_refuses_a_bad_one) {
         {"cluster_fallback_config_trusted_keys", (key_dir / "signing.pub.pem").string(), ","},
         {"cluster_fallback_config_max_age", "3600", "soon"},
         {"cluster_fallback_config_export_empty", "on", "maybe"},
+        {"cluster_fallback_config_encryption_recipients", identity.recipient().to_string(), "age1nope"},
+        {"cluster_fallback_config_decryption_identity", (key_dir / "encryption.key").string(),
+         (key_dir / "signing.pub.pem").string()},
         {"log_level", "debug", "loud"},
         {"log_format", "json", "xml"},
     };

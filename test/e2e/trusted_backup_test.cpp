@@ -464,6 +464,276 @@ TEST(export_empty, an_empty_config_never_replaces_a_backup_with_services) {
     ASSERT_TRUE(eventually([&] { return in_bucket() == boost::json::parse(empty); }, 30s)) << allowed.log();
 }
 
+// Encrypted backups (cluster_fallback_config_encryption_recipients / _decryption_identity): the
+// exporter uploads an age file, signed over its encrypted bytes; `age -d` reads it; an importer
+// verifies, then decrypts on the way to the cache. A backup it cannot decrypt (for another
+// recipient, no identity, a manifest that says plain, a cut age stream) is refused with its
+// reason, nothing reaches the cache or the gateway, and the importer then takes a good one, also
+// one encrypted by the `age` command.
+namespace {
+
+struct age_key {
+    std::filesystem::path identity;
+    std::string recipient;
+};
+
+// `lifeboat keys generate encryption`, checked as an operator would.
+age_key generate_age_key(const std::filesystem::path& dir) {
+    auto r =
+        run({.args = {lifeboat_bin().string(), "keys", "generate", "encryption", "--out", dir.string()}});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    struct stat st {};
+    EXPECT_EQ(::stat((dir / "encryption.key").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    auto recipient = r.out.substr(0, r.out.find('\n'));
+    EXPECT_TRUE(recipient.starts_with("age1")) << r.out;
+    EXPECT_EQ(*read_whole_file(dir / "encryption.pub"), recipient + "\n");
+    EXPECT_EQ(r.out.find("AGE-SECRET-KEY"), std::string::npos) << "the secret is never printed";
+    EXPECT_EQ(r.err.find("AGE-SECRET-KEY"), std::string::npos);
+    auto again =
+        run({.args = {lifeboat_bin().string(), "keys", "generate", "encryption", "--out", dir.string()}});
+    EXPECT_EQ(again.exit_code, 1);
+    return {dir / "encryption.key", recipient};
+}
+
+run_result age_command(std::vector<std::string> args, std::optional<std::string> input) {
+    args.insert(args.begin(), "age");
+    return run({.args = std::move(args), .name = "age", .stdin_data = std::move(input)});
+}
+
+} // namespace
+
+TEST_P(trusted_backups, encrypted_backups_are_verified_then_decrypted_and_refused_when_they_cannot_be) {
+    const auto dir = scratch_dir();
+    bucket b(GetParam(), dir);
+    const auto keys = generate_keys(dir / "keys");
+    const auto signer = *ed25519::private_key::load(keys.private_key);
+    const auto mine = generate_age_key(dir / "age-mine");
+    const auto other = generate_age_key(dir / "age-other");
+    const auto certs = make_cluster_certs(dir);
+    const auto run_id = "trust-age-" + unique_suffix();
+    const auto source = run_id + "/exporter";
+
+    reference_cp cp(dir, certs, sample_config("alpha"));
+    auto settings = exporter_settings(cp, certs, b.url(source), keys);
+    settings["cluster_fallback_config_encryption_recipients"] = mine.recipient + " , " + other.recipient;
+    agent_process exporter(dir, "exporter", settings, b.env());
+    const auto policy = policy_for(keys, 0s);
+    pair_read exported;
+    ASSERT_TRUE(eventually(
+        [&] {
+            exported = read_pair(b, source);
+            return exported.config && exported.signature;
+        },
+        30s))
+        << exporter.log();
+    const auto& sealed = exported.config->bytes;
+    ASSERT_TRUE(sealed.starts_with("age-encryption.org/v1\n")) << sealed.substr(0, 64);
+    EXPECT_EQ(sealed.find("alpha-svc-1"), std::string::npos) << "the config is not readable in the bucket";
+    auto verdict = agent::check_backup(policy, {sha256_hex(sealed), sealed.size(), true}, exported.signature,
+                                       std::nullopt, wall_clock::now());
+    ASSERT_TRUE(verdict) << verdict.error().detail;
+    EXPECT_TRUE(verdict->encrypted);
+    EXPECT_EQ(exporter.status_field("export", "encryption_recipients"), "2");
+
+    // The `age` command decrypts it with either identity: the config's JSON.
+    std::string plain;
+    for (const auto& k : {mine, other}) {
+        auto d = age_command({"-d", "-i", k.identity.string()}, sealed);
+        ASSERT_EQ(d.exit_code, 0) << d.err;
+        EXPECT_EQ(boost::json::parse(d.out), boost::json::parse(sample_config("alpha")));
+        plain = d.out;
+    }
+    const auto base = backends::parse_signature_object(*exported.signature)->manifest;
+    // A signature for any bytes, made as the exporter would (the test holds the signing key).
+    const auto signature_for = [&](const std::string& bytes, bool encrypted) {
+        auto m = base;
+        m.object_sha256 = sha256_hex(bytes);
+        m.object_size = bytes.size();
+        m.encrypted = encrypted;
+        m.signed_at =
+            std::chrono::duration_cast<std::chrono::seconds>(wall_clock::now().time_since_epoch()).count();
+        return backends::make_signature_object(m, signer);
+    };
+    const auto plant = [&](const std::string& prefix, const std::string& bytes, const std::string& sig) {
+        b.put(config_key(prefix), bytes, {{backends::signature_metadata::object_sha256, sha256_hex(bytes)}});
+        if (!sig.empty())
+            b.put(backends::signature_key(config_key(prefix), sha256_hex(bytes)), sig);
+    };
+    // Encrypted by the `age` command, for `mine` only.
+    auto by_age = age_command({"-r", mine.recipient}, plain);
+    ASSERT_EQ(by_age.exit_code, 0) << by_age.err;
+    const auto for_mine = by_age.out;
+    auto for_other_run = age_command({"-r", other.recipient}, plain);
+    ASSERT_EQ(for_other_run.exit_code, 0) << for_other_run.err;
+    const auto for_other = for_other_run.out;
+
+    struct scenario {
+        std::string name;
+        std::string reason; // the refusal
+        std::optional<age_key> identity;
+        bool verify = true;
+        std::function<void(const std::string& prefix)> plant_bad;
+        std::function<void(const std::string& prefix)> plant_good;
+    };
+    std::vector<scenario> scenarios{
+        {"other_recipient", "not_a_recipient", mine, true,
+         [&](const std::string& p) { plant(p, for_other, signature_for(for_other, true)); },
+         [&](const std::string& p) { plant(p, for_mine, signature_for(for_mine, true)); }},
+        {"no_identity", "no_identity", std::nullopt, true,
+         [&](const std::string& p) { plant(p, sealed, *exported.signature); },
+         [&](const std::string& p) { plant(p, plain, signature_for(plain, false)); }},
+        {"says_plain", "encryption_mismatch", mine, true,
+         [&](const std::string& p) { plant(p, for_mine, signature_for(for_mine, false)); },
+         [&](const std::string& p) { plant(p, sealed, *exported.signature); }},
+        {"cut_age_stream", "decryption_failed", other, true,
+         [&](const std::string& p) {
+             const auto cut = sealed.substr(0, sealed.size() - 5);
+             plant(p, cut, signature_for(cut, true));
+         },
+         [&](const std::string& p) { plant(p, sealed, *exported.signature); }},
+        // Verification off: the `age` command's file, with no signature at all.
+        {"unverified", "not_a_recipient", mine, false, [&](const std::string& p) { plant(p, for_other, ""); },
+         [&](const std::string& p) { plant(p, for_mine, ""); }},
+    };
+
+    struct importer_node {
+        std::string prefix;
+        std::filesystem::path gateway;
+        std::unique_ptr<agent_process> proc;
+    };
+    std::vector<importer_node> nodes;
+    for (const auto& sc : scenarios) {
+        importer_node n;
+        n.prefix = run_id + "/" + sc.name;
+        n.gateway = dir / ("gw-" + sc.name) / "kong.json";
+        std::filesystem::create_directories(n.gateway.parent_path());
+        sc.plant_bad(n.prefix);
+        std::map<std::string, std::string> conf{
+            {"cluster_control_plane", "127.0.0.1:" + std::to_string(free_port())},
+            {"cluster_cert", certs.cert.string()},
+            {"cluster_cert_key", certs.key.string()},
+            {"cluster_fallback_config_import", "on"},
+            {"cluster_fallback_config_storage", b.url(n.prefix)},
+            {"gateway_handoff", "file"},
+            {"gateway_config_path", n.gateway.string()},
+            {"cluster_reconnect_delay_min", "0.5"},
+            {"cluster_reconnect_delay_max", "1"},
+            {"node_version", "3.9.0.0"}};
+        if (sc.verify)
+            conf["cluster_fallback_config_trusted_keys"] = keys.public_key.string();
+        if (sc.identity)
+            conf["cluster_fallback_config_decryption_identity"] = sc.identity->identity.string();
+        n.proc = std::make_unique<agent_process>(dir, "importer-" + sc.name, conf, b.env());
+        nodes.push_back(std::move(n));
+    }
+    for (std::size_t i = 0; i < scenarios.size(); ++i) {
+        auto& n = nodes[i];
+        const auto& sc = scenarios[i];
+        ASSERT_TRUE(eventually(
+            [&] {
+                auto st = n.proc->status();
+                return st.is_object() && st.at("import").at("last_refusal").is_object() &&
+                       st.at("import").at("last_refusal").at("reason") == sc.reason.c_str();
+            },
+            30s))
+            << sc.name << ": expected " << sc.reason << "\n"
+            << n.proc->log();
+        EXPECT_FALSE(std::filesystem::exists(n.gateway)) << sc.name << ": nothing may reach the gateway";
+        EXPECT_EQ(n.proc->status_field("cache", "state"), "empty") << sc.name;
+        EXPECT_EQ(n.proc->status_field("config", "source"), "none") << sc.name;
+        EXPECT_NE(n.proc->log().find("reason=" + sc.reason), std::string::npos) << n.proc->log();
+        EXPECT_EQ(n.proc->log().find("AGE-SECRET-KEY"), std::string::npos) << "a secret in the log";
+        const auto metrics = n.proc->get("/metrics").second;
+        EXPECT_NE(metrics.find("lifeboat_import_refusals_total{reason=\"" + sc.reason + "\"}"),
+                  std::string::npos)
+            << metrics;
+        EXPECT_EQ(metrics.find("lifeboat_import_refusals_total{reason=\"" + sc.reason + "\"} 0"),
+                  std::string::npos)
+            << metrics;
+    }
+    // Then the good backup: each importer takes it, decrypted (or plain, for the node without an
+    // identity) and verified.
+    for (std::size_t i = 0; i < scenarios.size(); ++i)
+        scenarios[i].plant_good(nodes[i].prefix);
+    for (std::size_t i = 0; i < scenarios.size(); ++i) {
+        auto& n = nodes[i];
+        ASSERT_TRUE(eventually([&] { return std::filesystem::exists(n.gateway); }, 60s))
+            << scenarios[i].name << "\n"
+            << n.proc->log();
+        EXPECT_EQ(boost::json::parse(*read_whole_file(n.gateway)), boost::json::parse(sample_config("alpha")))
+            << scenarios[i].name;
+        EXPECT_EQ(n.proc->status_field("import", "state"), "imported") << scenarios[i].name;
+    }
+
+    // lifeboat fetch decrypts with this node's identity, byte for byte what `age -d` gives.
+    auto fetch = [&](const std::string& prefix, const std::optional<age_key>& id) {
+        std::vector<std::string> args{lifeboat_bin().string(),
+                                      "fetch",
+                                      "--set",
+                                      "cluster_fallback_config_storage=" + b.url(prefix),
+                                      "--set",
+                                      "node_version=3.9.0.0",
+                                      "--set",
+                                      "cluster_fallback_config_trusted_keys=" + keys.public_key.string()};
+        if (id) {
+            args.push_back("--set");
+            args.push_back("cluster_fallback_config_decryption_identity=" + id->identity.string());
+        }
+        return run({.args = args, .env = b.env()});
+    };
+    auto good = fetch(source, mine);
+    EXPECT_EQ(good.exit_code, 0) << good.err;
+    EXPECT_EQ(good.out, plain);
+    EXPECT_NE(good.err.find("age-encrypted to 2 recipients (X25519, X25519), decrypted"), std::string::npos)
+        << good.err;
+    auto no_id = fetch(source, std::nullopt);
+    EXPECT_EQ(no_id.exit_code, 1);
+    EXPECT_NE(no_id.err.find("cannot be decrypted (no_identity)"), std::string::npos) << no_id.err;
+    EXPECT_EQ(no_id.out, "");
+
+    // lifeboat doctor says what it found, and fails for an importer that cannot decrypt.
+    auto doctor = [&](std::vector<std::string> extra) {
+        std::vector<std::string> args{lifeboat_bin().string(),
+                                      "doctor",
+                                      "--set",
+                                      "cluster_fallback_config_storage=" + b.url(source),
+                                      "--set",
+                                      "node_version=3.9.0.0"};
+        for (auto& e : extra) {
+            args.push_back("--set");
+            args.push_back(e);
+        }
+        return run({.args = args, .env = b.env()});
+    };
+    const auto import_on = "cluster_fallback_config_import=on";
+    auto doc_good =
+        doctor({import_on, "cluster_fallback_config_decryption_identity=" + mine.identity.string()});
+    EXPECT_NE(doc_good.out.find("age-encrypted to 2 recipients; decrypted with this node's identity"),
+              std::string::npos)
+        << doc_good.out;
+    const auto stranger = generate_age_key(dir / "age-stranger");
+    auto doc_bad =
+        doctor({import_on, "cluster_fallback_config_decryption_identity=" + stranger.identity.string()});
+    EXPECT_EQ(doc_bad.exit_code, 1) << doc_bad.out;
+    EXPECT_NE(doc_bad.out.find("refuses the backup (not_a_recipient)"), std::string::npos) << doc_bad.out;
+    EXPECT_EQ(doc_bad.out.find("AGE-SECRET-KEY"), std::string::npos);
+
+    // A malformed recipient and an unreadable identity stop the agent at start.
+    auto check = [&](const std::string& kv) {
+        return run({.args = {lifeboat_bin().string(), "config", "check", "--set", kv}});
+    };
+    auto bad_recipient = check("cluster_fallback_config_encryption_recipients=age1notarecipient");
+    EXPECT_NE(bad_recipient.exit_code, 0);
+    EXPECT_NE(bad_recipient.err.find("cluster_fallback_config_encryption_recipients"), std::string::npos)
+        << bad_recipient.err;
+    auto bad_identity =
+        check("cluster_fallback_config_decryption_identity=" + (dir / "missing.key").string());
+    EXPECT_NE(bad_identity.exit_code, 0);
+    EXPECT_NE(bad_identity.err.find("cluster_fallback_config_decryption_identity"), std::string::npos)
+        << bad_identity.err;
+}
+
 INSTANTIATE_TEST_SUITE_P(stores, trusted_backups, ::testing::Values(store_kind::rgw, store_kind::file),
                          [](const auto& test_info) {
                              return test_info.param == store_kind::rgw ? "rgw" : "file";

@@ -120,6 +120,24 @@ TEST(fenced_write, an_identical_config_is_left_alone) {
     as_put(other.on_head(bucket_object("2", "1700000000.5", "h2")));
 }
 
+// An encrypted upload's bytes differ every time, and its signature is of the bytes this node
+// uploads: the same config is written again instead of being left alone.
+TEST(fenced_write, an_identical_config_is_written_again_when_asked_to) {
+    backends::put_options o;
+    fenced_write w(key, o, 3, "node-1",
+                   {.cp_timestamp = 1700000000.5, .hash = "h2", .replace_identical = true}, true);
+    (void)w.start();
+    auto put = as_put(w.on_head(bucket_object("2", "1700000000.5", "h2", "etag-9")));
+    EXPECT_EQ(put.options.condition, write_condition::if_match);
+    EXPECT_EQ(put.options.expected_version, "etag-9");
+    // Still never over a newer config.
+    fenced_write older(key, o, 3, "node-1", {.cp_timestamp = 1.0, .hash = "h2", .replace_identical = true},
+                       true);
+    (void)older.start();
+    EXPECT_EQ(as_done(older.on_head(bucket_object("2", "1700000000.5", "h2"))).outcome,
+              fenced_outcome::superseded);
+}
+
 TEST(fenced_write, a_kong_upload_without_lifeboat_metadata_is_replaced) {
     auto w = writer();
     (void)w.start();
