@@ -354,6 +354,9 @@ std::string render_effective(const loaded_config& config) {
         {"cluster_fallback_config_trusted_keys", join(s.cluster_fallback_config_trusted_keys)},
         {"cluster_fallback_config_max_age", std::to_string(s.cluster_fallback_config_max_age.count())},
         {"cluster_fallback_config_export_empty", s.cluster_fallback_config_export_empty ? "on" : "off"},
+        {"cluster_fallback_config_import_versions", to_string(s.cluster_fallback_config_import_versions)},
+        {"cluster_fallback_config_export_versions", join(s.cluster_fallback_config_export_versions)},
+        {"cluster_fallback_config_watch_interval", ms(s.cluster_fallback_config_watch_interval)},
         {"log_level", s.log_level},
         {"log_format", s.log_format},
     };

@@ -114,6 +114,9 @@ TEST(config, every_key_accepts_a_good_value_and_refuses_a_bad_one) {
         {"cluster_fallback_config_trusted_keys", (key_dir / "signing.pub.pem").string(), ","},
         {"cluster_fallback_config_max_age", "3600", "soon"},
         {"cluster_fallback_config_export_empty", "on", "maybe"},
+        {"cluster_fallback_config_import_versions", "patch", "major"},
+        {"cluster_fallback_config_export_versions", "3.9.0.1,3.10.0.0", "3.9.x"},
+        {"cluster_fallback_config_watch_interval", "30", "often"},
         {"log_level", "debug", "loud"},
         {"log_format", "json", "xml"},
     };
