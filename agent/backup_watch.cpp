@@ -27,8 +27,8 @@ void record_backup_head(backup_status& status, const std::string& key,
     if (head) {
         status.state = "present";
         status.last_error.clear();
-        status.written_at = head->last_modified != wall_time{} ? std::optional<wall_time>(head->last_modified)
-                                                                : std::nullopt;
+        status.written_at =
+            head->last_modified != wall_time{} ? std::optional<wall_time>(head->last_modified) : std::nullopt;
         const auto find = [&](const char* name) {
             auto it = head->metadata.find(name);
             return it == head->metadata.end() ? std::string() : it->second;

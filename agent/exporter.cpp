@@ -81,7 +81,8 @@ asio::awaitable<void> exporter::resign_if_due() {
         auto extra = m;
         extra.node_version = version;
         if (auto e = co_await signer_->write(store_, key, extra, wall_clock::now(), s3_fields_); !e)
-            log::warn("re-signing an extra export version failed", "key", key, "error", e.error().to_string());
+            log::warn("re-signing an extra export version failed", "key", key, "error",
+                      e.error().to_string());
     }
     signed_ = m;
     resign_.signed_now(std::chrono::steady_clock::now());
@@ -97,10 +98,9 @@ void exporter::also_export(std::vector<std::pair<std::string, std::string>> keys
         status_.extra_versions.push_back(version);
 }
 
-asio::awaitable<std::string>
-exporter::export_extra_versions(const protocol::snapshot_ptr& snap, const std::shared_ptr<const std::string>& bytes,
-                                const backends::put_options& opts,
-                                const std::optional<backends::backup_manifest>& manifest) {
+asio::awaitable<std::string> exporter::export_extra_versions(
+    const protocol::snapshot_ptr& snap, const std::shared_ptr<const std::string>& bytes,
+    const backends::put_options& opts, const std::optional<backends::backup_manifest>& manifest) {
     for (const auto& [key, version] : extra_) {
         if (manifest) {
             // Its own signature: a manifest names the version folder it belongs to.
@@ -210,11 +210,13 @@ asio::awaitable<void> exporter::run() {
         election::config_version version{.cp_timestamp = snap->cp_timestamp, .hash = snap->hash};
         const auto extra_opts = extra_.empty() ? backends::put_options{} : opts;
         auto r = co_await elector_.fenced_put(key_, std::move(body), std::move(opts), std::move(version));
-        if ((r.outcome == election::fenced_outcome::uploaded || r.outcome == election::fenced_outcome::unchanged) &&
+        if ((r.outcome == election::fenced_outcome::uploaded ||
+             r.outcome == election::fenced_outcome::unchanged) &&
             !extra_.empty()) {
             // The main key holds it; the extra versions too, or the whole export is retried (the
             // main key then finds itself unchanged).
-            if (auto failed = co_await export_extra_versions(snap, bytes, extra_opts, manifest); !failed.empty()) {
+            if (auto failed = co_await export_extra_versions(snap, bytes, extra_opts, manifest);
+                !failed.empty()) {
                 r.outcome = election::fenced_outcome::error;
                 r.error.reset();
                 r.detail = "extra version " + failed;

@@ -56,10 +56,10 @@ private:
     // An empty config that must not replace the bucket's backup: true when it is skipped.
     boost::asio::awaitable<bool> skip_empty(const protocol::snapshot_ptr& snap);
     // The extra version keys, after the main key was written: an error line, empty on success.
-    boost::asio::awaitable<std::string> export_extra_versions(const protocol::snapshot_ptr& snap,
-                                                              const std::shared_ptr<const std::string>& bytes,
-                                                              const backends::put_options& opts,
-                                                              const std::optional<backends::backup_manifest>& manifest);
+    boost::asio::awaitable<std::string>
+    export_extra_versions(const protocol::snapshot_ptr& snap, const std::shared_ptr<const std::string>& bytes,
+                          const backends::put_options& opts,
+                          const std::optional<backends::backup_manifest>& manifest);
     // Writes a fresh signature for what this node signed last, when due.
     boost::asio::awaitable<void> resign_if_due();
 

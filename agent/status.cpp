@@ -440,7 +440,8 @@ std::string to_prometheus(const agent_status& s) {
             metric("backup_last_modified_timestamp_seconds", "gauge",
                    "When the backup in the bucket was written (its Last-Modified, as last read).",
                    to_epoch_seconds(*s.backup.written_at));
-            metric("backup_age_seconds", "gauge", "How old the backup in the bucket is (from its Last-Modified).",
+            metric("backup_age_seconds", "gauge",
+                   "How old the backup in the bucket is (from its Last-Modified).",
                    seconds_since(*s.backup.written_at));
         }
         if (auto current = backup_holds_current(s))

@@ -86,9 +86,9 @@ struct import_status {
     std::string signed_by;                         // the key id of the imported backup's signer
     std::optional<wall_time> signed_at;
     std::optional<wall_time> backup_written_at; // the imported object's Last-Modified
-    std::string versions = "exact"; // cluster_fallback_config_import_versions
-    std::string version;            // the version folder the imported backup came from
-    std::string key;                // its key in the bucket
+    std::string versions = "exact";             // cluster_fallback_config_import_versions
+    std::string version;                        // the version folder the imported backup came from
+    std::string key;                            // its key in the bucket
 };
 
 // The local declarative_config file, the last resort (last_resort.hpp).
@@ -162,7 +162,7 @@ struct export_status {
 struct backup_status {
     bool enabled = false; // cluster_fallback_config_watch_interval > 0 and storage configured
     std::string key;
-    std::string state = "unknown"; // unknown | present | absent | error
+    std::string state = "unknown";       // unknown | present | absent | error
     std::optional<wall_time> written_at; // its Last-Modified
     std::string hash;                    // lifeboat-config-hash metadata (empty: not a lifeboat upload)
     std::string uploader;                // the writing node's id (Kong's `uploader` metadata)

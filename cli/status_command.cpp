@@ -123,15 +123,16 @@ void print_summary(const json::object& s) {
                           .c_str()
                     : "off");
     if (const auto& bk = sub(s, "backup"); num(bk, "enabled") == "yes")
-        std::printf("backup         %s %s%s%s (read %s)%s\n", str(bk, "key").c_str(), str(bk, "state").c_str(),
-                    str(bk, "written_at", "").empty()
-                        ? ""
-                        : fmt::format(", written {} ({} s ago)", str(bk, "written_at"), num(bk, "age_s")).c_str(),
-                    num(bk, "holds_current") == "yes"  ? ", holds this node's config"
-                    : num(bk, "holds_current") == "no" ? ", NOT this node's config"
-                                                       : "",
-                    str(bk, "checked_at", "never").c_str(),
-                    str(bk, "last_error", "").empty() ? "" : (": " + str(bk, "last_error")).c_str());
+        std::printf(
+            "backup         %s %s%s%s (read %s)%s\n", str(bk, "key").c_str(), str(bk, "state").c_str(),
+            str(bk, "written_at", "").empty()
+                ? ""
+                : fmt::format(", written {} ({} s ago)", str(bk, "written_at"), num(bk, "age_s")).c_str(),
+            num(bk, "holds_current") == "yes"  ? ", holds this node's config"
+            : num(bk, "holds_current") == "no" ? ", NOT this node's config"
+                                               : "",
+            str(bk, "checked_at", "never").c_str(),
+            str(bk, "last_error", "").empty() ? "" : (": " + str(bk, "last_error")).c_str());
     if (const auto& local = sub(s, "declarative_config"); num(local, "enabled") == "yes")
         std::printf("local file     %s %s%s\n", str(local, "path").c_str(), str(local, "state").c_str(),
                     str(local, "last_error", "").empty() ? "" : (": " + str(local, "last_error")).c_str());

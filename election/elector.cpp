@@ -175,8 +175,8 @@ election_status elector::status() const {
 }
 
 asio::awaitable<fenced_put_result> elector::fenced_put(std::string key, backends::body_source body,
-                                                       backends::put_options options,
-                                                       config_version version, term_scope scope) {
+                                                       backends::put_options options, config_version version,
+                                                       term_scope scope) {
     const std::uint64_t term = fsm_.my_term();
     const bool conditional = fsm_.fencing() == fencing_state::enforced;
     fenced_write write(key, std::move(options), scope == term_scope::own_election ? term : 0,

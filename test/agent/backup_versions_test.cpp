@@ -76,7 +76,8 @@ TEST(backup_versions, minor_takes_the_newest_of_the_same_major_never_a_newer_min
 }
 
 TEST(backup_versions, an_empty_prefix_reads_top_level_folders) {
-    const std::vector<std::string> keys{"3.9.0.0/config.json", "3.9.0.0/election/x", "kong/3.9.0.3/config.json"};
+    const std::vector<std::string> keys{"3.9.0.0/config.json", "3.9.0.0/election/x",
+                                        "kong/3.9.0.3/config.json"};
     auto c = choose_backup("", "3.9.0.1", version_skew::patch, keys);
     ASSERT_TRUE(c);
     EXPECT_EQ(c->version, "3.9.0.0");

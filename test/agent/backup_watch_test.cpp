@@ -79,7 +79,8 @@ TEST(backup_watch, an_answer_gives_the_age_hash_and_holds_current) {
     st.backup.interval_s = 60;
     const auto written = wall_clock::now() - 120s;
     const std::string key = "kong/3.9.0.0/config.json";
-    record_backup_head(st.backup, key, object(written, "0123456789abcdef0123456789abcdef"), wall_clock::now());
+    record_backup_head(st.backup, key, object(written, "0123456789abcdef0123456789abcdef"),
+                       wall_clock::now());
     EXPECT_EQ(st.backup.state, "present");
     EXPECT_EQ(st.backup.uploader, "node-a");
     auto j = to_json(st).at("backup").as_object();
@@ -102,7 +103,8 @@ TEST(backup_watch, a_failed_read_keeps_the_last_figures_and_says_why) {
     const std::string key = "kong/3.9.0.0/config.json";
     const auto written = wall_clock::now() - 10s;
     record_backup_head(b, key, object(written, "h"), wall_clock::now());
-    record_backup_head(b, key, lifeboat::failure{failure_of(backends::store_errc::network)}, wall_clock::now());
+    record_backup_head(b, key, lifeboat::failure{failure_of(backends::store_errc::network)},
+                       wall_clock::now());
     EXPECT_EQ(b.state, "error");
     EXPECT_EQ(b.check_failures, 1u);
     EXPECT_EQ(b.checks, 2u);
@@ -110,7 +112,8 @@ TEST(backup_watch, a_failed_read_keeps_the_last_figures_and_says_why) {
     EXPECT_EQ(*b.written_at, written); // its age keeps growing from what was seen
     EXPECT_NE(b.last_error.find("boom"), std::string::npos);
     // Gone from the bucket: nothing of it is kept.
-    record_backup_head(b, key, lifeboat::failure{failure_of(backends::store_errc::not_found)}, wall_clock::now());
+    record_backup_head(b, key, lifeboat::failure{failure_of(backends::store_errc::not_found)},
+                       wall_clock::now());
     EXPECT_EQ(b.state, "absent");
     EXPECT_FALSE(b.written_at);
     EXPECT_TRUE(b.last_error.empty());

@@ -31,12 +31,10 @@ TEST(backup_watch, every_node_sees_the_backups_age_grow_reset_on_upload_and_fall
     std::filesystem::create_directories(bucket);
     const auto storage = "file://" + bucket.string();
     reference_cp cp(dir, certs, sample_config("watch-alpha"));
-    const std::map<std::string, std::string> common{{"cluster_cert", certs.cert.string()},
-                                                    {"cluster_cert_key", certs.key.string()},
-                                                    {"cluster_fallback_config_storage", storage},
-                                                    {"cluster_fallback_config_watch_interval", "0.3"},
-                                                    {"cluster_reconnect_delay_min", "0.5"},
-                                                    {"cluster_reconnect_delay_max", "1"}};
+    const std::map<std::string, std::string> common{
+        {"cluster_cert", certs.cert.string()},        {"cluster_cert_key", certs.key.string()},
+        {"cluster_fallback_config_storage", storage}, {"cluster_fallback_config_watch_interval", "0.3"},
+        {"cluster_reconnect_delay_min", "0.5"},       {"cluster_reconnect_delay_max", "1"}};
     auto with = [&](std::map<std::string, std::string> more) {
         more.insert(common.begin(), common.end());
         return more;
@@ -49,9 +47,9 @@ TEST(backup_watch, every_node_sees_the_backups_age_grow_reset_on_upload_and_fall
     ASSERT_TRUE(eventually([&] { return exporter.status_field("export", "current") == "true"; }, 30s))
         << exporter.log();
     // Follows the CP, exports nothing: the bucket is watched all the same.
-    agent_process follower(dir, "follower",
-                           with({{"cluster_control_plane", cp.address()},
-                                 {"cluster_fallback_config_import", "on"}}));
+    agent_process follower(
+        dir, "follower",
+        with({{"cluster_control_plane", cp.address()}, {"cluster_fallback_config_import", "on"}}));
     agent_process importer(dir, "importer",
                            with({{"cluster_control_plane", "127.0.0.1:" + std::to_string(free_port())},
                                  {"cluster_fallback_config_import", "on"}}));

@@ -76,7 +76,8 @@ void importers_across_versions(const fixture& f, const std::string& storage,
     agent_process exact(f.dir, "importer-exact", f.importer(storage, "3.9.0.1", "exact"), env);
     agent_process patch(f.dir, "importer-patch", f.importer(storage, "3.9.0.1", "patch"), env);
     agent_process minor(f.dir, "importer-minor", f.importer(storage, "3.10.2.0", "minor"), env);
-    agent_process patch_other_minor(f.dir, "importer-patch-3.10", f.importer(storage, "3.10.2.0", "patch"), env);
+    agent_process patch_other_minor(f.dir, "importer-patch-3.10", f.importer(storage, "3.10.2.0", "patch"),
+                                    env);
 
     ASSERT_TRUE(eventually([&] { return patch.status_field("import", "state") == "imported"; }, 30s))
         << patch.log();
@@ -139,7 +140,8 @@ TEST(version_skew, rgw_an_exporter_writes_the_backup_under_two_versions) {
         << exporter.log();
     EXPECT_EQ(exporter.status_field("export", "extra_versions"), "[\"3.9.0.1\"]");
     // The extra key carries no term of this election (3.9.0.1's own exporters hold theirs).
-    auto head = aws_s3api({"head-object", "--bucket", rgw().bucket, "--key", prefix + "/3.9.0.1/config.json"});
+    auto head =
+        aws_s3api({"head-object", "--bucket", rgw().bucket, "--key", prefix + "/3.9.0.1/config.json"});
     ASSERT_EQ(head.exit_code, 0) << head.err;
     EXPECT_EQ(parse(head.out).at("Metadata").at("lifeboat-term"), "0") << head.out;
 

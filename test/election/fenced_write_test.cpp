@@ -109,7 +109,8 @@ TEST(fenced_write, a_key_of_another_versions_folder_carries_and_compares_no_term
     // The CP timestamp still orders it: never a newer config replaced.
     auto older = writer(0, 1600000000);
     (void)older.start();
-    EXPECT_EQ(as_done(older.on_head(bucket_object("9", "1700000000.25"))).outcome, fenced_outcome::superseded);
+    EXPECT_EQ(as_done(older.on_head(bucket_object("9", "1700000000.25"))).outcome,
+              fenced_outcome::superseded);
 }
 
 TEST(fenced_write, never_replaces_a_newer_config) {
