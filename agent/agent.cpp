@@ -1,6 +1,7 @@
 #include "agent/agent.hpp"
 
 #include "agent/backup_crypto.hpp"
+#include "agent/backup_watch.hpp"
 #include "agent/declarative_fallback.hpp"
 #include "agent/exporter.hpp"
 #include "agent/importer.hpp"
@@ -104,6 +105,8 @@ agent::agent(asio::any_io_executor executor, settings config, std::string node_i
         importer_ =
             std::make_unique<importer>(executor_, *store_, config_key, config_.cluster_max_config_size,
                                        *pipeline_, status_.import, std::move(trust));
+        importer_->allow_versions(key_prefix, config_.node_version,
+                                  config_.cluster_fallback_config_import_versions);
     } else if (config_.cluster_fallback_config_import) {
         status_.import.state = "not_needed"; // a restarted node serves its cache; the bucket is not read
     }
@@ -125,16 +128,30 @@ agent::agent(asio::any_io_executor executor, settings config, std::string node_i
         elector_ = std::make_unique<election::elector>(*store_, eo);
         exporter_ = std::make_unique<exporter>(executor_, config_, config_key, node_id, *elector_,
                                                status_.exporter, *store_);
+        std::vector<std::pair<std::string, std::string>> extra;
+        for (const auto& version : config_.cluster_fallback_config_export_versions)
+            if (version != config_.node_version)
+                extra.emplace_back(backends::config_key(key_prefix, version), version);
+        exporter_->also_export(std::move(extra));
         elector_->on_step = [this] {
             refresh_election_status();
             exporter_->election_changed();
         };
+    }
+    if (store_ && config_.cluster_fallback_config_watch_interval.count() > 0) {
+        backup_watcher_ = std::make_unique<backup_watcher>(
+            executor_, *store_, config_key, config_.cluster_fallback_config_watch_interval, status_.backup);
+        if (exporter_)
+            exporter_->on_exported = [this] { backup_watcher_->poke(); };
     }
     pipeline_->on_applied = [this](const protocol::snapshot_ptr& s) {
         if (exporter_)
             exporter_->offer(s);
         if (importer_)
             importer_->config_arrived();
+        // An importer that took another version's backup (version skew) watches that one.
+        if (backup_watcher_ && s->source == protocol::config_source::fallback && !status_.import.key.empty())
+            backup_watcher_->watch(status_.import.key);
         if (last_resort_ && s->source != protocol::config_source::declarative_config)
             last_resort_->config_arrived();
         // A config from the backup or the local file is what this node runs now: its pings carry
@@ -195,6 +212,8 @@ void agent::start() {
         });
         supervisor_.spawn("exporter", [this] { return exporter_->run(); });
     }
+    if (backup_watcher_)
+        supervisor_.spawn("backup_watcher", [this] { return backup_watcher_->run(); });
     log::info("lifeboat agent started", "node_id", status_.node_id, "node_version", status_.node_version,
               "status", status_server_->local_address(), "control_plane",
               config_.cluster_control_plane.empty() ? "(none)" : config_.cluster_control_plane, "import",

@@ -33,6 +33,7 @@ namespace lifeboat::agent {
 class importer;
 class exporter;
 class declarative_fallback;
+class backup_watcher;
 
 class agent final : private protocol::dp_session_observer {
 public:
@@ -79,6 +80,7 @@ private:
     std::unique_ptr<declarative_fallback> last_resort_; // the local declarative_config file
     std::unique_ptr<election::elector> elector_;
     std::unique_ptr<exporter> exporter_;
+    std::unique_ptr<backup_watcher> backup_watcher_; // the backup's age as this node sees it
     protocol::snapshot_ptr cached_;
     advertisement advertised_;
     std::unique_ptr<http::client> gateway_client_;

@@ -30,6 +30,8 @@ public:
 
     bool enabled() const { return policy_.enabled(); }
     const trust_policy& policy() const { return policy_; }
+    // The version folder the next backup is read from (version skew): its manifest must name it.
+    void set_node_version(std::string version) { policy_.node_version = std::move(version); }
 
     // `inner` wrapped: every byte is hashed and counted on its way. With verification on, a
     // piece the inner sink refuses (invalid JSON) does not stop the read: the rest is still

@@ -357,6 +357,9 @@ std::string render_effective(const loaded_config& config) {
         {"cluster_fallback_config_encryption_recipients", s.cluster_fallback_config_encryption_recipients},
         {"cluster_fallback_config_decryption_identity",
          s.cluster_fallback_config_decryption_identity.string()},
+        {"cluster_fallback_config_import_versions", to_string(s.cluster_fallback_config_import_versions)},
+        {"cluster_fallback_config_export_versions", join(s.cluster_fallback_config_export_versions)},
+        {"cluster_fallback_config_watch_interval", ms(s.cluster_fallback_config_watch_interval)},
         {"log_level", s.log_level},
         {"log_format", s.log_format},
     };

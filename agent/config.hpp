@@ -3,6 +3,7 @@
 // `--set key=value`. docs/configuration.md lists every key; config_keys.cpp is the source of truth.
 #pragma once
 
+#include "agent/backup_versions.hpp"
 #include "backends/store_environment.hpp"
 #include "base/result.hpp"
 
@@ -70,6 +71,11 @@ struct settings {
     bool cluster_fallback_config_export_empty = false;
     std::string cluster_fallback_config_encryption_recipients; // age1..., comma-separated; empty: plain
     std::filesystem::path cluster_fallback_config_decryption_identity; // secret; an age identity file
+    // Version skew on import (agent/backup_versions.hpp) and the extra version folders an exporter
+    // also writes (a rolling upgrade); how often every node HEADs the backup for its age.
+    version_skew cluster_fallback_config_import_versions = version_skew::exact;
+    std::vector<std::string> cluster_fallback_config_export_versions;
+    std::chrono::milliseconds cluster_fallback_config_watch_interval{60'000}; // 0: never
     std::string log_level = "info";
     std::string log_format = "logfmt";
 

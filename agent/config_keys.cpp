@@ -403,6 +403,37 @@ const std::array keys{
                  s.cluster_fallback_config_decryption_identity = std::string(v);
                  return ok;
              }},
+    key_spec{"cluster_fallback_config_import_versions", "exact", key_kind::choice, false, false,
+             "Importers with no backup under their own node_version: exact: wait for one (Kong's "
+             "behaviour). patch: take the newest backup of the same major.minor (listing the prefix). "
+             "minor: the newest of the same major at or below this node's minor. /status and the log "
+             "name the version taken.",
+             [](settings& s, std::string_view v) -> opt_error {
+                 auto skew = parse_version_skew(v);
+                 if (!skew)
+                     return "exact, patch or minor";
+                 s.cluster_fallback_config_import_versions = *skew;
+                 return ok;
+             }},
+    key_spec{"cluster_fallback_config_export_versions", "", key_kind::list, false, false,
+             "Exporters: more node versions (comma-separated, e.g. 3.9.0.1) under which each backup is also "
+             "written, fenced like the main key: new nodes of a rolling upgrade find one under their own "
+             "version.",
+             [](settings& s, std::string_view v) -> opt_error {
+                 auto versions = parse_list(v);
+                 for (const auto& version : versions)
+                     if (!is_gateway_version(version))
+                         return "gateway versions such as 3.9.0.1, comma-separated";
+                 s.cluster_fallback_config_export_versions = std::move(versions);
+                 return ok;
+             }},
+    key_spec{"cluster_fallback_config_watch_interval", "60", key_kind::duration, false, false,
+             "How often every importer and exporter reads the backup's metadata (one HEAD) to report its "
+             "age and whether it holds the CP's current config (/status backup, lifeboat_backup_*). "
+             "0: never.",
+             [](settings& s, std::string_view v) {
+                 return set_duration(s.cluster_fallback_config_watch_interval, v);
+             }},
     key_spec{"log_level", "info", key_kind::choice, false, false, "debug, info, warn or error.",
              [](settings& s, std::string_view v) -> opt_error {
                  if (v != "debug" && v != "info" && v != "warn" && v != "error")

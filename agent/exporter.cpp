@@ -82,11 +82,65 @@ asio::awaitable<void> exporter::resign_if_due() {
         resign_.signed_now(std::chrono::steady_clock::now() - resign_.interval() / 2);
         co_return;
     }
+    for (const auto& [key, version] : extra_) {
+        auto extra = m;
+        extra.node_version = version;
+        if (auto e = co_await signer_->write(store_, key, extra, wall_clock::now(), s3_fields_); !e)
+            log::warn("re-signing an extra export version failed", "key", key, "error",
+                      e.error().to_string());
+    }
     signed_ = m;
     resign_.signed_now(std::chrono::steady_clock::now());
     ++status_.resigns;
     status_.signed_at = wall_clock::now();
     log::debug("backup re-signed", "sha256", m.object_sha256, "key_id", m.key_id);
+}
+
+void exporter::also_export(std::vector<std::pair<std::string, std::string>> keys_and_versions) {
+    extra_ = std::move(keys_and_versions);
+    status_.extra_versions.clear();
+    for (const auto& [key, version] : extra_)
+        status_.extra_versions.push_back(version);
+}
+
+asio::awaitable<std::string> exporter::export_extra_versions(
+    const protocol::snapshot_ptr& snap, const std::shared_ptr<const std::string>& bytes,
+    const std::optional<std::filesystem::path>& sealed_path, const backends::put_options& opts,
+    const std::optional<backends::backup_manifest>& manifest) {
+    for (const auto& [key, version] : extra_) {
+        if (manifest) {
+            // Its own signature: a manifest names the version folder it belongs to.
+            auto m = *manifest;
+            m.node_version = version;
+            auto signed_put = co_await signer_->write(store_, key, m, wall_clock::now(), s3_fields_);
+            if (!signed_put)
+                co_return key + ": signature: " + signed_put.error().to_string();
+        }
+        auto o = opts;
+        election::config_version v{
+            .cp_timestamp = snap->cp_timestamp, .hash = snap->hash, .replace_identical = sealed_path.has_value()};
+        // Named locals, not temporaries in the co_await: GCC 12 destroys those twice.
+        auto body = sealed_path ? backends::body_source::from_file(*sealed_path)
+                                : backends::body_source::from_shared(bytes);
+        auto r = co_await elector_.fenced_put(key, std::move(body), std::move(o), std::move(v),
+                                              election::term_scope::other_version);
+        using election::fenced_outcome;
+        switch (r.outcome) {
+        case fenced_outcome::uploaded:
+        case fenced_outcome::unchanged:
+            break;
+        case fenced_outcome::superseded:
+            // That version's own exporters wrote a newer config there: theirs stays.
+            log::info("extra export version skipped: the bucket holds a newer config there", "key", key,
+                      "detail", r.detail);
+            break;
+        case fenced_outcome::not_leader:
+            co_return key + ": " + r.detail;
+        case fenced_outcome::error:
+            co_return r.error ? r.error->to_string() : key + ": " + r.detail;
+        }
+    }
+    co_return std::string();
 }
 
 void exporter::offer(const protocol::snapshot_ptr& snapshot) {
@@ -184,7 +238,23 @@ asio::awaitable<void> exporter::run() {
         // twice (a double free).
         election::config_version version{
             .cp_timestamp = snap->cp_timestamp, .hash = snap->hash, .replace_identical = sealed.has_value()};
+        const auto extra_opts = extra_.empty() ? backends::put_options{} : opts;
         auto r = co_await elector_.fenced_put(key_, std::move(body), std::move(opts), std::move(version));
+        if ((r.outcome == election::fenced_outcome::uploaded ||
+             r.outcome == election::fenced_outcome::unchanged) &&
+            !extra_.empty()) {
+            // The main key holds it; the extra versions too, or the whole export is retried (the
+            // main key then finds itself unchanged). Encrypted: the same age file goes there.
+            std::optional<std::filesystem::path> sealed_path;
+            if (sealed)
+                sealed_path = sealed->path;
+            if (auto failed = co_await export_extra_versions(snap, bytes, sealed_path, extra_opts, manifest);
+                !failed.empty()) {
+                r.outcome = election::fenced_outcome::error;
+                r.error.reset();
+                r.detail = "extra version " + failed;
+            }
+        }
         if (sealed)
             encryption_->discard();
         const auto ms =
@@ -194,9 +264,11 @@ asio::awaitable<void> exporter::run() {
         switch (r.outcome) {
         case fenced_outcome::uploaded:
         case fenced_outcome::unchanged:
-            if (r.outcome == fenced_outcome::uploaded)
+            if (r.outcome == fenced_outcome::uploaded) {
                 ++status_.uploads;
-            else
+                if (on_exported)
+                    on_exported();
+            } else
                 ++status_.skipped;
             status_.last_hash = snap->hash;
             status_.last_at = wall_clock::now();

@@ -20,6 +20,8 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <functional>
+
 namespace lifeboat::agent {
 
 class exporter {
@@ -38,19 +40,32 @@ public:
         s3_fields_ = s.cluster_fallback_export_s3_config;
     }
 
+    // cluster_fallback_config_export_versions: each backup is also written to these keys
+    // (<prefix>/<version>/config.json, with the version), fenced like the main key.
+    void also_export(std::vector<std::pair<std::string, std::string>> keys_and_versions);
+
     void offer(const protocol::snapshot_ptr& snapshot);
     // The CP session went up or down: the backup is re-signed for freshness only while it is up.
     void control_plane_changed(bool up);
 
     boost::asio::awaitable<void> run();
 
+    // Called after each upload that wrote the backup (the backup watcher reads it back).
+    std::function<void()> on_exported;
+
 private:
     // An empty config that must not replace the bucket's backup: true when it is skipped.
     boost::asio::awaitable<bool> skip_empty(const protocol::snapshot_ptr& snap);
+    // The extra version keys, after the main key was written: an error line, empty on success.
+    boost::asio::awaitable<std::string>
+    export_extra_versions(const protocol::snapshot_ptr& snap, const std::shared_ptr<const std::string>& bytes,
+                          const std::optional<std::filesystem::path>& sealed_path, const backends::put_options& opts,
+                          const std::optional<backends::backup_manifest>& manifest);
     // Writes a fresh signature for what this node signed last, when due.
     boost::asio::awaitable<void> resign_if_due();
 
     std::string key_;
+    std::vector<std::pair<std::string, std::string>> extra_; // key, version
     std::string node_id_;
     std::chrono::milliseconds delay_;
     std::map<std::string, std::string> s3_fields_;

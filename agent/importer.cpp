@@ -1,6 +1,7 @@
 #include "agent/importer.hpp"
 
 #include "agent/backup_crypto.hpp"
+#include "backends/layout.hpp"
 #include "base/log.hpp"
 #include "election/fenced_write.hpp"
 #include "protocol/envelope.hpp"
@@ -44,6 +45,75 @@ importer::importer(asio::any_io_executor executor, backends::object_store& store
             status_.refusals[to_string(static_cast<refusal_reason>(r))] = 0;
 }
 
+void importer::allow_versions(std::string prefix, std::string own_version, version_skew skew) {
+    prefix_ = std::move(prefix);
+    own_version_ = std::move(own_version);
+    skew_ = skew;
+    status_.versions = to_string(skew);
+}
+
+namespace {
+
+std::vector<std::string> keys_of(const std::vector<backends::object_info>& listed) {
+    std::vector<std::string> keys;
+    keys.reserve(listed.size());
+    for (const auto& o : listed)
+        keys.push_back(o.key);
+    return keys;
+}
+
+std::string join_versions(const std::vector<std::string>& versions) {
+    std::string out;
+    for (const auto& v : versions)
+        out += (out.empty() ? "" : ", ") + v;
+    return out;
+}
+
+} // namespace
+
+asio::awaitable<importer::attempt_target> importer::pick_target() {
+    attempt_target own;
+    own.key = key_;
+    own.version = own_version_;
+    if (skew_ == version_skew::exact)
+        co_return own;
+    // A named local, not a temporary in the co_await: GCC 12 destroys those twice.
+    std::string folder = prefix_.empty() ? std::string() : backends::join_key(prefix_, "");
+    auto listed = co_await store_.list(std::move(folder));
+    if (!listed) {
+        // A store that refuses listing (no s3:ListBucket) still serves the own version's backup.
+        if (!list_warned_)
+            log::warn("cannot list the backups for version skew; reading this node's own version only",
+                      "error", listed.error().to_string(), "cluster_fallback_config_import_versions",
+                      to_string(skew_));
+        list_warned_ = true;
+        co_return own;
+    }
+    const auto keys = keys_of(*listed);
+    if (auto choice = choose_backup(prefix_, own_version_, skew_, keys)) {
+        own.key = std::move(choice->key);
+        own.version = std::move(choice->version);
+    }
+    co_return own;
+}
+
+asio::awaitable<std::string> importer::explain_missing(const std::string& key) {
+    // A named local, not a temporary in the co_await: GCC 12 destroys those twice.
+    std::string folder = prefix_.empty() ? std::string() : backends::join_key(prefix_, "");
+    auto listed = co_await store_.list(std::move(folder));
+    const auto found = listed ? backup_versions_in(prefix_, keys_of(*listed)) : std::vector<std::string>{};
+    if (skew_ == version_skew::exact) {
+        if (found.empty())
+            co_return "no backup at " + key + " (has an exporter with this node_version run yet?)";
+        co_return "no backup at " + key + ": cluster_fallback_config_import_versions = exact takes only " +
+            own_version_ + "; the bucket has backups for " + join_versions(found) +
+            " (patch or minor would take a compatible one)";
+    }
+    co_return "no backup for node_version " + own_version_ + " or a version " + to_string(skew_) +
+        " skew allows (cluster_fallback_config_import_versions = " + to_string(skew_) + ")" +
+        (found.empty() ? std::string("; the bucket has none") : "; the bucket has " + join_versions(found));
+}
+
 void importer::control_plane_unreachable() {
     if (!go_) {
         go_ = true;
@@ -62,11 +132,16 @@ asio::awaitable<void> importer::run() {
     unsigned attempt = 0;
     while (!pipeline_.has_config_beyond_local_file()) {
         status_.state = "fetching";
+        const auto target = co_await pick_target();
+        const auto& key = target.key; // this attempt's: the own version's, or a compatible one's
+        // A signed manifest names the version folder it was written for.
+        if (!target.version.empty())
+            verifier_.set_node_version(target.version);
         ++status_.attempts;
         status_.last_at = wall_clock::now();
         if (attempt == 0)
             log::info("control plane not reachable and no config: fetching the fallback config", "storage",
-                      store_.describe(), "key", key_);
+                      store_.describe(), "key", key);
         // The object streams into the pipeline: validated, and written to the cache's and the
         // gateway's temporary files, while it downloads. Nothing is visible before it is complete
         // and valid; an invalid backup is refused at its first bad byte.
@@ -80,14 +155,14 @@ asio::awaitable<void> importer::run() {
         // Hashed on the way only when verifying (SHA-256 costs a share of the download).
         if (verifier_.enabled())
             sink = verifier_.wrap(std::move(sink));
-        auto got = co_await store_.get_streamed(key_, max_config_size_, std::move(sink));
+        auto got = co_await store_.get_streamed(key, max_config_size_, std::move(sink));
         // With trusted keys, the signature is checked before anything else is decided: before
         // finish() and before apply_incoming() commits the staged cache and gateway files.
         std::optional<refusal> refused;
         std::string verify_error;
         std::string signed_config_hash;
         if (got && verifier_.enabled() && !pipeline_.has_config_beyond_local_file()) {
-            auto verdict = co_await verifier_.check(store_, key_, *got);
+            auto verdict = co_await verifier_.check(store_, key, *got);
             if (verdict.refused)
                 refused = std::move(verdict.refused);
             else if (!verdict.error.empty())
@@ -106,14 +181,14 @@ asio::awaitable<void> importer::run() {
             break; // the CP answered meanwhile: its config wins
         std::string error;
         const auto invalid = [&](const std::string& why) {
-            return "the backup at " + key_ + " is invalid: " + why;
+            return "the backup at " + key + " is invalid: " + why;
         };
         if (refused) {
             const auto reason = to_string(refused->reason);
-            error = "the backup at " + key_ + " is refused (" + reason + "): " + refused->detail;
+            error = "the backup at " + key + " is refused (" + reason + "): " + refused->detail;
             status_.last_refusal = import_refusal{reason, refused->detail, wall_clock::now()};
             ++status_.refusals[reason];
-            log::error("fallback backup refused", "reason", reason, "key", key_, "detail", refused->detail);
+            log::error("fallback backup refused", "reason", reason, "key", key, "detail", refused->detail);
         } else if (!verify_error.empty()) {
             error = verify_error;
         } else if (got && verifier_.inner_error()) {
@@ -124,7 +199,7 @@ asio::awaitable<void> importer::run() {
             if (!incoming->invalid_reason().empty())
                 error = invalid(incoming->invalid_reason());
             else if (got.error().code == backends::store_errc::not_found)
-                error = "no backup at " + key_ + " (has an exporter with this node_version run yet?)";
+                error = co_await explain_missing(key);
             else
                 error = got.error().to_string();
         } else if (auto finished = incoming->finish(); !finished) {
@@ -154,12 +229,15 @@ asio::awaitable<void> importer::run() {
                 status_.last_error.clear();
                 if (got->last_modified != wall_clock::time_point{})
                     status_.backup_written_at = got->last_modified;
+                status_.version = target.version;
+                status_.key = key;
                 log::info("fallback config applied", "hash", current->hash, "bytes", current->size(),
-                          "handed_to_gateway", delivered);
+                          "handed_to_gateway", delivered, "version", target.version, "key", key,
+                          "node_version", own_version_);
             }
             if (pipeline_.has_config_beyond_local_file())
                 break; // the node has a config: the backup's, or the CP's that came first
-            error = "the backup at " + key_ + " could not be applied (see the log)";
+            error = "the backup at " + key + " could not be applied (see the log)";
         }
         incoming.reset(); // its temporary files go now, not after the back-off
         status_.last_error = error;

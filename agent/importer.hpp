@@ -6,6 +6,7 @@
 #pragma once
 
 #include "agent/backup_verifier.hpp"
+#include "agent/backup_versions.hpp"
 #include "agent/config_pipeline.hpp"
 #include "agent/status.hpp"
 #include "agent/wakeup_timer.hpp"
@@ -24,6 +25,10 @@ public:
              std::size_t max_config_size, config_pipeline& pipeline, import_status& status,
              trust_policy trust = {});
 
+    // Version skew (cluster_fallback_config_import_versions): with patch or minor, an attempt lists
+    // `prefix` and takes this node's own version's backup or else the newest compatible one.
+    void allow_versions(std::string prefix, std::string own_version, version_skew skew);
+
     // The CP could not be reached (or none is configured): start fetching.
     void control_plane_unreachable();
     // Something else gave the node a config: stop.
@@ -33,7 +38,20 @@ public:
     boost::asio::awaitable<void> run();
 
 private:
+    struct attempt_target {
+        std::string key;
+        std::string version;
+    };
+    // Where this attempt reads: the own key, or the version choose_backup() picks from a listing.
+    boost::asio::awaitable<attempt_target> pick_target();
+    // Why nothing was found: what the prefix holds, and the setting that would take it.
+    boost::asio::awaitable<std::string> explain_missing(const std::string& key);
+
     backends::object_store& store_;
+    std::string prefix_;
+    std::string own_version_;
+    version_skew skew_ = version_skew::exact;
+    bool list_warned_ = false;
     std::string key_;
     std::size_t max_config_size_;
     config_pipeline& pipeline_;

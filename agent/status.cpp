@@ -32,6 +32,14 @@ boost::json::value refusal_or_null(const std::optional<import_refusal>& r) {
     return boost::json::object{{"reason", r->reason}, {"detail", r->detail}, {"at", format_iso8601(r->at)}};
 }
 
+// Whether the bucket's backup is the config this node runs: unknown (nullopt) until both hashes
+// are known (a Kong exporter's object carries none).
+std::optional<bool> backup_holds_current(const agent_status& s) {
+    if (s.backup.state != "present" || s.backup.hash.empty() || s.config.hash.empty())
+        return std::nullopt;
+    return s.backup.hash == s.config.hash;
+}
+
 double seconds_since(wall_time t) {
     return std::chrono::duration<double>(wall_clock::now() - t).count();
 }
@@ -218,6 +226,9 @@ boost::json::object to_json(const agent_status& s) {
              {"last_refusal", refusal_or_null(s.import.last_refusal)},
              {"signed_by", text_or_null(s.import.signed_by)},
              {"signed_at", time_or_null(s.import.signed_at)},
+             {"versions", s.import.versions},
+             {"version", text_or_null(s.import.version)},
+             {"key", text_or_null(s.import.key)},
          }},
         {"election",
          json::object{
@@ -265,6 +276,13 @@ boost::json::object to_json(const agent_status& s) {
              {"resigns", s.exporter.resigns},
              {"empty_skipped", s.exporter.empty_skipped},
              {"encryption_recipients", s.exporter.encryption_recipients},
+             {"extra_versions",
+              [&] {
+                  json::array versions;
+                  for (const auto& v : s.exporter.extra_versions)
+                      versions.emplace_back(v);
+                  return versions;
+              }()},
          }},
         {"declarative_config",
          json::object{
@@ -274,6 +292,25 @@ boost::json::object to_json(const agent_status& s) {
              {"due_at", time_or_null(s.declarative.due_at)},
              {"applied_at", time_or_null(s.declarative.applied_at)},
              {"last_error", text_or_null(s.declarative.last_error)},
+         }},
+        {"backup",
+         json::object{
+             {"enabled", s.backup.enabled},
+             {"key", text_or_null(s.backup.key)},
+             {"state", s.backup.state},
+             {"written_at", time_or_null(s.backup.written_at)},
+             {"age_s", s.backup.written_at ? json::value(seconds_since(*s.backup.written_at))
+                                           : json::value(nullptr)},
+             {"hash", text_or_null(s.backup.hash)},
+             {"holds_current", backup_holds_current(s) ? json::value(*backup_holds_current(s))
+                                                       : json::value(nullptr)},
+             {"uploader", text_or_null(s.backup.uploader)},
+             {"size_bytes", s.backup.size_bytes},
+             {"checked_at", time_or_null(s.backup.checked_at)},
+             {"checks", s.backup.checks},
+             {"check_failures", s.backup.check_failures},
+             {"interval_s", s.backup.interval_s},
+             {"last_error", text_or_null(s.backup.last_error)},
          }},
         {"task_restarts", s.task_restarts},
     };
@@ -389,6 +426,30 @@ std::string to_prometheus(const agent_status& s) {
             metric("export_last_success_timestamp_seconds", "gauge",
                    "When this node last exported successfully (or found the bucket already current).",
                    to_epoch_seconds(*s.exporter.last_at));
+    }
+    if (s.backup.enabled) {
+        // The backup as this node last read it (every importer and exporter, not only the leader).
+        metric("backup_present", "gauge", "1 when the last read of the backup found it in the bucket.",
+               s.backup.state == "present");
+        metric("backup_checks_total", "counter", "Reads of the backup's metadata (HEAD).",
+               static_cast<double>(s.backup.checks));
+        metric("backup_check_failures_total", "counter", "Reads of the backup's metadata that failed.",
+               static_cast<double>(s.backup.check_failures));
+        if (s.backup.checked_at)
+            metric("backup_checked_timestamp_seconds", "gauge", "When the backup's metadata was last read.",
+                   to_epoch_seconds(*s.backup.checked_at));
+        if (s.backup.written_at) {
+            metric("backup_last_modified_timestamp_seconds", "gauge",
+                   "When the backup in the bucket was written (its Last-Modified, as last read).",
+                   to_epoch_seconds(*s.backup.written_at));
+            metric("backup_age_seconds", "gauge",
+                   "How old the backup in the bucket is (from its Last-Modified).",
+                   seconds_since(*s.backup.written_at));
+        }
+        if (auto current = backup_holds_current(s))
+            metric("backup_holds_current_config", "gauge",
+                   "1 when the backup in the bucket is the config this node runs (config hashes compared).",
+                   *current);
     }
     if (s.declarative.enabled)
         metric("declarative_config_applied", "gauge",

@@ -86,6 +86,9 @@ struct import_status {
     std::string signed_by;                         // the key id of the imported backup's signer
     std::optional<wall_time> signed_at;
     std::optional<wall_time> backup_written_at; // the imported object's Last-Modified
+    std::string versions = "exact";             // cluster_fallback_config_import_versions
+    std::string version;                        // the version folder the imported backup came from
+    std::string key;                            // its key in the bucket
 };
 
 // The local declarative_config file, the last resort (last_resort.hpp).
@@ -153,6 +156,24 @@ struct export_status {
     std::uint64_t empty_skipped = 0; // empty configs not exported over a non-empty backup
     // cluster_fallback_config_encryption_recipients: how many (0: uploads are not encrypted).
     std::uint64_t encryption_recipients = 0;
+    std::vector<std::string> extra_versions; // cluster_fallback_config_export_versions
+};
+
+// The backup object as this node last read it (agent/backup_watch.hpp): every importer and
+// exporter, not only the leader that wrote it.
+struct backup_status {
+    bool enabled = false; // cluster_fallback_config_watch_interval > 0 and storage configured
+    std::string key;
+    std::string state = "unknown";       // unknown | present | absent | error
+    std::optional<wall_time> written_at; // its Last-Modified
+    std::string hash;                    // lifeboat-config-hash metadata (empty: not a lifeboat upload)
+    std::string uploader;                // the writing node's id (Kong's `uploader` metadata)
+    std::uint64_t size_bytes = 0;
+    std::optional<wall_time> checked_at;
+    std::uint64_t checks = 0;
+    std::uint64_t check_failures = 0;
+    double interval_s = 0;
+    std::string last_error;
 };
 
 // The status endpoint's own load: a flood of clients is shed, never allowed to grow the agent.
@@ -176,6 +197,7 @@ struct agent_status {
     election_status election;
     export_status exporter;
     declarative_status declarative;
+    backup_status backup;
     std::uint64_t task_restarts = 0;
     status_endpoint_status endpoint;
 

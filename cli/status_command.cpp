@@ -109,6 +109,9 @@ void print_summary(const json::object& s) {
                                                     str(imp, "backup_written_at"), num(imp, "backup_age_s")))
                           .c_str()
                     : "off");
+    if (!str(imp, "version", "").empty() && str(imp, "version") != str(s, "node_version"))
+        std::printf("               from version %s (cluster_fallback_config_import_versions = %s)\n",
+                    str(imp, "version").c_str(), str(imp, "versions").c_str());
     if (num(el, "enabled") == "yes")
         print_election(el);
     std::printf("export         %s\n",
@@ -119,6 +122,17 @@ void print_summary(const json::object& s) {
                                   num(ex, "current") == "yes" ? ", bucket holds the CP's config" : "")
                           .c_str()
                     : "off");
+    if (const auto& bk = sub(s, "backup"); num(bk, "enabled") == "yes")
+        std::printf(
+            "backup         %s %s%s%s (read %s)%s\n", str(bk, "key").c_str(), str(bk, "state").c_str(),
+            str(bk, "written_at", "").empty()
+                ? ""
+                : fmt::format(", written {} ({} s ago)", str(bk, "written_at"), num(bk, "age_s")).c_str(),
+            num(bk, "holds_current") == "yes"  ? ", holds this node's config"
+            : num(bk, "holds_current") == "no" ? ", NOT this node's config"
+                                               : "",
+            str(bk, "checked_at", "never").c_str(),
+            str(bk, "last_error", "").empty() ? "" : (": " + str(bk, "last_error")).c_str());
     if (const auto& local = sub(s, "declarative_config"); num(local, "enabled") == "yes")
         std::printf("local file     %s %s%s\n", str(local, "path").c_str(), str(local, "state").c_str(),
                     str(local, "last_error", "").empty() ? "" : (": " + str(local, "last_error")).c_str());

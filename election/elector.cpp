@@ -175,11 +175,12 @@ election_status elector::status() const {
 }
 
 asio::awaitable<fenced_put_result> elector::fenced_put(std::string key, backends::body_source body,
-                                                       backends::put_options options,
-                                                       config_version version) {
+                                                       backends::put_options options, config_version version,
+                                                       term_scope scope) {
     const std::uint64_t term = fsm_.my_term();
     const bool conditional = fsm_.fencing() == fencing_state::enforced;
-    fenced_write write(key, std::move(options), term, options_.node_id, std::move(version), conditional);
+    fenced_write write(key, std::move(options), scope == term_scope::own_election ? term : 0,
+                       options_.node_id, std::move(version), conditional);
 
     auto still_leading = [&] { return is_leader() && fsm_.my_term() == term; };
     fenced_action a = still_leading() ? write.start()

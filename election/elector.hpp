@@ -97,9 +97,11 @@ public:
 
     // Uploads `body` to `key` only while this node leads, carrying its term, and only over an
     // older config (see fenced_write.hpp). Safe to call at any time, also before run().
+    // `scope` other_version: a key in another version's folder (see term_scope).
     boost::asio::awaitable<fenced_put_result> fenced_put(std::string key, backends::body_source body,
                                                          backends::put_options options,
-                                                         config_version version);
+                                                         config_version version,
+                                                         term_scope scope = term_scope::own_election);
 
     election_status status() const;
     const std::string& registration_key() const { return fsm_.registration_key(); }

@@ -108,7 +108,7 @@ fenced_action fenced_write::on_head(const backends::store_result<backends::objec
 
     const auto& meta = r->metadata;
     bucket_term_ = parse_term_value(find(meta, metadata::term));
-    if (bucket_term_ > term_)
+    if (term_ != 0 && bucket_term_ > term_)
         return done(
             fenced_outcome::not_leader,
             fmt::format("the object carries term {}, higher than this node's {}", bucket_term_, term_));

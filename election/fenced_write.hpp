@@ -30,6 +30,13 @@ inline constexpr const char* config_hash = "lifeboat-config-hash";
 inline constexpr const char* uploader = "uploader"; // Kong's: the exporting node's id
 } // namespace metadata
 
+// Whose terms an upload is fenced by. A key in this node's own version folder carries its
+// election's term and yields to a higher one. A key in another version's folder (the extra
+// versions of cluster_fallback_config_export_versions) belongs to that version's election, whose
+// terms mean nothing here: the upload carries term 0 and compares no terms (the lead is still
+// checked before it, the write is still conditional and never replaces a newer CP timestamp).
+enum class term_scope { own_election, other_version };
+
 // Which config an upload holds, to order it against what the bucket has.
 struct config_version {
     double cp_timestamp = 0; // the CP's envelope timestamp (seconds); 0: unknown, never replaces a known one
@@ -76,6 +83,7 @@ using fenced_action = std::variant<fw::head, fw::put, fw::done>;
 class fenced_write {
 public:
     // `options` is the caller's (content type, metadata, S3 fields); its condition is replaced.
+    // `term` 0: term_scope::other_version (no term carried or compared).
     fenced_write(std::string key, backends::put_options options, std::uint64_t term, std::string node_id,
                  config_version version, bool conditional, unsigned max_attempts = 4);
 

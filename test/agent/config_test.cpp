@@ -120,6 +120,9 @@ TEST(config, every_key_accepts_a_good_value_and_refuses_a_bad_one) {
         {"cluster_fallback_config_encryption_recipients", identity.recipient().to_string(), "age1nope"},
         {"cluster_fallback_config_decryption_identity", (key_dir / "encryption.key").string(),
          (key_dir / "signing.pub.pem").string()},
+        {"cluster_fallback_config_import_versions", "patch", "major"},
+        {"cluster_fallback_config_export_versions", "3.9.0.1,3.10.0.0", "3.9.x"},
+        {"cluster_fallback_config_watch_interval", "30", "often"},
         {"log_level", "debug", "loud"},
         {"log_format", "json", "xml"},
     };

@@ -98,6 +98,21 @@ TEST(fenced_write, a_higher_term_in_the_bucket_means_this_node_no_longer_leads) 
     EXPECT_NE(r.detail.find("term 4"), std::string::npos) << r.detail;
 }
 
+TEST(fenced_write, a_key_of_another_versions_folder_carries_and_compares_no_term) {
+    // term 0 (term_scope::other_version): that folder's election wrote term 9; it is not ours to
+    // compare, and the object must not carry a term that would depose that election's leader.
+    auto w = writer(0, 1700000000.5);
+    (void)w.start();
+    auto put = as_put(w.on_head(bucket_object("9", "1700000000.25", "h1", "etag-9")));
+    EXPECT_EQ(put.options.condition, write_condition::if_match);
+    EXPECT_EQ(put.options.metadata.at("lifeboat-term"), "0");
+    // The CP timestamp still orders it: never a newer config replaced.
+    auto older = writer(0, 1600000000);
+    (void)older.start();
+    EXPECT_EQ(as_done(older.on_head(bucket_object("9", "1700000000.25"))).outcome,
+              fenced_outcome::superseded);
+}
+
 TEST(fenced_write, never_replaces_a_newer_config) {
     auto w = writer(3, 1700000000.5);
     (void)w.start();

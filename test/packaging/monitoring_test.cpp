@@ -101,6 +101,10 @@ TEST(monitoring, promtool_accepts_live_metrics_and_rules_and_dashboard_use_only_
     EXPECT_TRUE(names.contains("lifeboat_export_current"));
     EXPECT_TRUE(names.contains("lifeboat_declarative_config_applied"));
     EXPECT_TRUE(names.contains("lifeboat_import_backup_timestamp_seconds"));
+    // The backup as every node reads it (its age from Last-Modified, whether it holds the node's config).
+    EXPECT_TRUE(names.contains("lifeboat_backup_age_seconds"));
+    EXPECT_TRUE(names.contains("lifeboat_backup_holds_current_config"));
+    EXPECT_TRUE(names.contains("lifeboat_backup_checked_timestamp_seconds"));
 
     const auto rules = metric_names_in(source_file("packaging/prometheus/lifeboat-alerts.yml"));
     const auto dashboard = metric_names_in(source_file("packaging/grafana/lifeboat-dashboard.json"));
