@@ -7,6 +7,8 @@ what=${1:-build}
 build_pkgs=(g++ cmake ninja-build ccache pkg-config openssl curl ca-certificates
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev zlib1g-dev
   libfmt-dev libcli11-dev libyaml-cpp-dev)
+# pugixml: the XML reader of the S3, STS and Azure answers (linked from its static archive).
+build_pkgs+=(libpugixml-dev)
 # The test peers: a real Ceph RGW for S3, awscli and rclone as independent S3 clients, libfaketime
 # for clock-skew tests, tinyproxy as the HTTP CONNECT proxy of the proxy test, GoogleTest,
 # prometheus for promtool (the alert rules and /metrics are checked with it), the `age` command

@@ -2,6 +2,7 @@
 
 #include "base/digest.hpp"
 #include "base/log.hpp"
+#include "base/percent_encoding.hpp"
 #include "protocol/envelope.hpp"
 #include "protocol/tls_util.hpp"
 
@@ -37,18 +38,6 @@ steady_time now() {
 }
 
 constexpr auto as_tuple_awaitable = asio::as_tuple(asio::use_awaitable);
-
-std::string percent_encode(std::string_view s) {
-    std::string out;
-    for (unsigned char c : s) {
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-            c == '.' || c == '_' || c == '~')
-            out.push_back(static_cast<char>(c));
-        else
-            out += fmt::format("%{:02X}", c);
-    }
-    return out;
-}
 
 struct host_port {
     std::string host; // without brackets

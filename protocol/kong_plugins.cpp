@@ -1,5 +1,7 @@
 #include "protocol/kong_plugins.hpp"
 
+#include "base/kong_version.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -142,31 +144,13 @@ std::span<const catalogued_plugin> kong_plugin_catalogue() {
     return catalogue;
 }
 
+// The one parser is base/kong_version; this header keeps its own struct until the callers that
+// include it move to lifeboat::kong_version.
 std::optional<kong_version> parse_kong_version(std::string_view v) {
-    kong_version out;
-    int parts[3] = {0, 0, 0};
-    std::size_t i = 0;
-    for (int p = 0; p < 3; ++p) {
-        const std::size_t start = i;
-        while (i < v.size() && v[i] >= '0' && v[i] <= '9') {
-            parts[p] = parts[p] * 10 + (v[i] - '0');
-            if (parts[p] > 100000)
-                return std::nullopt;
-            ++i;
-        }
-        if (i == start)
-            return std::nullopt;
-        if (p < 2) {
-            if (i >= v.size() || v[i] != '.')
-                return std::nullopt;
-            ++i;
-        }
-    }
-    out.major = parts[0];
-    out.minor = parts[1];
-    out.patch = parts[2];
-    out.three = fmt::format("{}.{}.{}", parts[0], parts[1], parts[2]);
-    return out;
+    auto parsed = lifeboat::parse_kong_version(v);
+    if (!parsed)
+        return std::nullopt;
+    return kong_version{parsed->major, parsed->minor, parsed->patch, std::move(parsed->three)};
 }
 
 std::vector<plugin_info> bundled_plugins(std::string_view node_version) {

@@ -2,6 +2,7 @@
 
 #include "base/digest.hpp"
 #include "base/gzip.hpp"
+#include "base/kong_version.hpp"
 #include "base/log.hpp"
 #include "base/time_format.hpp"
 #include "protocol/envelope.hpp"
@@ -38,31 +39,6 @@ namespace {
 
 constexpr auto as_tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 using steady = std::chrono::steady_clock;
-
-struct major_minor {
-    int major = 0, minor = 0;
-};
-// Kong's pattern ^(%d+)%.(%d+)%.%d+ (EE's four-part versions match too).
-std::optional<major_minor> extract_major_minor(std::string_view v) {
-    major_minor out;
-    int* parts[2] = {&out.major, &out.minor};
-    std::size_t i = 0;
-    for (int p = 0; p < 3; ++p) {
-        const std::size_t start = i;
-        long value = 0;
-        while (i < v.size() && v[i] >= '0' && v[i] <= '9' && value < 1000000)
-            value = value * 10 + (v[i++] - '0');
-        if (i == start)
-            return std::nullopt;
-        if (p < 2) {
-            *parts[p] = static_cast<int>(value);
-            if (i >= v.size() || v[i] != '.')
-                return std::nullopt;
-            ++i;
-        }
-    }
-    return out;
-}
 
 std::string shorten(std::string_view s) {
     std::string out;
@@ -137,7 +113,7 @@ struct reference_cp::impl {
     reference_cp_options opt;
     server_tls tls;
     tcp::acceptor acceptor{ex};
-    major_minor cp_version;
+    kong_version cp_version;
     std::vector<plugin_info> bundled; // the catalogue for this CP's version, and --plugin entries
 
     // The plugins a Kong CP serving this config would have loaded: its bundled set, the custom
@@ -467,7 +443,7 @@ struct reference_cp::impl {
             c.plugins = to_plugin_map(list);
         }
         // check_kong_version_compatibility
-        const auto dp = extract_major_minor(c.version);
+        const auto dp = parse_kong_version(c.version);
         if (!dp)
             return fmt::format(
                 "data plane version is incompatible with control plane version {} ({}.x.y are accepted)",
@@ -594,7 +570,7 @@ reference_cp::~reference_cp() = default;
 
 result<void, std::string> reference_cp::open() {
     auto& s = *impl_;
-    const auto v = extract_major_minor(s.opt.version);
+    const auto v = parse_kong_version(s.opt.version);
     if (!v)
         return failure(fmt::format("--version {} is not X.Y.Z or X.Y.Z.W", s.opt.version));
     s.cp_version = *v;

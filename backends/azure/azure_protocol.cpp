@@ -1,6 +1,6 @@
 #include "backends/azure/azure_protocol.hpp"
 
-#include "backends/s3/xml.hpp"
+#include "backends/http/xml.hpp"
 #include "base/digest.hpp"
 
 #include <fmt/format.h>
@@ -94,54 +94,16 @@ backends::store_error to_store_error(const http::response& res, std::string oper
     e.http_status = static_cast<int>(res.status);
     e.operation = std::move(operation);
     e.provider_code = std::string(res.header("x-ms-error-code"));
-    if (auto code = s3::xml::text(res.body, "Code"); code && !code->empty())
+    if (auto code = xml::find_text(res.body, "Code"); code && !code->empty())
         e.provider_code = *code;
-    if (auto message = s3::xml::text(res.body, "Message"))
+    if (auto message = xml::find_text(res.body, "Message"))
         e.message = first_line(*message);
     e.code = code_for(res.status, e.provider_code, e.message, kind);
     if (e.message.empty())
         e.message = explain(e.provider_code, res.status);
     else if (e.code == store_errc::bad_credentials)
         e.message += " (" + explain("AuthenticationFailed", res.status) + ")";
-    if (kind == write_kind::conditional && e.code == store_errc::conflict && res.status >= 500)
-        e.message =
-            fmt::format("outcome unknown: re-read ({})", e.message.empty() ? "server error" : e.message);
-    if (res.attempts > 1)
-        e.message += fmt::format(" ({} attempts)", res.attempts);
-    return e;
-}
-
-backends::store_error to_store_error(const http::error& err, std::string operation, write_kind kind) {
-    backends::store_error e;
-    e.operation = std::move(operation);
-    e.message = err.message;
-    switch (err.code) {
-    case http::errc::invalid_request:
-        e.code = store_errc::invalid_argument;
-        break;
-    case http::errc::timeout:
-        e.code = store_errc::timeout;
-        break;
-    case http::errc::too_large:
-        e.code = store_errc::too_large;
-        break;
-    case http::errc::local_io:
-        e.code = store_errc::local_io;
-        break;
-    case http::errc::cancelled:
-        e.code = store_errc::cancelled;
-        break;
-    case http::errc::tls:
-        e.code = store_errc::protocol;
-        break;
-    default:
-        e.code = store_errc::network;
-    }
-    if (kind == write_kind::conditional && err.maybe_sent &&
-        (e.code == store_errc::network || e.code == store_errc::timeout)) {
-        e.code = store_errc::conflict;
-        e.message = "outcome unknown: re-read (" + e.message + ")";
-    }
+    backends::finish_store_error(e, res, kind);
     return e;
 }
 
@@ -193,55 +155,41 @@ backends::object_info info_from_headers(const http::response& res, std::string k
 }
 
 result<list_page, std::string> parse_list_page(std::string_view doc) {
-    if (!s3::xml::element(doc, "EnumerationResults"))
+    auto parsed = xml::document::parse(doc);
+    if (!parsed)
+        return failure{fmt::format("the List Blobs answer is not an XML document: {}", parsed.error())};
+    const auto root = parsed->root();
+    if (root.local_name() != "EnumerationResults")
         return failure{std::string("the List Blobs answer has no <EnumerationResults>")};
     list_page page;
-    auto blobs = s3::xml::element(doc, "Blobs");
-    for (const auto blob : s3::xml::elements(blobs.value_or(""), "Blob")) {
+    const auto blobs = root.child("Blobs");
+    for (const auto& blob : blobs ? blobs->children("Blob") : std::vector<xml::element>{}) {
         backends::object_info info;
-        auto name = s3::xml::text(blob, "Name");
+        auto name = blob.child_text("Name");
         if (!name)
             return failure{std::string("a listed blob has no <Name>")};
         info.key = std::move(*name);
-        const auto props = s3::xml::element(blob, "Properties").value_or("");
-        if (auto v = s3::xml::text(props, "Content-Length"))
-            info.size = std::strtoull(v->c_str(), nullptr, 10);
-        if (auto v = s3::xml::text(props, "Etag")) {
-            info.etag = *v;
-            if (info.etag.size() >= 2 && info.etag.front() == '"' && info.etag.back() == '"')
-                info.etag = info.etag.substr(1, info.etag.size() - 2);
-        }
-        if (auto v = s3::xml::text(props, "Last-Modified"))
-            if (auto t = parse_http_date(*v))
-                info.last_modified = *t;
-        if (auto v = s3::xml::text(props, "Content-Type"))
-            info.content_type = *v;
-        // <Metadata><name>value</name>...</Metadata>: the element names are the metadata names.
-        std::string_view meta = s3::xml::element(blob, "Metadata").value_or("");
-        while (true) {
-            const auto open = meta.find('<');
-            if (open == std::string_view::npos || open + 1 >= meta.size() || meta[open + 1] == '/')
-                break;
-            const auto close = meta.find('>', open);
-            if (close == std::string_view::npos)
-                break;
-            auto tag = meta.substr(open + 1, close - open - 1);
-            if (!tag.empty() && tag.back() == '/') {
-                info.metadata[metadata_name_from_azure(tag.substr(0, tag.size() - 1))] = "";
-                meta.remove_prefix(close + 1);
-                continue;
+        if (const auto props = blob.child("Properties")) {
+            if (auto v = props->child_text("Content-Length"))
+                info.size = std::strtoull(v->c_str(), nullptr, 10);
+            if (auto v = props->child_text("Etag")) {
+                info.etag = *v;
+                if (info.etag.size() >= 2 && info.etag.front() == '"' && info.etag.back() == '"')
+                    info.etag = info.etag.substr(1, info.etag.size() - 2);
             }
-            const std::string end = "</" + std::string(tag) + ">";
-            const auto stop = meta.find(end, close);
-            if (stop == std::string_view::npos)
-                break;
-            info.metadata[metadata_name_from_azure(tag)] =
-                s3::xml::decode_entities(meta.substr(close + 1, stop - close - 1));
-            meta.remove_prefix(stop + end.size());
+            if (auto v = props->child_text("Last-Modified"))
+                if (auto t = parse_http_date(*v))
+                    info.last_modified = *t;
+            if (auto v = props->child_text("Content-Type"))
+                info.content_type = *v;
         }
+        // <Metadata><name>value</name>...</Metadata>: the element names are the metadata names.
+        if (const auto meta = blob.child("Metadata"))
+            for (const auto& m : meta->children())
+                info.metadata[metadata_name_from_azure(m.name())] = m.text();
         page.blobs.push_back(std::move(info));
     }
-    page.next_marker = s3::xml::text(doc, "NextMarker").value_or("");
+    page.next_marker = root.child_text("NextMarker").value_or("");
     return page;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "backends/http/client.hpp"
+#include "backends/http/store_errors.hpp"
 #include "backends/object_store.hpp"
 #include "base/result.hpp"
 
@@ -17,14 +18,14 @@ namespace lifeboat::azure {
 // Pinned: every request says which REST version it speaks (Azurite accepts up to its own).
 inline constexpr const char* api_version = "2021-08-06";
 
-enum class write_kind { plain, conditional };
+using backends::write_kind;
 
 // <Error><Code>BlobNotFound</Code><Message>...</Message></Error>, or for HEAD (no body) the
 // x-ms-error-code header. The message keeps its first line (Azure appends RequestId and Time).
 backends::store_error to_store_error(const http::response& res, std::string operation,
                                      write_kind kind = write_kind::plain);
-backends::store_error to_store_error(const http::error& err, std::string operation,
-                                     write_kind kind = write_kind::plain);
+// A transport failure (no complete answer): backends/http/store_errors.hpp.
+using backends::to_store_error;
 
 // Azure metadata names are C# identifiers: lifeboat's '-' travels as '_' and comes back as '-'.
 // A name that would not survive the round trip ('_', a leading digit, other characters) is refused.

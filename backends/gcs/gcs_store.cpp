@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include <functional>
+#include <limits>
 #include <sys/stat.h>
 
 namespace lifeboat::backends {
@@ -91,43 +93,18 @@ public:
         const auto op = operation("GET", key);
         if (auto problem = gcs::object_name_problem(key); !problem.empty())
             co_return invalid(op, key, problem);
-        // Metadata first, then the bytes of exactly that generation, so that content, metadata
-        // and version always belong together. A 404 on the second request means the object was
-        // replaced in between: start again.
-        for (int attempt = 0; attempt < 3; ++attempt) {
-            auto info = co_await fetch_metadata(key, op);
-            if (!info)
-                co_return failure{info.error()};
-            if (info->size > max_size)
-                co_return failure{
-                    store_error{store_errc::too_large, 0, "",
-                                fmt::format("{} bytes is over the limit of {}", info->size, max_size), op}};
-            http::request req =
-                make_request(http::verb::get, gcs::media_target(options_.bucket, key, info->generation));
+        co_return co_await read_generation(key, op, max_size, [&sink](const object_info& info) {
             // The size comes from the metadata: the sink learns it even when the media download
             // is sent without a Content-Length.
-            const auto size = info->size;
-            req.sink = http::to_stream{size,
-                                       [start = sink.start, size](std::optional<std::uint64_t>) {
-                                           if (start)
-                                               start(size);
-                                       },
-                                       sink.write};
-            auto res = co_await call(std::move(req), op);
-            if (!res)
-                co_return failure{res.error()};
-            if (res->status == 404)
-                continue;
-            if (!res->ok())
-                co_return failure{gcs::error_from_response(res->status, res->body, op)};
-            if (res->body_bytes != size)
-                co_return failure{store_error{
-                    store_errc::protocol, 0, "",
-                    fmt::format("received {} bytes, the object has {}", res->body_bytes, size), op}};
-            co_return info;
-        }
-        co_return failure{
-            store_error{store_errc::conflict, 0, "", "the object kept changing while being read", op}};
+            const auto size = info.size;
+            return http::response_sink{
+                http::to_stream{size,
+                                [start = sink.start, size](std::optional<std::uint64_t>) {
+                                    if (start)
+                                        start(size);
+                                },
+                                sink.write}};
+        });
     }
 
     asio::awaitable<store_result<object_info>> get_to_file(std::string key,
@@ -135,33 +112,18 @@ public:
         const auto op = operation("GET", key);
         if (auto problem = gcs::object_name_problem(key); !problem.empty())
             co_return invalid(op, key, problem);
-        for (int attempt = 0; attempt < 3; ++attempt) {
-            auto info = co_await fetch_metadata(key, op);
-            if (!info)
-                co_return failure{info.error()};
-            http::request req =
-                make_request(http::verb::get, gcs::media_target(options_.bucket, key, info->generation));
-            http::to_file sink;
-            sink.target = target;
-            sink.max_bytes = info->size;
-            const auto expected = info->size;
-            sink.accept = [expected](const http::response& r) -> std::optional<std::string> {
-                if (r.body_bytes != expected)
-                    return fmt::format("received {} bytes, the object has {}", r.body_bytes, expected);
-                return std::nullopt;
-            };
-            req.sink = std::move(sink);
-            auto res = co_await call(std::move(req), op);
-            if (!res)
-                co_return failure{res.error()};
-            if (res->status == 404)
-                continue;
-            if (!res->ok())
-                co_return failure{gcs::error_from_response(res->status, res->body, op)};
-            co_return info;
-        }
-        co_return failure{
-            store_error{store_errc::conflict, 0, "", "the object kept changing while being read", op}};
+        co_return co_await read_generation(
+            key, op, std::numeric_limits<std::uint64_t>::max(), [&target](const object_info& info) {
+                http::to_file sink;
+                sink.target = target;
+                sink.max_bytes = info.size;
+                sink.accept = [expected = info.size](const http::response& r) -> std::optional<std::string> {
+                    if (r.body_bytes != expected)
+                        return fmt::format("received {} bytes, the object has {}", r.body_bytes, expected);
+                    return std::nullopt;
+                };
+                return http::response_sink{std::move(sink)};
+            });
     }
 
     asio::awaitable<store_result<object_info>> put(std::string key, body_source body,
@@ -293,6 +255,40 @@ public:
     }
 
 private:
+    // Metadata first, then the bytes of exactly that generation (into the sink made for it), so
+    // that content, metadata and version always belong together. A 404 on the second request
+    // means the object was replaced in between: start again.
+    asio::awaitable<store_result<object_info>>
+    read_generation(const std::string& key, const std::string& op, std::uint64_t max_size,
+                    const std::function<http::response_sink(const object_info&)>& sink_for) {
+        for (int attempt = 0; attempt < 3; ++attempt) {
+            auto info = co_await fetch_metadata(key, op);
+            if (!info)
+                co_return failure{info.error()};
+            if (info->size > max_size)
+                co_return failure{
+                    store_error{store_errc::too_large, 0, "",
+                                fmt::format("{} bytes is over the limit of {}", info->size, max_size), op}};
+            http::request req =
+                make_request(http::verb::get, gcs::media_target(options_.bucket, key, info->generation));
+            req.sink = sink_for(*info);
+            auto res = co_await call(std::move(req), op);
+            if (!res)
+                co_return failure{res.error()};
+            if (res->status == 404)
+                continue;
+            if (!res->ok())
+                co_return failure{gcs::error_from_response(res->status, res->body, op)};
+            if (res->body_bytes != info->size)
+                co_return failure{store_error{
+                    store_errc::protocol, 0, "",
+                    fmt::format("received {} bytes, the object has {}", res->body_bytes, info->size), op}};
+            co_return info;
+        }
+        co_return failure{
+            store_error{store_errc::conflict, 0, "", "the object kept changing while being read", op}};
+    }
+
     gcs_options options_;
     http::origin server_;
     http::client web_;

@@ -2,6 +2,7 @@
 
 #include "backends/http/retry_state.hpp"
 #include "base/atomic_file.hpp"
+#include "base/percent_encoding.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -121,50 +122,13 @@ result<split_url_result, std::string> split_url(std::string_view url) {
     return out;
 }
 
+// The one implementation is base/percent_encoding (on Boost.URL's encoders).
 std::string percent_encode(std::string_view s, bool keep_slash) {
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string out;
-    out.reserve(s.size() * 3 / 2);
-    for (const char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-            c == '.' || c == '_' || c == '~' || (keep_slash && c == '/')) {
-            out += ch;
-        } else {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    return out;
+    return lifeboat::percent_encode(s, keep_slash);
 }
 
 std::optional<std::string> percent_decode(std::string_view s) {
-    auto value = [](char c) -> int {
-        if (c >= '0' && c <= '9')
-            return c - '0';
-        if (c >= 'a' && c <= 'f')
-            return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-            return c - 'A' + 10;
-        return -1;
-    };
-    std::string out;
-    out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] != '%') {
-            out += s[i];
-            continue;
-        }
-        if (i + 2 >= s.size())
-            return std::nullopt;
-        const int hi = value(s[i + 1]), lo = value(s[i + 2]);
-        if (hi < 0 || lo < 0)
-            return std::nullopt;
-        out += static_cast<char>(hi * 16 + lo);
-        i += 2;
-    }
-    return out;
+    return lifeboat::percent_decode(s);
 }
 
 namespace {

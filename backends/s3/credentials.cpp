@@ -1,6 +1,6 @@
 #include "backends/s3/credentials.hpp"
 
-#include "backends/s3/xml.hpp"
+#include "backends/http/xml.hpp"
 #include "base/atomic_file.hpp"
 #include "base/log.hpp"
 
@@ -144,21 +144,24 @@ result<credentials, std::string> parse_credentials_json(std::string_view body, s
 }
 
 result<credentials, std::string> parse_sts_response(std::string_view body) {
-    if (auto err = xml::element(body, "Error")) {
+    auto parsed = xml::document::parse(body);
+    if (!parsed)
+        return failure{fmt::format("STS AssumeRoleWithWebIdentity: {}", parsed.error())};
+    if (auto err = parsed->root().find("Error")) {
         return failure{fmt::format("STS AssumeRoleWithWebIdentity: {}: {}",
-                                   xml::text(*err, "Code").value_or("error"),
-                                   xml::text(*err, "Message").value_or(""))};
+                                   err->child_text("Code").value_or("error"),
+                                   err->child_text("Message").value_or(""))};
     }
-    auto creds = xml::element(body, "Credentials");
+    auto creds = parsed->root().find("Credentials");
     if (!creds)
         return failure{std::string("STS AssumeRoleWithWebIdentity: the answer has no <Credentials>")};
     credentials c;
-    c.access_key_id = xml::text(*creds, "AccessKeyId").value_or("");
-    c.secret_access_key = xml::text(*creds, "SecretAccessKey").value_or("");
-    c.session_token = xml::text(*creds, "SessionToken").value_or("");
+    c.access_key_id = creds->child_text("AccessKeyId").value_or("");
+    c.secret_access_key = creds->child_text("SecretAccessKey").value_or("");
+    c.session_token = creds->child_text("SessionToken").value_or("");
     if (c.empty())
         return failure{std::string("STS AssumeRoleWithWebIdentity: incomplete <Credentials>")};
-    if (auto exp = xml::text(*creds, "Expiration")) {
+    if (auto exp = creds->child_text("Expiration")) {
         c.expiration = parse_iso8601(*exp);
         if (!c.expiration)
             return failure{

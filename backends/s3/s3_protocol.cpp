@@ -1,6 +1,6 @@
 #include "backends/s3/s3_protocol.hpp"
 
-#include "backends/s3/xml.hpp"
+#include "backends/http/xml.hpp"
 
 #include <fmt/format.h>
 
@@ -13,13 +13,16 @@ using backends::store_errc;
 using backends::store_error;
 
 std::optional<s3_error_doc> parse_error(std::string_view body) {
-    auto err = xml::element(body, "Error");
+    auto parsed = xml::document::parse(body);
+    if (!parsed)
+        return std::nullopt;
+    auto err = parsed->root().find("Error");
     if (!err)
         return std::nullopt;
     s3_error_doc doc;
-    doc.code = xml::text(*err, "Code").value_or("");
-    doc.message = xml::text(*err, "Message").value_or("");
-    doc.server_time = xml::text(*err, "ServerTime").value_or("");
+    doc.code = err->child_text("Code").value_or("");
+    doc.message = err->child_text("Message").value_or("");
+    doc.server_time = err->child_text("ServerTime").value_or("");
     return doc;
 }
 
@@ -118,45 +121,7 @@ store_error to_store_error(const http::response& res, std::string operation, wri
     if (e.message.empty())
         e.message = explain(e.provider_code, res.status);
     e.code = code_for(res.status, e.provider_code, kind);
-    if (kind == write_kind::conditional && e.code == store_errc::conflict && res.status >= 500)
-        e.message =
-            fmt::format("outcome unknown: re-read ({})", e.message.empty() ? "server error" : e.message);
-    if (res.attempts > 1)
-        e.message += fmt::format(" ({} attempts)", res.attempts);
-    return e;
-}
-
-store_error to_store_error(const http::error& err, std::string operation, write_kind kind) {
-    store_error e;
-    e.operation = std::move(operation);
-    e.message = err.message;
-    switch (err.code) {
-    case http::errc::invalid_request:
-        e.code = store_errc::invalid_argument;
-        break;
-    case http::errc::timeout:
-        e.code = store_errc::timeout;
-        break;
-    case http::errc::too_large:
-        e.code = store_errc::too_large;
-        break;
-    case http::errc::local_io:
-        e.code = store_errc::local_io;
-        break;
-    case http::errc::cancelled:
-        e.code = store_errc::cancelled;
-        break;
-    case http::errc::tls: // a trust problem (CA bundle, host name): retrying will not help
-        e.code = store_errc::protocol;
-        break;
-    default:
-        e.code = store_errc::network;
-    }
-    if (kind == write_kind::conditional && err.maybe_sent &&
-        (e.code == store_errc::network || e.code == store_errc::timeout)) {
-        e.code = store_errc::conflict;
-        e.message = "outcome unknown: re-read (" + e.message + ")";
-    }
+    backends::finish_store_error(e, res, kind);
     return e;
 }
 
@@ -261,15 +226,19 @@ backends::object_info info_from_headers(const http::response& res, std::string k
 }
 
 result<list_page, std::string> parse_list_page(std::string_view body) {
-    if (!xml::element(body, "ListBucketResult"))
+    auto parsed = xml::document::parse(body);
+    if (!parsed)
+        return failure{fmt::format("the listing is not an XML document: {}", parsed.error())};
+    const auto root = parsed->root();
+    if (root.local_name() != "ListBucketResult")
         return failure{std::string("the answer is not a ListBucketResult document")};
     list_page page;
-    const bool url_encoded = xml::text(body, "EncodingType").value_or("") == "url";
-    page.truncated = xml::text(body, "IsTruncated").value_or("false") == "true";
-    page.next_token = xml::text(body, "NextContinuationToken").value_or("");
-    for (const auto& c : xml::elements(body, "Contents")) {
+    const bool url_encoded = root.child_text("EncodingType").value_or("") == "url";
+    page.truncated = root.child_text("IsTruncated").value_or("false") == "true";
+    page.next_token = root.child_text("NextContinuationToken").value_or("");
+    for (const auto& c : root.children("Contents")) {
         backends::object_info info;
-        auto key = xml::text(c, "Key").value_or("");
+        auto key = c.child_text("Key").value_or("");
         if (url_encoded) {
             // S3 encodes keys form-style here: '+' is a space, a literal '+' comes as %2B.
             std::replace(key.begin(), key.end(), '+', ' ');
@@ -279,10 +248,10 @@ result<list_page, std::string> parse_list_page(std::string_view body) {
             key = std::move(*decoded);
         }
         info.key = std::move(key);
-        const auto size = xml::text(c, "Size").value_or("0");
+        const auto size = c.child_text("Size").value_or("0");
         std::from_chars(size.data(), size.data() + size.size(), info.size);
-        info.etag = strip_etag_quotes(xml::text(c, "ETag").value_or(""));
-        if (auto lm = parse_iso8601(xml::text(c, "LastModified").value_or("")))
+        info.etag = strip_etag_quotes(c.child_text("ETag").value_or(""));
+        if (auto lm = parse_iso8601(c.child_text("LastModified").value_or("")))
             info.last_modified = *lm;
         page.objects.push_back(std::move(info));
     }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "backends/http/client.hpp"
+#include "backends/http/store_errors.hpp"
 #include "backends/object_store.hpp"
 
 #include <map>
@@ -22,15 +23,14 @@ struct s3_error_doc {
 // The <Error> document of a failed request (also found inside a 200 CompleteMultipartUpload).
 std::optional<s3_error_doc> parse_error(std::string_view body);
 
-enum class write_kind { plain, conditional };
+using backends::write_kind;
 
 // Maps a non-2xx S3 answer to a store_error; RGW's empty <Message> is replaced by a human
 // explanation of the code. `conditional` turns a 5xx into conflict ("outcome unknown: re-read").
 backends::store_error to_store_error(const http::response& res, std::string operation,
                                      write_kind kind = write_kind::plain);
-// A transport failure (no complete answer).
-backends::store_error to_store_error(const http::error& err, std::string operation,
-                                     write_kind kind = write_kind::plain);
+// A transport failure (no complete answer): backends/http/store_errors.hpp.
+using backends::to_store_error;
 
 // Codes that mean "your credentials", as opposed to "your permissions".
 bool is_credential_code(std::string_view code);

@@ -2,7 +2,7 @@
 
 #include "backends/s3/s3_protocol.hpp"
 #include "backends/s3/sigv4.hpp"
-#include "backends/s3/xml.hpp"
+#include "backends/http/xml.hpp"
 #include "base/atomic_file.hpp"
 #include "base/digest.hpp"
 #include "base/log.hpp"
@@ -203,7 +203,7 @@ std::optional<std::string> bucket_region_hint(const http::response& res, std::st
         return std::nullopt;
     std::string region(res.header("x-amz-bucket-region"));
     if (region.empty())
-        region = xml::text(res.body, "Region").value_or("");
+        region = xml::find_text(res.body, "Region").value_or("");
     const bool plausible =
         !region.empty() && region.size() <= 32 && std::all_of(region.begin(), region.end(), [](char c) {
             return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
@@ -692,7 +692,7 @@ private:
             co_return failure{created.error()};
         if (!created->ok())
             co_return failure{failed(*created, operation)};
-        const auto upload_id = xml::text(created->body, "UploadId").value_or("");
+        const auto upload_id = xml::find_text(created->body, "UploadId").value_or("");
         if (upload_id.empty())
             co_return failure{store_error{store_errc::protocol,
                                           static_cast<int>(created->status),
@@ -775,7 +775,7 @@ private:
         object_info info;
         info.key = key;
         info.size = size;
-        info.etag = strip_etag_quotes(xml::text(done->body, "ETag").value_or(""));
+        info.etag = strip_etag_quotes(xml::find_text(done->body, "ETag").value_or(""));
         if (info.etag.empty())
             info.etag = strip_etag_quotes(done->header(http::field::etag));
         info.content_type = std::string(headers[http::field::content_type]);

@@ -54,20 +54,18 @@ struct s3_options {
     // Over plain HTTP, bodies of at least this size are sent aws-chunked
     // (STREAMING-AWS4-HMAC-SHA256-PAYLOAD): each chunk is hashed and signed as it goes out, in one pass,
     // instead of hashing the whole body before the first byte is sent. Smaller bodies carry their SHA-256 in
-    // the header (at 256 KiB both take the same time; from 1 MiB streaming is ahead, 21 vs 22 ms, 8 MiB 76 vs
-    // 80).
+    // the header (from 1 MiB on streaming is ahead: bench/s3/option-choices.md).
     std::uint64_t streaming_threshold = std::uint64_t(1) << 20;
-    // The store verifies every chunk and pays per chunk: for 64 MiB, RGW 16 spent ~300 ms of CPU
-    // with 64 KiB chunks, ~250 with 256 KiB and ~230 with 1 MiB (bigger gained nothing), as much
-    // as for one whole-body hash. The client holds one chunk in memory. S3's minimum is 8 KiB.
+    // The store verifies every chunk and pays per chunk; from 1 MiB on that costs it no more than
+    // one whole-body hash (bench/s3/option-choices.md). The client holds one chunk in memory.
+    // S3's minimum is 8 KiB.
     std::size_t streaming_chunk_size = std::size_t(1) << 20;
     credential_settings credentials; // the provider chain and its endpoints
     // Bodies from files larger than this go up in parts (CreateMultipartUpload, UploadPart,
-    // CompleteMultipartUpload). Memory bodies and conditional writes always use one PUT. At 64
-    // MiB on the RGW of the bench, parts in flight were slower than one streamed PUT (16 MiB x 4:
-    // 330 ms, 32 MiB x 2: 314, 16 MiB x 2: 340, one PUT: 268; both cores are already busy with
-    // one stream), so the threshold stays at AWS's advice of about 100 MB, where parallel parts
-    // and per-part retries pay on real networks.
+    // CompleteMultipartUpload). Memory bodies and conditional writes always use one PUT. On the
+    // bench's RGW, parts in flight were slower than one streamed PUT (bench/s3/option-choices.md),
+    // so the threshold stays at AWS's advice of about 100 MB, where parallel parts and per-part
+    // retries pay on real networks.
     std::uint64_t multipart_threshold = std::uint64_t(100) << 20;
     std::uint64_t part_size = std::uint64_t(16) << 20; // 5 MiB minimum (S3), at most 10,000 parts
     unsigned multipart_concurrency = 4;                // parts in flight at once (1, 2 or 4)

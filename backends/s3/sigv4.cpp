@@ -1,6 +1,7 @@
 #include "backends/s3/sigv4.hpp"
 
 #include "base/digest.hpp"
+#include "base/percent_encoding.hpp"
 
 #include <fmt/format.h>
 
@@ -11,24 +12,6 @@
 namespace lifeboat::s3 {
 
 namespace {
-
-std::string encode(std::string_view s, bool keep_slash) {
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string out;
-    out.reserve(s.size() + s.size() / 2);
-    for (const char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-            c == '.' || c == '_' || c == '~' || (keep_slash && c == '/')) {
-            out += ch;
-        } else {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    return out;
-}
 
 std::string lower(std::string_view s) {
     std::string out(s);
@@ -79,18 +62,20 @@ std::string credential_scope(const scope& sc) {
     return fmt::format("{}/{}/{}/aws4_request", date_part(sc.time), sc.region, sc.service);
 }
 
+// SigV4's UriEncode() is RFC 3986 percent-encoding with upper-case hex and only the unreserved
+// characters left alone ('/' too in a path), which is what percent_encode() does.
 std::string encode_path(std::string_view raw_path) {
-    return encode(raw_path, true);
+    return percent_encode(raw_path, true);
 }
 std::string encode_query_component(std::string_view s) {
-    return encode(s, false);
+    return percent_encode(s, false);
 }
 
 std::string canonical_query(const std::vector<std::pair<std::string, std::string>>& query) {
     std::vector<std::pair<std::string, std::string>> encoded;
     encoded.reserve(query.size());
     for (const auto& [k, v] : query)
-        encoded.emplace_back(encode(k, false), encode(v, false));
+        encoded.emplace_back(percent_encode(k), percent_encode(v));
     std::sort(encoded.begin(), encoded.end());
     std::string out;
     for (const auto& [k, v] : encoded) {
