@@ -1,9 +1,12 @@
 #include "agent/config_pipeline.hpp"
 
 #include "base/log.hpp"
+#include "base/offload.hpp"
 
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include <malloc.h>
 
 namespace lifeboat::agent {
 
@@ -12,7 +15,9 @@ using protocol::config_source;
 
 namespace {
 constexpr auto forever = std::chrono::steady_clock::time_point::max();
-}
+constexpr std::size_t trim_after_bytes = std::size_t(1) << 20;
+
+} // namespace
 
 config_pipeline::config_pipeline(asio::any_io_executor executor, const settings& s, agent_status& status,
                                  std::unique_ptr<gateway_handoff> handoff)
@@ -106,8 +111,10 @@ asio::awaitable<bool> config_pipeline::apply(protocol::snapshot_ptr snapshot) {
         if (snapshot->source == config_source::control_plane &&
             current_->source != config_source::control_plane) {
             // The local file was never cached; the CP's config is.
-            if (current_->source == config_source::declarative_config)
-                write_cache(snapshot, nullptr);
+            if (current_->source == config_source::declarative_config) {
+                auto stored = co_await offload([&] { return cache_.store(*snapshot); });
+                book_cache_write(*snapshot, stored);
+            }
             current_ = snapshot;
             status_.config.source = protocol::to_string(snapshot->source);
             status_.config.cp_timestamp = snapshot->cp_timestamp;
@@ -124,10 +131,21 @@ asio::awaitable<bool> config_pipeline::apply(protocol::snapshot_ptr snapshot) {
 
     // The local file is not cached: it is still there after a restart, and a cached copy would
     // stop the next start from importing the backup.
-    if (snapshot->source != config_source::cache && snapshot->source != config_source::declarative_config)
-        write_cache(snapshot, nullptr);
+    if (snapshot->source != config_source::cache && snapshot->source != config_source::declarative_config) {
+        auto stored = co_await offload([&] { return cache_.store(*snapshot); });
+        book_cache_write(*snapshot, stored);
+    }
+    const bool large =
+        snapshot->size() >= trim_after_bytes || (current_ && current_->size() >= trim_after_bytes);
     accept(snapshot);
-    co_return co_await deliver(snapshot);
+    const bool delivered = co_await deliver(snapshot);
+    if (large) {
+        // A large config's buffers are mapped and go back when freed, but its decoding (on the
+        // disk pool's threads) leaves many small blocks behind in the allocator's arenas: once a
+        // large config came or went, hand what is free back to the system (RSS returns to idle).
+        co_await offload([] { ::malloc_trim(0); });
+    }
+    co_return delivered;
 }
 
 asio::awaitable<bool> config_pipeline::apply_incoming(std::unique_ptr<incoming_config> incoming,
@@ -179,7 +197,13 @@ asio::awaitable<bool> config_pipeline::apply_incoming(std::unique_ptr<incoming_c
         log::error("fallback config dropped: its hash cannot be computed", "error", snapshot.error());
         co_return false;
     }
-    write_cache(snapshot.value(), &incoming->cache_);
+    {
+        // A staged file holds every byte that arrived: the storage, whitespace around the table included.
+        const auto& s = *snapshot.value();
+        auto& staged = incoming->cache_;
+        auto stored = co_await offload([&] { return cache_.commit(staged, s, *s.storage); });
+        book_cache_write(s, stored);
+    }
     accept(snapshot.value());
     if (!handoff_) {
         delivered_ = snapshot.value();
@@ -187,23 +211,6 @@ asio::awaitable<bool> config_pipeline::apply_incoming(std::unique_ptr<incoming_c
         co_return true;
     }
     co_return record_delivery(snapshot.value(), outcome, took);
-}
-
-void config_pipeline::write_cache(const protocol::snapshot_ptr& snapshot, cache_stage* staged) {
-    // A staged file holds every byte that arrived: the storage, whitespace around the table included.
-    auto stored = staged ? cache_.commit(*staged, *snapshot, *snapshot->storage) : cache_.store(*snapshot);
-    if (stored) {
-        status_.cache.state = "written";
-        status_.cache.hash = snapshot->hash;
-        status_.cache.written_at = wall_clock::now();
-        status_.cache.last_error.clear();
-        return;
-    }
-    // The gateway still gets the config; the node just would not survive a restart with it.
-    status_.cache.state = "error";
-    status_.cache.last_error = stored.error();
-    log::error("config cache write failed; will retry", "hash", snapshot->hash, "error", stored.error());
-    retry_wakeup_.cancel(); // let the retry loop take over
 }
 
 void config_pipeline::accept(const protocol::snapshot_ptr& snapshot) {
@@ -254,6 +261,25 @@ bool config_pipeline::record_delivery(const protocol::snapshot_ptr& snapshot,
     return false;
 }
 
+// Books a cache write in the status. The write itself runs on the disk pool (offload): writing and
+// fsyncing a large config takes seconds, and the session's pings and the election's rounds must go
+// on meanwhile. Only the apply holding the slot touches the cache.
+void config_pipeline::book_cache_write(const protocol::config_snapshot& snapshot,
+                                       const result<void, std::string>& stored) {
+    if (stored) {
+        status_.cache.state = "written";
+        status_.cache.hash = snapshot.hash;
+        status_.cache.written_at = wall_clock::now();
+        status_.cache.last_error.clear();
+        return;
+    }
+    // The gateway still gets the config; the node just would not survive a restart with it.
+    status_.cache.state = "error";
+    status_.cache.last_error = stored.error();
+    log::error("config cache write failed; will retry", "hash", snapshot.hash, "error", stored.error());
+    retry_wakeup_.cancel(); // let the retry loop take over
+}
+
 asio::awaitable<void> config_pipeline::run_handoff_retries() {
     unsigned attempt = 0;
     for (;;) {
@@ -281,7 +307,8 @@ asio::awaitable<void> config_pipeline::run_handoff_retries() {
             // A full or failing disk under the prefix: the running config is cached once the disk
             // takes it again, without waiting for the next config.
             if (cache_write_failed()) {
-                write_cache(target, nullptr);
+                auto stored = co_await offload([&] { return cache_.store(*target); });
+                book_cache_write(*target, stored);
                 ok = status_.cache.state == "written";
             }
             if (delivery_failed()) {
@@ -302,7 +329,7 @@ bool config_pipeline::delivery_failed() const {
 }
 
 bool config_pipeline::cache_write_failed() const {
-    // Only what write_cache() would have written: the local declarative_config file and a config
+    // Only what apply() would have written: the local declarative_config file and a config
     // loaded from the cache are not written back.
     return current_ && status_.cache.state == "error" && status_.cache.hash != current_->hash &&
            (current_->source == config_source::control_plane || current_->source == config_source::fallback);

@@ -124,7 +124,7 @@ private:
     };
 
     boost::asio::awaitable<void> wait_for_slot();
-    void write_cache(const protocol::snapshot_ptr& snapshot, cache_stage* staged);
+    void book_cache_write(const protocol::config_snapshot& snapshot, const result<void, std::string>& stored);
     // The snapshot becomes the node's config: status, log, on_applied.
     void accept(const protocol::snapshot_ptr& snapshot);
     boost::asio::awaitable<bool> deliver(const protocol::snapshot_ptr& snapshot);

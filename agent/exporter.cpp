@@ -1,6 +1,7 @@
 #include "agent/exporter.hpp"
 
 #include "base/log.hpp"
+#include "base/offload.hpp"
 
 #include <stdexcept>
 
@@ -44,7 +45,12 @@ void exporter::control_plane_changed(bool up) {
 }
 
 asio::awaitable<bool> exporter::skip_empty(const protocol::snapshot_ptr& snap) {
-    if (export_empty_ || !is_empty_config(*snap))
+    if (export_empty_)
+        co_return false;
+    // On the disk pool: without the CP's section hashes this parses the whole config (seconds at
+    // 200 MiB), which must not stop the pings and the election's rounds.
+    const bool empty = co_await offload([&] { return is_empty_config(*snap); });
+    if (!empty)
         co_return false;
     auto head = co_await store_.head(key_);
     if (!head && head.error().code == backends::store_errc::not_found)
@@ -188,7 +194,8 @@ asio::awaitable<void> exporter::run() {
         opts.content_type = "application/json";
         opts.metadata["uploader"] = node_id_;
         opts.s3_fields = s3_fields_;
-        if (is_empty_config(*snap))
+        const bool empty = co_await offload([&] { return is_empty_config(*snap); });
+        if (empty)
             opts.metadata[empty_config_metadata] = "1";
         const auto bytes = snap->shared_config_json();
         const auto started = std::chrono::steady_clock::now();

@@ -3,6 +3,7 @@
 #include "backends/http/client.hpp"
 #include "base/atomic_file.hpp"
 #include "base/log.hpp"
+#include "base/offload.hpp"
 
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -121,11 +122,14 @@ struct file_target {
             co_return ok_v;
         co_return co_await run_command(reload, timeout);
     }
-    // The whole config from memory: written atomically, then the reload.
+    // The whole config from memory: written atomically (on the disk pool: seconds for a large
+    // config, which the event loop must not wait for), then the reload.
     asio::awaitable<result<void, std::string>>
     deliver_whole(const protocol::config_snapshot& snapshot) const {
-        if (auto w = write_file_atomically(path, snapshot.config_json, gateway_file_mode); !w)
-            co_return failure{w.error()};
+        auto written = co_await offload(
+            [&] { return write_file_atomically(path, snapshot.config_json, gateway_file_mode); });
+        if (!written)
+            co_return failure{written.error()};
         co_return co_await reload_gateway();
     }
 };
@@ -140,8 +144,9 @@ public:
     asio::awaitable<result<void, std::string>> deliver(const protocol::config_snapshot& snapshot) override {
         if (!file_.usable()) // writing the pieces failed: the whole config, from memory
             co_return co_await target_.deliver_whole(snapshot);
-        if (auto r = file_.commit(); !r)
-            co_return failure{r.error()};
+        auto committed = co_await offload([&] { return file_.commit(); });
+        if (!committed)
+            co_return failure{committed.error()};
         co_return co_await target_.reload_gateway();
     }
 

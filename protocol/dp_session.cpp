@@ -3,6 +3,7 @@
 #include "base/digest.hpp"
 #include "base/log.hpp"
 #include "base/percent_encoding.hpp"
+#include "base/offload.hpp"
 #include "protocol/envelope.hpp"
 #include "protocol/tls_util.hpp"
 
@@ -624,7 +625,11 @@ struct dp_session::impl {
             if (conn->ws.got_binary()) {
                 const auto data = buffer.cdata();
                 const std::string_view frame(static_cast<const char*>(data.data()), data.size());
-                auto decoded = decode_reconfigure_frame(frame, decode_options{opt.max_config_size});
+                // Inflating, validating and hashing a large config takes seconds of CPU: on the
+                // disk pool, so pings and the election go on meanwhile. `buffer` is left alone
+                // until it returns (nothing is read while this loop waits).
+                auto decoded = co_await offload(
+                    [&] { return decode_reconfigure_frame(frame, decode_options{opt.max_config_size}); });
                 dispatch(fsm.on_config_frame(now(), decoded));
             } else {
                 log::info("ignored a text frame from the control plane", "bytes", buffer.size());

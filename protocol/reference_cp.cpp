@@ -250,6 +250,8 @@ struct reference_cp::impl {
                     co_return;
                 }
                 last_seen = steady::now();
+                // Each ping's arrival, for tests that check the pings keep their schedule.
+                log::debug("ping received", "node_id", node_id);
                 if (f->payload != reported_hash) {
                     reported_hash = f->payload;
                     const bool in_sync = cp.current && reported_hash == cp.current->hashes.config;

@@ -3,6 +3,7 @@
 #include "backends/file/beneath.hpp"
 #include "base/atomic_file.hpp"
 #include "base/digest.hpp"
+#include "base/offload.hpp"
 
 #include <boost/json.hpp>
 
@@ -205,23 +206,137 @@ public:
     store_kind kind() const override { return store_kind::file; }
     std::string describe() const override { return "file://" + root_.string(); }
 
+    // Every operation runs on the disk pool (base/offload.hpp): a large object's write and fsync,
+    // or a folder's fsync, never holds up the caller's event loop.
     boost::asio::awaitable<store_result<object_info>> head(std::string key) override {
-        const auto op = operation("HEAD", key);
-        if (auto problem = file_key_problem(key); !problem.empty())
-            co_return invalid(op, key, problem);
-        unique_fd fd;
-        struct stat st {};
-        if (auto r = open_object(op, key, fd, st); !r)
-            co_return failure{r.error()};
-        co_return read_info(op, key, fd.get(), st);
+        co_return co_await offload([&] { return head_now(key); });
     }
 
     boost::asio::awaitable<store_result<object_data>> get(std::string key, std::size_t max_size) override {
+        co_return co_await offload([&] { return get_now(key, max_size); });
+    }
+
+    boost::asio::awaitable<store_result<object_info>> put(std::string key, body_source body,
+                                                          put_options options) override {
+        co_return co_await offload([&] { return put_now(key, body, options); });
+    }
+
+    boost::asio::awaitable<store_result<void>> remove(std::string key,
+                                                      std::string expected_version) override {
+        co_return co_await offload([&] { return remove_now(key, expected_version); });
+    }
+
+    boost::asio::awaitable<store_result<std::vector<object_info>>> list(std::string prefix,
+                                                                        std::size_t max_keys) override {
+        co_return co_await offload([&] { return list_now(prefix, max_keys); });
+    }
+
+    boost::asio::awaitable<store_result<object_info>> get_streamed(std::string key, std::uint64_t max_size,
+                                                                   object_sink sink) override {
+        // The reads on the disk pool, the sink on the caller's loop (it validates and keeps state).
+        const auto op = operation("GET", key);
+        unique_fd fd;
+        auto info = co_await offload([&] { return open_for_reading(op, key, max_size, fd); });
+        if (!info)
+            co_return failure{info.error()};
+        if (sink.start)
+            sink.start(info->size);
+        piece_reader reader(fd.get(), info->size);
+        for (;;) {
+            auto piece = co_await offload([&] { return reader.next(); });
+            if (!piece)
+                co_return failure{io_error(op, "read", path_of(key), piece.error())};
+            if (piece->empty())
+                break;
+            if (auto refused = sink.write ? sink.write(*piece) : std::nullopt)
+                co_return failure{store_error{store_errc::local_io, 0, "", *refused, op}};
+        }
+        if (!reader.complete())
+            co_return failure{changed_size(op, key)};
+        co_return info;
+    }
+
+    boost::asio::awaitable<store_result<object_info>> get_to_file(std::string key, fs::path target) override {
+        co_return co_await offload([&] { return get_to_file_now(key, target); });
+    }
+
+private:
+    // An object opened by open_for_reading(), read in pieces of the size a network read gives (the
+    // caller works on each while it is in cache); notices when the file changes size meanwhile.
+    class piece_reader {
+    public:
+        piece_reader(int fd, std::uint64_t size) : fd_(fd), size_(size), buffer_(stream_chunk, '\0') {}
+        // The next piece, empty at the end; or the errno of a failed read.
+        result<std::string_view, int> next() {
+            for (;;) {
+                const ssize_t n = ::read(fd_, buffer_.data(), buffer_.size());
+                if (n < 0 && errno == EINTR)
+                    continue;
+                if (n < 0)
+                    return failure{errno};
+                delivered_ += static_cast<std::uint64_t>(n);
+                if (n == 0 || delivered_ > size_)
+                    return std::string_view(); // the end (or it grew while being read: complete() says)
+                return std::string_view(buffer_.data(), static_cast<std::size_t>(n));
+            }
+        }
+        bool complete() const { return delivered_ == size_; }
+
+    private:
+        int fd_;
+        std::uint64_t size_;
+        std::string buffer_;
+        std::uint64_t delivered_ = 0;
+    };
+
+    store_error changed_size(const std::string& op, std::string_view key) const {
+        return store_error{store_errc::local_io, 0, "",
+                           fmt::format("{} changed size while being read", path_of(key).string()), op};
+    }
+
+    // The streamed read into a temporary file, which replaces `target` only when complete.
+    store_result<object_info> get_to_file_now(const std::string& key, const fs::path& target) const {
+        const auto op = operation("GET", key);
+        atomic_file_writer out;
+        if (auto r = out.open(target); !r)
+            return failure{store_error{store_errc::local_io, 0, "", r.error(), op}};
+        unique_fd fd;
+        auto info = open_for_reading(op, key, std::numeric_limits<std::uint64_t>::max(), fd);
+        if (!info)
+            return failure{info.error()};
+        piece_reader reader(fd.get(), info->size);
+        for (;;) {
+            auto piece = reader.next();
+            if (!piece)
+                return failure{io_error(op, "read", path_of(key), piece.error())};
+            if (piece->empty())
+                break;
+            if (auto r = out.write(*piece); !r)
+                return failure{store_error{store_errc::local_io, 0, "", r.error(), op}};
+        }
+        if (!reader.complete())
+            return failure{changed_size(op, key)};
+        if (auto r = out.commit(); !r)
+            return failure{store_error{store_errc::local_io, 0, "", r.error(), op}};
+        return info;
+    }
+
+    store_result<object_info> head_now(const std::string& key) const {
+        const auto op = operation("HEAD", key);
+        if (auto problem = file_key_problem(key); !problem.empty())
+            return invalid(op, key, problem);
+        unique_fd fd;
+        struct stat st {};
+        if (auto r = open_object(op, key, fd, st); !r)
+            return failure{r.error()};
+        return read_info(op, key, fd.get(), st);
+    }
+    store_result<object_data> get_now(const std::string& key, std::size_t max_size) const {
         const auto op = operation("GET", key);
         unique_fd fd;
         auto info = open_for_reading(op, key, max_size, fd);
         if (!info)
-            co_return failure{info.error()};
+            return failure{info.error()};
         object_data out{std::move(info).value(), {}};
         out.bytes.resize(out.info.size);
         std::size_t got = 0;
@@ -231,75 +346,19 @@ public:
             if (n < 0 && errno == EINTR)
                 continue;
             if (n <= 0)
-                co_return failure{io_error(op, "read", path_of(key), n < 0 ? errno : EIO)};
+                return failure{io_error(op, "read", path_of(key), n < 0 ? errno : EIO)};
             got += static_cast<std::size_t>(n);
         }
-        co_return out;
+        return out;
     }
-
-    boost::asio::awaitable<store_result<object_info>> get_streamed(std::string key, std::uint64_t max_size,
-                                                                   object_sink sink) override {
-        const auto op = operation("GET", key);
-        unique_fd fd;
-        auto info = open_for_reading(op, key, max_size, fd);
-        if (!info)
-            co_return failure{info.error()};
-        if (sink.start)
-            sink.start(info->size);
-        // Pieces of the size a network read gives, so the caller works on each while it is in cache.
-        std::string buffer(stream_chunk, '\0');
-        std::uint64_t delivered = 0;
-        for (;;) {
-            const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0)
-                co_return failure{io_error(op, "read", path_of(key), errno)};
-            if (n == 0)
-                break;
-            delivered += static_cast<std::uint64_t>(n);
-            if (delivered > info->size)
-                break; // it grew while being read: reported below
-            if (auto refused = sink.write
-                                   ? sink.write(std::string_view(buffer.data(), static_cast<std::size_t>(n)))
-                                   : std::nullopt)
-                co_return failure{store_error{store_errc::local_io, 0, "", *refused, op}};
-        }
-        if (delivered != info->size)
-            co_return failure{
-                store_error{store_errc::local_io, 0, "",
-                            fmt::format("{} changed size while being read", path_of(key).string()), op}};
-        co_return info;
-    }
-
-    boost::asio::awaitable<store_result<object_info>> get_to_file(std::string key, fs::path target) override {
-        // The streamed read into a temporary file, which replaces `target` only when complete.
-        const auto op = operation("GET", key);
-        atomic_file_writer out;
-        if (auto r = out.open(target); !r)
-            co_return failure{store_error{store_errc::local_io, 0, "", r.error(), op}};
-        backends::object_sink sink;
-        sink.write = [&out](std::string_view bytes) -> std::optional<std::string> {
-            if (auto r = out.write(bytes); !r)
-                return r.error();
-            return std::nullopt;
-        };
-        auto info = co_await get_streamed(std::move(key), std::numeric_limits<std::uint64_t>::max(), sink);
-        if (!info)
-            co_return failure{info.error()};
-        if (auto r = out.commit(); !r)
-            co_return failure{store_error{store_errc::local_io, 0, "", r.error(), op}};
-        co_return info;
-    }
-
-    boost::asio::awaitable<store_result<object_info>> put(std::string key, body_source body,
-                                                          put_options options) override {
+    store_result<object_info> put_now(const std::string& key, const body_source& body,
+                                      const put_options& options) const {
         const auto op = operation("PUT", key);
         if (auto problem = file_key_problem(key); !problem.empty())
-            co_return invalid(op, key, problem);
+            return invalid(op, key, problem);
         if (options.condition == write_condition::if_match && options.expected_version.empty())
-            co_return failure{store_error{store_errc::invalid_argument, 0, "",
-                                          "if_match needs the expected version of the object", op}};
+            return failure{store_error{store_errc::invalid_argument, 0, "",
+                                       "if_match needs the expected version of the object", op}};
         stored_attributes attributes;
         attributes.version = new_version_token();
         attributes.content_type =
@@ -307,22 +366,22 @@ public:
         std::size_t metadata_bytes = 0;
         for (const auto& [name, value] : options.metadata) {
             if (!metadata_name_ok(name))
-                co_return failure{store_error{store_errc::invalid_argument, 0, "",
-                                              fmt::format("metadata name \"{}\" is not a token", name), op}};
+                return failure{store_error{store_errc::invalid_argument, 0, "",
+                                           fmt::format("metadata name \"{}\" is not a token", name), op}};
             metadata_bytes += name.size() + value.size();
             attributes.metadata[lower(name)] = value;
         }
         if (metadata_bytes > max_metadata_bytes)
-            co_return failure{store_error{store_errc::invalid_argument, 0, "",
-                                          fmt::format("user metadata is {} bytes, over the limit of {}",
-                                                      metadata_bytes, max_metadata_bytes),
-                                          op}};
+            return failure{store_error{store_errc::invalid_argument, 0, "",
+                                       fmt::format("user metadata is {} bytes, over the limit of {}",
+                                                   metadata_bytes, max_metadata_bytes),
+                                       op}};
 
         const fs::path path = path_of(key);
         const auto [folder, name] = split_key(key);
         auto dir = open_folder(op, key, folder, true);
         if (!dir)
-            co_return failure{dir.error()};
+            return failure{dir.error()};
 
         // Content and attribute go into a temporary file (invisible to list: its name starts with
         // '.') and are flushed before the lock is taken, so the lock is held only for the check
@@ -330,44 +389,44 @@ public:
         // without following a link: nothing outside the root is ever written.
         temporary_file out(dir->get(), name);
         if (auto r = out.create(); r != 0)
-            co_return failure{io_error(op, "create", path, r)};
+            return failure{io_error(op, "create", path, r)};
         auto written = write_body(op, body, out);
         if (!written)
-            co_return failure{written.error()};
+            return failure{written.error()};
         const auto encoded = encode_attributes(attributes);
         if (::fsetxattr(out.fd(), object_attribute, encoded.data(), encoded.size(), 0) != 0) {
             const int err = errno;
             if (err == ENOTSUP)
-                co_return failure{store_error{
+                return failure{store_error{
                     store_errc::local_io, 0, "",
                     fmt::format(
                         "the filesystem of {} does not support user extended attributes, which the file "
                         "store needs to keep versions and metadata with each object",
                         path.parent_path().string()),
                     op}};
-            co_return failure{io_error(op, "set attribute on", path.parent_path() / out.name(), err)};
+            return failure{io_error(op, "set attribute on", path.parent_path() / out.name(), err)};
         }
         if (::fsync(out.fd()) != 0)
-            co_return failure{io_error(op, "fsync", path.parent_path() / out.name(), errno)};
+            return failure{io_error(op, "fsync", path.parent_path() / out.name(), errno)};
         struct stat written_stat {};
         const bool have_stat = ::fstat(out.fd(), &written_stat) == 0;
 
         auto lock = lock_folder(op, dir->get(), path.parent_path());
         if (!lock)
-            co_return failure{lock.error()};
+            return failure{lock.error()};
 
         if (options.condition == write_condition::if_absent) {
             struct stat st {};
             if (::fstatat(dir->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
-                co_return precondition_failed(op, "the object already exists");
+                return precondition_failed(op, "the object already exists");
         } else if (options.condition == write_condition::if_match) {
             auto current = current_version(op, key);
             if (!current)
-                co_return failure{current.error()};
+                return failure{current.error()};
             if (current->empty())
-                co_return precondition_failed(op, "the object does not exist");
+                return precondition_failed(op, "the object does not exist");
             if (*current != options.expected_version)
-                co_return precondition_failed(op, "the object's version has changed");
+                return precondition_failed(op, "the object's version has changed");
         }
 
         const bool exclusive = options.condition == write_condition::if_absent;
@@ -375,10 +434,10 @@ public:
             struct stat st {};
             const bool exists = ::fstatat(dir->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
             if (exclusive && exists) // a writer that does not take the lock got there first
-                co_return precondition_failed(op, "the object already exists");
+                return precondition_failed(op, "the object already exists");
             if (exists && S_ISDIR(st.st_mode))
-                co_return invalid(op, key, "is a folder of other objects, so it cannot also be an object");
-            co_return failure{io_error(op, exclusive ? "create" : "rename into", path, err)};
+                return invalid(op, key, "is a folder of other objects, so it cannot also be an object");
+            return failure{io_error(op, exclusive ? "create" : "rename into", path, err)};
         }
 
         object_info info;
@@ -388,57 +447,53 @@ public:
         info.content_type = attributes.content_type;
         info.metadata = std::move(attributes.metadata);
         info.last_modified = have_stat ? mtime_of(written_stat) : wall_clock::now();
-        co_return info;
+        return info;
     }
-
-    boost::asio::awaitable<store_result<void>> remove(std::string key,
-                                                      std::string expected_version) override {
+    store_result<void> remove_now(const std::string& key, const std::string& expected_version) const {
         const auto op = operation("DELETE", key);
         if (auto problem = file_key_problem(key); !problem.empty())
-            co_return invalid(op, key, problem);
+            return invalid(op, key, problem);
         const fs::path path = path_of(key);
         const auto [folder, name] = split_key(key);
         auto dir = open_folder(op, key, folder, false);
         if (!dir) {
             const auto code = dir.error().code;
             if (code == store_errc::not_found || code == store_errc::invalid_argument)
-                co_return ok_v; // nothing there (or an object where a folder would be): success
-            co_return failure{dir.error()};
+                return ok_v; // nothing there (or an object where a folder would be): success
+            return failure{dir.error()};
         }
         auto lock = lock_folder(op, dir->get(), path.parent_path());
         if (!lock)
-            co_return failure{lock.error()};
+            return failure{lock.error()};
         if (!expected_version.empty()) {
             auto current = current_version(op, key);
             if (!current)
-                co_return failure{current.error()};
+                return failure{current.error()};
             if (current->empty())
-                co_return ok_v;
+                return ok_v;
             if (*current != expected_version)
-                co_return precondition_failed(op, "the object's version has changed");
+                return precondition_failed(op, "the object's version has changed");
         }
         // unlinkat removes the entry itself (a link is removed, never what it points to), and
         // only in the folder reached without following links.
         if (::unlinkat(dir->get(), name.c_str(), 0) != 0) {
             const int err = errno;
             if (err == ENOENT)
-                co_return ok_v;
+                return ok_v;
             if (err == EISDIR)
-                co_return invalid(op, key, "is a folder, not an object");
-            co_return failure{io_error(op, "remove", path, err)};
+                return invalid(op, key, "is a folder, not an object");
+            return failure{io_error(op, "remove", path, err)};
         }
         if (::fsync(dir->get()) != 0)
-            co_return failure{io_error(op, "fsync folder", path.parent_path(), errno)};
-        co_return ok_v;
+            return failure{io_error(op, "fsync folder", path.parent_path(), errno)};
+        return ok_v;
     }
-
-    boost::asio::awaitable<store_result<std::vector<object_info>>> list(std::string prefix,
-                                                                        std::size_t max_keys) override {
+    store_result<std::vector<object_info>> list_now(const std::string& prefix, std::size_t max_keys) const {
         const auto op = operation("LIST", prefix);
         if (!prefix.empty() && prefix.front() == '/')
-            co_return invalid(op, prefix, "is absolute (keys are relative to the store's folder)");
+            return invalid(op, prefix, "is absolute (keys are relative to the store's folder)");
         if (prefix.find('\0') != std::string::npos)
-            co_return invalid(op, prefix, "contains a NUL byte");
+            return invalid(op, prefix, "contains a NUL byte");
         // Complete segments name folders that must stay inside the root; the last, partial
         // segment only filters names (but may not be "." or ".." either).
         const auto last_slash = prefix.rfind('/');
@@ -449,7 +504,7 @@ public:
             while (true) {
                 const auto slash = rest.find('/');
                 if (auto problem = segment_problem(rest.substr(0, slash)); !problem.empty())
-                    co_return invalid(op, prefix, problem);
+                    return invalid(op, prefix, problem);
                 if (slash == std::string_view::npos)
                     break;
                 rest.remove_prefix(slash + 1);
@@ -459,23 +514,23 @@ public:
                                           ? std::string_view(prefix)
                                           : std::string_view(prefix).substr(last_slash + 1);
         if (tail == "." || tail == "..")
-            co_return invalid(op, prefix, fmt::format("has a '{}' segment", tail));
+            return invalid(op, prefix, fmt::format("has a '{}' segment", tail));
 
         std::vector<std::string> keys;
         const std::string start_key = folder.empty() ? std::string() : folder + "/";
         auto root = open_root(op, false);
         if (!root) {
             if (root.error().code == store_errc::not_found)
-                co_return std::vector<object_info>{};
-            co_return failure{root.error()};
+                return std::vector<object_info>{};
+            return failure{root.error()};
         }
         {
             auto start = beneath::open_folder(root->get(), folder, false);
             if (!start) {
                 if (start.error().err == ENOENT ||
                     (start.error().err == ENOTDIR && start.error().type == S_IFREG))
-                    co_return std::vector<object_info>{};
-                co_return failure{refused(op, start.error(), folder)};
+                    return std::vector<object_info>{};
+                return failure{refused(op, start.error(), folder)};
             }
             collect_keys(start->get(), start_key, prefix, keys, 0);
         }
@@ -498,10 +553,9 @@ public:
                 continue;
             out.push_back(std::move(info).value());
         }
-        co_return out;
+        return out;
     }
 
-private:
     fs::path root_;
     bool root_owned_links_only_;
 

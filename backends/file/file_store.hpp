@@ -24,8 +24,9 @@
 // segments starting with '.' (reserved for temporary and lock files); a key cannot be both an
 // object and a folder ("a" and "a/b"); user metadata is limited to 2 KiB as on S3; the filesystem
 // must support user extended attributes (ext4, xfs, btrfs, tmpfs on Linux >= 6.6). Directories
-// left empty by remove() are kept (removing them would race with a concurrent put). The I/O is
-// synchronous on the calling thread: fine for configs of a few MiB on a local disk.
+// left empty by remove() are kept (removing them would race with a concurrent put). The blocking
+// I/O runs on the disk pool (base/offload.hpp) and each operation resumes on the caller's executor;
+// get_streamed() calls its sink there too, between reads.
 #pragma once
 
 #include "backends/object_store.hpp"

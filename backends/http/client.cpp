@@ -3,6 +3,7 @@
 #include "backends/http/retry_state.hpp"
 #include "base/atomic_file.hpp"
 #include "base/percent_encoding.hpp"
+#include "base/offload.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -818,8 +819,11 @@ client::impl::exchange(Stream& stream, connection& conn, const request& req,
                 co_return failure{std::move(f)};
             }
         }
-        if (auto r = writer.commit(); !r)
-            co_return failure{attempt_failure{errc::local_io, r.error(), true, true, false, res.status}};
+        // The fsync of a large download takes seconds: on the disk pool, not the event loop.
+        auto committed = co_await offload([&] { return writer.commit(); });
+        if (!committed)
+            co_return failure{
+                attempt_failure{errc::local_io, committed.error(), true, true, false, res.status}};
         res.body_in_file = true;
     }
     keep_alive = parser.keep_alive();
