@@ -183,5 +183,6 @@ TEST(declarative_config, a_broken_yaml_file_is_one_line_with_its_position_and_no
     ASSERT_TRUE(write_file_atomically(file, local_yaml, 0644));
     ASSERT_TRUE(eventually([&] { return dp.status_field("config", "source") == "declarative_config"; }, 15s))
         << dp.log();
-    EXPECT_TRUE(std::filesystem::exists(s.gateway));
+    // The hand-off runs on the disk pool: the file lands just after the config is accepted.
+    EXPECT_TRUE(eventually([&] { return std::filesystem::exists(s.gateway); }, 10s)) << dp.log();
 }
