@@ -4,6 +4,7 @@
 #include "base/atomic_file.hpp"
 #include "fleet.hpp"
 
+#include <boost/algorithm/string/trim.hpp>
 #include <boost/json.hpp>
 
 #include <gtest/gtest.h>
@@ -164,4 +165,54 @@ TEST(version_skew, rgw_an_exporter_writes_the_backup_under_two_versions) {
     EXPECT_EQ(importer.status_field("import", "version"), "3.9.0.1");
     EXPECT_EQ(importer.status_field("config", "hash"), exporter.status_field("config", "hash"));
     EXPECT_EQ(exporter.status_field("election", "is_leader"), "true"); // the extra key deposed nobody
+}
+
+// Skew and trusted backups together: the signed, encrypted backup under the extra version folder
+// carries a manifest naming that folder, and a verifying importer that takes another version's
+// backup (patch) checks it against the folder it read, decrypts it, and applies it.
+TEST(version_skew, file_store_signed_encrypted_backups_verify_under_the_version_folder_read) {
+    const fixture f;
+    const auto bucket = f.dir / "bucket";
+    std::filesystem::create_directories(bucket);
+    const auto storage = "file://" + bucket.string();
+    const auto keys = f.dir / "keys";
+    for (const char* kind : {"signing", "encryption"}) {
+        auto r = run({.args = {lifeboat_bin().string(), "keys", "generate", kind, "--out", keys.string()}});
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+    }
+    const auto recipient = read_whole_file(keys / "encryption.pub");
+    ASSERT_TRUE(recipient);
+    auto trust = [&](std::map<std::string, std::string> s) {
+        s["cluster_fallback_config_trusted_keys"] = (keys / "signing.pub.pem").string();
+        s["cluster_fallback_config_decryption_identity"] = (keys / "encryption.key").string();
+        return s;
+    };
+
+    reference_cp cp(f.dir, f.certs, sample_config("skew-signed"));
+    auto exporter_settings = f.exporter(cp.address(), storage, "3.9.0.1");
+    exporter_settings["cluster_fallback_config_signing_key"] = (keys / "signing.key.pem").string();
+    exporter_settings["cluster_fallback_config_encryption_recipients"] =
+        std::string(boost::algorithm::trim_copy(recipient.value()));
+    agent_process exporter(f.dir, "exporter", exporter_settings);
+    ASSERT_TRUE(eventually([&] { return exporter.status_field("export", "current") == "true"; }, 60s))
+        << exporter.log();
+    const auto hash = exporter.status_field("config", "hash");
+    for (const char* version : {"3.9.0.0", "3.9.0.1"}) {
+        auto object = read_whole_file(bucket / version / "config.json");
+        ASSERT_TRUE(object) << version;
+        EXPECT_TRUE(object->starts_with("age-encryption.org/v1\n")) << version;
+        EXPECT_FALSE(std::filesystem::is_empty(bucket / version / "signatures")) << version;
+    }
+
+    // Its own folder (the extra one the exporter wrote), and another one's through patch.
+    agent_process own(f.dir, "importer-3.9.0.1", trust(f.importer(storage, "3.9.0.1", "exact")));
+    agent_process skewed(f.dir, "importer-3.9.0.2", trust(f.importer(storage, "3.9.0.2", "patch")));
+    for (auto* node : {&own, &skewed}) {
+        ASSERT_TRUE(eventually([&] { return node->status_field("import", "state") == "imported"; }, 30s))
+            << node->log();
+        EXPECT_EQ(node->status_field("config", "hash"), hash) << node->log();
+    }
+    EXPECT_EQ(own.status_field("import", "version"), "3.9.0.1");
+    EXPECT_NE(skewed.status_field("import", "version"), "3.9.0.2");
+    EXPECT_EQ(exporter.status_field("election", "is_leader"), "true");
 }
