@@ -75,7 +75,11 @@ std::vector<call> calls_of(const std::string& text) {
         if (space == std::string::npos)
             continue;
         const int pid = std::stoi(line.substr(0, space));
-        std::string rest = line.substr(space + 1);
+        // strace pads the pid column ("6815  openat(...)" but "16815 openat(...)").
+        const auto name_at = line.find_first_not_of(' ', space);
+        if (name_at == std::string::npos)
+            continue;
+        std::string rest = line.substr(name_at);
         if (rest.ends_with("<unfinished ...>")) {
             unfinished[pid] = rest.substr(0, rest.size() - 16);
             continue;
