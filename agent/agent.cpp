@@ -360,6 +360,7 @@ void agent::refresh_election_status() {
     out.leader_changes = e.counters.leader_changes;
     out.term_changes = e.counters.term_changes;
     out.step_downs = e.counters.step_downs;
+    out.forgotten_registrations = e.counters.forgotten_registrations;
     out.failing_rounds = e.failing_rounds;
     out.note = e.fencing_note;
     out.last_error = e.last_error;

@@ -251,6 +251,7 @@ boost::json::object to_json(const agent_status& s) {
              {"leader_changes", s.election.leader_changes},
              {"term_changes", s.election.term_changes},
              {"step_downs", s.election.step_downs},
+             {"forgotten_registrations", s.election.forgotten_registrations},
              {"failing_rounds", s.election.failing_rounds},
              {"note", text_or_null(s.election.note)},
              {"last_error", text_or_null(s.election.last_error)},

@@ -134,6 +134,7 @@ struct election_status {
     std::uint64_t leader_changes = 0; // times the leader in this node's view changed
     std::uint64_t term_changes = 0;   // times the highest term seen went up
     std::uint64_t step_downs = 0;
+    std::uint64_t forgotten_registrations = 0; // stale registrations deleted as leader
     std::uint64_t failing_rounds = 0; // failed rounds in a row (degraded from 2 on)
     std::string note;                 // why fencing is not enforced
     std::string last_error;           // the last failed round

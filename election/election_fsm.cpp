@@ -85,6 +85,7 @@ action election_fsm::on_timer(steady_time now) {
     round_started_ = now;
     next_round_at_.reset();
     removals_.clear();
+    forgetting_.clear();
     ++counters_.rounds;
 
     // Our registration went unrenewed for a whole lease (the process was paused, or the store was
@@ -263,10 +264,15 @@ action election_fsm::on_listed(steady_time now,
         } else {
             t.last_change = now;
             // First sight: trust only the store's own clock to tell that it has long been dead
-            // (its Date header against its LastModified), with a margin of a whole lease.
+            // (its Date header against its LastModified), with a margin of a whole lease. Its
+            // age on that clock then counts toward forget_after (capped: a registration older
+            // than that is as stale as one just over it).
             if (store_date && o.last_modified != wall_clock::time_point{} &&
-                *store_date - o.last_modified > 2 * lease_for(t))
-                t.last_change = now - lease_for(t);
+                *store_date - o.last_modified > 2 * lease_for(t)) {
+                const auto store_age =
+                    std::chrono::duration_cast<steady_duration>(*store_date - o.last_modified);
+                t.last_change = now - std::min(store_age, config_.forget_after + 2 * lease_for(t));
+            }
         }
         view.emplace(o.key, std::move(t));
     }
@@ -467,6 +473,7 @@ void election_fsm::plan_garbage(steady_time now) {
         if (dead_for >= config_.forget_after) {
             log::info("forgetting a dead registration", "registration", t.reg.name, "dead_ms", ms(dead_for));
             removals_.push_back({key, t.version});
+            forgetting_.insert(key);
         }
     }
     if (removals_.size() > config_.max_removals_per_round)
@@ -495,6 +502,8 @@ action election_fsm::on_removed(steady_time now, const backends::store_result<vo
         return begin_register(now);
     case phase::collecting:
         if (r) {
+            if (forgetting_.erase(current_removal_))
+                ++counters_.forgotten_registrations;
             candidates_.erase(current_removal_);
             std::erase_if(term_keys_, [&](const auto& t) { return t.second == current_removal_; });
             if (leader_key_ && *leader_key_ == current_removal_)

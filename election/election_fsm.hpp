@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -77,8 +78,11 @@ struct fsm_config {
     // interval later (not a whole interval), so one lost heartbeat does not lapse the lease.
     unsigned retry_divisor = 4;
     fencing_mode fencing = fencing_mode::automatic;
-    std::uint64_t terms_kept = 8;                         // the leader deletes older terms
-    steady_duration forget_after = std::chrono::hours(1); // ... and registrations dead this long
+    std::uint64_t terms_kept = 8; // the leader deletes older terms
+    // ... and registrations unchanged this long past their lease: a day, far beyond Kong's own
+    // 600 s rounds, so a live exporter (lifeboat or Kong) is never touched. Measured on this
+    // node's clock, or on the store's own (its Date against the LastModified) for one seen first.
+    steady_duration forget_after = std::chrono::hours(24);
     std::size_t max_removals_per_round = 16;
 };
 
@@ -235,6 +239,7 @@ private:
 
     // Removals planned for this round.
     std::vector<act::remove> removals_;
+    std::set<std::string> forgetting_; // stale registrations among the removals
     std::string current_removal_;
 
     steady_time round_started_{};

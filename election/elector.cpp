@@ -26,6 +26,7 @@ fsm_config make_fsm_config(const elector_options& o) {
     c.lease_rounds = o.lease_rounds;
     c.fencing = o.fencing;
     c.kong_interval = o.kong_interval;
+    c.forget_after = o.forget_after;
     return c;
 }
 
@@ -88,7 +89,10 @@ asio::awaitable<action> elector::perform(const action& a) {
     }
     if (auto* p = std::get_if<act::list>(&a)) {
         auto r = co_await bounded(store_.list(p->prefix), limit, "LIST " + p->prefix);
-        co_return fsm_.on_listed(steady::now(), r, store_.last_server_date());
+        // A file store's clock is this machine's, the one that stamps its files' mtimes.
+        const auto store_date = store_.kind() == backends::store_kind::file ? std::optional(wall_clock::now())
+                                                                            : store_.last_server_date();
+        co_return fsm_.on_listed(steady::now(), r, store_date);
     }
     if (auto* p = std::get_if<act::create_term>(&a)) {
         backends::put_options o;

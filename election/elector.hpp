@@ -71,6 +71,8 @@ struct elector_options {
     std::chrono::milliseconds op_timeout{0};
     std::chrono::milliseconds stop_timeout{3'000}; // for the delete on the way out
     std::chrono::seconds kong_interval{600};       // Kong exporters' DP_RESILIENCE_ELECTION_INTERVAL
+    // The leader deletes registrations stale this long past their lease (fsm_config::forget_after).
+    std::chrono::milliseconds forget_after{std::chrono::hours(24)};
 };
 
 class elector {

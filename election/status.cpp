@@ -76,7 +76,8 @@ boost::json::value to_json(const election_status& s) {
                      {"leader_changes", s.counters.leader_changes},
                      {"step_downs", s.counters.step_downs},
                      {"fenced_uploads", s.counters.fenced_uploads},
-                     {"fenced_refusals", s.counters.fenced_refusals}};
+                     {"fenced_refusals", s.counters.fenced_refusals},
+                     {"forgotten_registrations", s.counters.forgotten_registrations}};
     o["failing_rounds"] = s.failing_rounds;
     if (!s.last_error.empty())
         o["last_error"] = s.last_error;

@@ -42,13 +42,14 @@ struct candidate_status {
 
 struct election_counters {
     std::uint64_t rounds = 0;
-    std::uint64_t failed_rounds = 0;   // a register, list or probe failed; the previous view was kept
-    std::uint64_t elections_won = 0;   // terms this node took
-    std::uint64_t term_changes = 0;    // times the highest term seen went up
-    std::uint64_t leader_changes = 0;  // times the leader in this node's view changed
-    std::uint64_t step_downs = 0;      // times this node stopped leading
-    std::uint64_t fenced_uploads = 0;  // fenced_put that wrote
-    std::uint64_t fenced_refusals = 0; // fenced_put refused (not leader, superseded)
+    std::uint64_t failed_rounds = 0;           // a register, list or probe failed; the previous view was kept
+    std::uint64_t elections_won = 0;           // terms this node took
+    std::uint64_t term_changes = 0;            // times the highest term seen went up
+    std::uint64_t leader_changes = 0;          // times the leader in this node's view changed
+    std::uint64_t step_downs = 0;              // times this node stopped leading
+    std::uint64_t fenced_uploads = 0;          // fenced_put that wrote
+    std::uint64_t fenced_refusals = 0;         // fenced_put refused (not leader, superseded)
+    std::uint64_t forgotten_registrations = 0; // stale registrations this node deleted as leader
 };
 
 struct election_status {

@@ -87,7 +87,10 @@ TEST(declarative_config, served_after_the_timeout_then_the_backup_then_the_cp_re
     EXPECT_FALSE(std::filesystem::exists(s.gateway));
     EXPECT_EQ(dp.status_field("config", "source"), "none");
 
-    ASSERT_TRUE(eventually([&] { return std::filesystem::exists(s.gateway); }, 20s)) << dp.log();
+    // The gateway file is written on the disk pool; the delivery is booked just after.
+    ASSERT_TRUE(eventually(
+        [&] { return std::filesystem::exists(s.gateway) && dp.status().at("ready") == true; }, 20s))
+        << dp.log();
     const auto took = std::chrono::steady_clock::now() - started;
     EXPECT_GE(took, 3s); // the timeout, counted from the CP's first failure
     const auto served = file_json(s.gateway);

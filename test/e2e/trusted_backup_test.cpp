@@ -303,8 +303,10 @@ TEST_P(trusted_backups, every_forgery_is_refused_then_a_good_upload_is_imported)
                     b.put(sig_key(n.prefix, good_sha), sig);
                 }
             }
+            // The gateway file is written on the disk pool; the import's state is booked just after.
             for (auto& n : nodes)
-                if (!std::filesystem::exists(n.gateway))
+                if (!std::filesystem::exists(n.gateway) ||
+                    n.proc->status_field("import", "state") != "imported")
                     return false;
             return true;
         },
@@ -658,12 +660,17 @@ TEST_P(trusted_backups, encrypted_backups_are_verified_then_decrypted_and_refuse
         scenarios[i].plant_good(nodes[i].prefix);
     for (std::size_t i = 0; i < scenarios.size(); ++i) {
         auto& n = nodes[i];
-        ASSERT_TRUE(eventually([&] { return std::filesystem::exists(n.gateway); }, 60s))
+        // The gateway file is written on the disk pool; the import's state is booked just after.
+        ASSERT_TRUE(eventually(
+            [&] {
+                return std::filesystem::exists(n.gateway) &&
+                       n.proc->status_field("import", "state") == "imported";
+            },
+            60s))
             << scenarios[i].name << "\n"
             << n.proc->log();
         EXPECT_EQ(boost::json::parse(*read_whole_file(n.gateway)), boost::json::parse(sample_config("alpha")))
             << scenarios[i].name;
-        EXPECT_EQ(n.proc->status_field("import", "state"), "imported") << scenarios[i].name;
     }
 
     // lifeboat fetch decrypts with this node's identity, byte for byte what `age -d` gives.

@@ -613,5 +613,68 @@ TEST(election_fsm, a_follower_looks_again_the_moment_the_leaders_lease_ends) {
     EXPECT_EQ(now - seen_change, 10s);
 }
 
+// Issue #19: registrations pile up unless the leader deletes the stale ones. A day unchanged on
+// the store's own clock (Date against LastModified) is stale from the first round; 23 hours is
+// not yet; a registration that changes (a live node, lifeboat or Kong) never is. Each deletion
+// is conditional on the version seen, and counted.
+TEST(election_fsm, the_leader_deletes_registrations_stale_for_a_day_on_the_stores_clock) {
+    auto c = config("n1", 1000.25);
+    ASSERT_EQ(c.forget_after, 24h); // the default
+    jitter random(1);
+    election_fsm fsm(c, random);
+    auto now = as<act::wait>(fsm.start(t0)).until;
+    as<act::probe>(fsm.on_timer(now));
+    as<act::put_registration>(fsm.on_probe(now, true));
+    as<act::list>(fsm.on_registered(now, object_info{}));
+    const auto store_now = wall_clock::time_point{} + std::chrono::hours(24 * 365 * 50);
+    auto listing = [&](int round) {
+        return std::vector{listed("1000.25-n1", fmt::format("e{}", round)),
+                           listed("900-stale", "s", 10, store_now - 25h),
+                           listed("910-kong-stale", "k", 0, store_now - 25h),
+                           listed("920-recent", "r", 10, store_now - 23h),
+                           listed("1100-live", fmt::format("l{}", round), 10, store_now - 1s),
+                           listed("1110-kong-live", fmt::format("kl{}", round / 60), 0, store_now - 300s)};
+    };
+    log::capture logs;
+    // The older registrations sort first but are dead: this node takes the term, then cleans up.
+    auto a = fsm.on_listed(now, listing(0), store_now);
+    as<act::create_term>(a);
+    as<act::read_term>(fsm.on_term_created(now, object_info{}));
+    a = fsm.on_term_read(now, term_object(1, "1000.25-n1"));
+    std::vector<std::string> removed;
+    while (auto* r = std::get_if<act::remove>(&a)) {
+        removed.push_back(r->key.substr(prefix.size()));
+        EXPECT_FALSE(r->expected_version.empty()) << r->key; // never unconditional
+        a = fsm.on_removed(now, lifeboat::ok_v);
+    }
+    as<act::wait>(a);
+    EXPECT_EQ(removed, (std::vector<std::string>{"900-stale", "910-kong-stale"}));
+    EXPECT_EQ(fsm.status(now).counters.forgotten_registrations, 2u);
+    EXPECT_TRUE(logs.contains("msg=\"forgetting a dead registration\" registration=900-stale"));
+
+    // An hour later (on this node's clock) 920-recent has its day; the live ones, which keep
+    // changing, stay however long this runs.
+    bool recent_removed = false;
+    for (int round = 1; round <= 400; ++round) {
+        now += 10s;
+        as<act::put_registration>(fsm.on_timer(now));
+        as<act::list>(fsm.on_registered(now, object_info{}));
+        auto l = listing(round);
+        std::erase_if(l, [&](const object_info& o) {
+            return o.key.ends_with("-stale") || (recent_removed && o.key.ends_with("920-recent"));
+        });
+        a = fsm.on_listed(now, l, store_now + round * 10s);
+        while (auto* r = std::get_if<act::remove>(&a)) {
+            EXPECT_EQ(r->key, prefix + "920-recent");
+            EXPECT_GE(round * 10s, 1h - 10s);
+            recent_removed = true;
+            a = fsm.on_removed(now, lifeboat::ok_v);
+        }
+        as<act::wait>(a);
+    }
+    EXPECT_TRUE(recent_removed);
+    EXPECT_EQ(fsm.status(now).counters.forgotten_registrations, 3u);
+}
+
 } // namespace
 } // namespace lifeboat::election

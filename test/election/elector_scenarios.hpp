@@ -51,7 +51,8 @@ struct fleet {
 
     std::function<void()> cleanup;
 
-    fleet(const store_factory& factory, int n, std::chrono::milliseconds interval_ = 500ms)
+    fleet(const store_factory& factory, int n, std::chrono::milliseconds interval_ = 500ms,
+          std::chrono::milliseconds forget_after = std::chrono::hours(24))
         : finished(n, false)
         , cancel(n)
         , interval(interval_)
@@ -63,7 +64,8 @@ struct fleet {
                                                           .node_id = "node-" + std::to_string(i + 1),
                                                           .hostname = "test-host",
                                                           .interval = interval,
-                                                          .seed = std::uint64_t(i + 1)}));
+                                                          .seed = std::uint64_t(i + 1),
+                                                          .forget_after = forget_after}));
         }
         for (int i = 0; i < n; ++i)
             boost::asio::co_spawn(
@@ -278,6 +280,27 @@ TEST_P(elector_scenarios, a_leader_cut_off_from_the_store_stops_leading_and_is_r
     // at short intervals) and the round counts as failed.
     EXPECT_TRUE(f.run_until([&] { return f[old].status().counters.failed_rounds >= 1; }, 5s));
     f.stores[old]->held = false;
+}
+
+// Issue #19: registrations left by dead nodes pile up unless the leader deletes them. Here "a
+// day" is 2 s (the rule is the same): the leader deletes the stale one, conditionally, counts it,
+// and never touches a live node's.
+TEST_P(elector_scenarios, the_leader_deletes_a_stale_registration_and_no_live_one) {
+    fleet f(GetParam(), 2, 500ms, 2s);
+    const auto ghost = f.election_prefix + "1000-ghost";
+    ASSERT_TRUE(f.await(f.stores[0]->put(ghost, backends::body_source::from_string(R"({"node_id":"ghost"})"),
+                                         backends::put_options{})));
+    ASSERT_TRUE(f.run_until([&] { return f.leaders().size() == 1; }, 10s));
+    const auto leader = f.leaders().front();
+    ASSERT_TRUE(f.run_until([&] { return f[leader].status().counters.forgotten_registrations >= 1; }, 15s));
+    auto gone = f.await(f.stores[0]->head(ghost));
+    ASSERT_FALSE(gone);
+    EXPECT_EQ(gone.error().code, backends::store_errc::not_found);
+    f.run_for(3s); // more rounds: the live registrations stay
+    EXPECT_EQ(f[leader].status().counters.forgotten_registrations, 1u);
+    for (std::size_t i = 0; i < 2; ++i)
+        EXPECT_TRUE(f.await(f.stores[0]->head(f[i].registration_key()))) << i;
+    EXPECT_EQ(f.leaders().size(), 1u);
 }
 
 TEST_P(elector_scenarios, cancelling_run_still_deletes_the_registration) {

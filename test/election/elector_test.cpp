@@ -6,6 +6,8 @@
 #include "election/memory_bucket.hpp"
 
 #include <algorithm>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace lifeboat::test {
@@ -48,6 +50,33 @@ store_factory memory(bool enforce) {
                 return make_memory_store(*bucket);
             },
             enforce};
+}
+
+// Issue #19 on the file store, with the real "day": a registration whose file has not changed
+// for two days (its mtime against this machine's clock, the store's clock here) is deleted by the
+// leader at its first round; one 23 hours old is kept.
+TEST(elector_file_store, the_leader_deletes_a_registration_stale_for_a_day) {
+    fleet f(file_store(), 1);
+    const auto stale = f.election_prefix + "1000-gone-two-days";
+    const auto recent = f.election_prefix + "1001-gone-23-hours";
+    const auto plant = [&](const std::string& key, std::chrono::hours age) {
+        ASSERT_TRUE(f.await(f.stores[0]->put(key, backends::body_source::from_string(R"({"node_id":"x"})"),
+                                             backends::put_options{})));
+        const auto path = file_bucket() / key;
+        const auto when = std::chrono::system_clock::now() - age;
+        const timespec t{std::chrono::system_clock::to_time_t(when), 0};
+        const timespec times[2] = {t, t};
+        ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0) << path;
+    };
+    plant(stale, std::chrono::hours(48));
+    plant(recent, std::chrono::hours(23));
+    ASSERT_TRUE(f.run_until([&] { return f[0].status().counters.forgotten_registrations >= 1; }, 10s));
+    auto gone = f.await(f.stores[0]->head(stale));
+    ASSERT_FALSE(gone);
+    EXPECT_EQ(gone.error().code, backends::store_errc::not_found);
+    f.run_for(2s);
+    EXPECT_TRUE(f.await(f.stores[0]->head(recent)));
+    EXPECT_EQ(f[0].status().counters.forgotten_registrations, 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(stores, elector_scenarios,
