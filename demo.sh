@@ -199,10 +199,11 @@ say "fallback storage: $storage (the embedded file store, same layout as S3/GCS)
 # --- 1. the control plane -----------------------------------------------------------------------
 step "1. The control plane starts (lifeboat cp, Kong's hybrid-mode protocol on $cp_addr)"
 start_cp() {
-  start cp "$bin" cp --listen "$cp_addr" --cert "$work/cluster.crt" --key "$work/cluster.key" \
-    --config "$work/cp/kong.json" --version "$node_version"
+  # Counted before the start: a fast CP logs its line before a count taken after would run.
   local before
   before=$(grep -c "control plane listening" "$work/cp.log" 2>/dev/null || true)
+  start cp "$bin" cp --listen "$cp_addr" --cert "$work/cluster.crt" --key "$work/cluster.key" \
+    --config "$work/cp/kong.json" --version "$node_version"
   cp_listening() { (($(grep -c "control plane listening" "$work/cp.log") > before)); }
   until_true 15 "the control plane listening on $cp_addr" cp -- cp_listening
 }
