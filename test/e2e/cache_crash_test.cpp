@@ -177,6 +177,7 @@ TEST(cache_crash, kill_9_during_streamed_imports_never_leaves_a_torn_cache_or_ga
             << "round " << round << ": the gateway file is not a whole config (" << gateway->size()
             << " bytes)";
     }
-    // Imports completed between the kills (so kills also landed in the middle of commits).
-    EXPECT_GE(changes, 10);
+    // Imports completed between the kills (so kills also landed in the middle of commits). A
+    // loaded machine completes fewer: the bound asks for several, not for a rate.
+    EXPECT_GE(changes, 5);
 }

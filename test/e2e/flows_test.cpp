@@ -115,7 +115,13 @@ TEST(flows, cp_down_new_importer_provisions_from_the_bucket_then_follows_the_cp)
                      importer_settings("127.0.0.1:" + std::to_string(cp_port), certs, prefix, gateway),
                      rgw_env());
 
-    ASSERT_TRUE(eventually([&] { return file_json(gateway) == parse(sample_config("backup")); }, 30s))
+    // The gateway file is written on the disk pool; the import's state is booked just after.
+    ASSERT_TRUE(eventually(
+        [&] {
+            return file_json(gateway) == parse(sample_config("backup")) &&
+                   dp.status_field("import", "state") == "imported";
+        },
+        30s))
         << dp.log();
     auto st = dp.status();
     EXPECT_EQ(st.at("config").at("source"), "fallback");
