@@ -84,7 +84,13 @@ TEST(azure_flows, exporter_uploads_cp_dies_new_importer_provisions_cp_returns_an
                       {"cluster_reconnect_delay_max", "1"},
                       {"node_version", "3.9.0.0"}},
                      azurite_env());
-    ASSERT_TRUE(eventually([&] { return file_json(gateway) == parse(sample_config("alpha")); }, 30s))
+    ASSERT_TRUE(eventually(
+        [&] {
+            // The gateway file is written on the disk pool; the import is booked just after.
+            return file_json(gateway) == parse(sample_config("alpha")) &&
+                   dp.status_field("import", "state") == "imported";
+        },
+        30s))
         << dp.log();
     EXPECT_EQ(dp.status_field("config", "source"), "fallback");
     EXPECT_EQ(dp.status_field("import", "state"), "imported");

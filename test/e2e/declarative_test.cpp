@@ -112,7 +112,13 @@ TEST(declarative_config, served_after_the_timeout_then_the_backup_then_the_cp_re
 
     // A backup appears: it replaces the local file.
     s.put_backup(sample_config("backup"));
-    ASSERT_TRUE(eventually([&] { return file_json(s.gateway) == parse(sample_config("backup")); }, 30s))
+    ASSERT_TRUE(eventually(
+        [&] {
+            // The gateway file is written on the disk pool; the import is booked just after.
+            return file_json(s.gateway) == parse(sample_config("backup")) &&
+                   dp.status_field("import", "state") == "imported";
+        },
+        30s))
         << dp.log();
     ASSERT_TRUE(eventually([&] { return dp.status_field("config", "source") == "fallback"; }, 5s));
     EXPECT_EQ(dp.status_field("declarative_config", "state"), "replaced");
