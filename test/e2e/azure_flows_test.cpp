@@ -33,11 +33,6 @@ std::pair<json::value, json::value> container_json(const std::string& key) {
     return {text ? parse(text.value()) : json::value(nullptr), parse(r.out)};
 }
 
-json::value file_json(const std::filesystem::path& p) {
-    auto text = read_whole_file(p);
-    return text ? parse(text.value()) : json::value(nullptr);
-}
-
 } // namespace
 
 TEST(azure_flows, exporter_uploads_cp_dies_new_importer_provisions_cp_returns_and_wins) {
@@ -97,7 +92,7 @@ TEST(azure_flows, exporter_uploads_cp_dies_new_importer_provisions_cp_returns_an
 
     cp.reset();
     reference_cp back(dir, certs, sample_config("fresh"), cp_port);
-    ASSERT_TRUE(eventually([&] { return file_json(gateway) == parse(sample_config("fresh")); }, 30s))
+    ASSERT_TRUE(eventually([&] { return applied(dp, gateway, sample_config("fresh")); }, 30s))
         << dp.log();
     ASSERT_TRUE(eventually([&] { return dp.status_field("config", "source") == "control_plane"; }, 10s));
     EXPECT_EQ(dp.status_field("control_plane", "state"), "connected");

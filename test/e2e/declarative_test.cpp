@@ -25,11 +25,6 @@ json::value parse(const std::string& s) {
     return ec ? json::value(nullptr) : v;
 }
 
-json::value file_json(const std::filesystem::path& p) {
-    auto text = read_whole_file(p);
-    return text ? parse(text.value()) : json::value(nullptr);
-}
-
 const char* local_yaml = R"(_format_version: "3.0"
 services:
   - name: local-last-resort
@@ -126,7 +121,7 @@ TEST(declarative_config, served_after_the_timeout_then_the_backup_then_the_cp_re
 
     // The CP returns: it wins.
     reference_cp cp(s.dir, s.certs, sample_config("fresh"), s.cp_port);
-    ASSERT_TRUE(eventually([&] { return file_json(s.gateway) == parse(sample_config("fresh")); }, 30s))
+    ASSERT_TRUE(eventually([&] { return applied(dp, s.gateway, sample_config("fresh")); }, 30s))
         << dp.log();
     ASSERT_TRUE(eventually([&] { return dp.status_field("config", "source") == "control_plane"; }, 10s));
     EXPECT_EQ(dp.status_field("declarative_config", "state"), "replaced");
@@ -156,7 +151,7 @@ TEST(declarative_config, the_cp_replaces_it_directly_and_it_is_not_needed_with_a
     ASSERT_TRUE(eventually([&] { return dp.status_field("config", "source") == "declarative_config"; }, 10s))
         << dp.log();
     reference_cp cp(s.dir, s.certs, sample_config("fresh"), s.cp_port);
-    ASSERT_TRUE(eventually([&] { return file_json(s.gateway) == parse(sample_config("fresh")); }, 30s))
+    ASSERT_TRUE(eventually([&] { return applied(dp, s.gateway, sample_config("fresh")); }, 30s))
         << dp.log();
     EXPECT_EQ(dp.status_field("config", "source"), "control_plane");
     EXPECT_EQ(dp.status_field("cache", "state"), "written");

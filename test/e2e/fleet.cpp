@@ -24,6 +24,20 @@ cluster_certs make_cluster_certs(const std::filesystem::path& dir) {
     return c;
 }
 
+boost::json::value file_json(const std::filesystem::path& path) {
+    auto text = read_whole_file(path);
+    if (!text)
+        return nullptr;
+    boost::system::error_code ec;
+    auto value = boost::json::parse(text.value(), ec);
+    return ec ? boost::json::value(nullptr) : value;
+}
+
+bool applied(const agent_process& agent, const std::filesystem::path& gateway, const std::string& config_json) {
+    return file_json(gateway) == boost::json::parse(config_json) &&
+           agent.status_field("handoff", "state") == "ok";
+}
+
 std::string sample_config(const std::string& marker, std::size_t services) {
     std::string s = R"({"_format_version":"3.0","_transform":false,"services":[)";
     for (std::size_t i = 0; i < services; ++i) {

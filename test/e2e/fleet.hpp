@@ -70,6 +70,15 @@ private:
     std::unique_ptr<process> proc_;
 };
 
+// A file's JSON; null when the file is absent or not (yet) JSON.
+boost::json::value file_json(const std::filesystem::path& path);
+
+// Whether `agent` has applied `config_json`: the gateway file holds it and /status has booked its
+// delivery (hand-off state "ok"). The hand-off runs on the disk pool and /status books it after
+// the cache commit, so a test that sees only the file can read a /status from before it; wait for
+// this instead: eventually([&] { return applied(dp, gateway, config); }, ...).
+bool applied(const agent_process& agent, const std::filesystem::path& gateway, const std::string& config_json);
+
 // The environment and storage URL for a unique prefix in the RGW test bucket.
 std::map<std::string, std::string> rgw_env();
 std::string rgw_storage_url(const std::string& prefix);

@@ -32,11 +32,6 @@ json::value bucket_json(const std::string& key) {
     return text ? parse(text.value()) : json::value(nullptr);
 }
 
-json::value file_json(const std::filesystem::path& p) {
-    auto text = read_whole_file(p);
-    return text ? parse(text.value()) : json::value(nullptr);
-}
-
 void aws_put(const std::string& key, const std::string& body) {
     const auto in = scratch_dir() / "bucket-write.json";
     ASSERT_TRUE(write_file_atomically(in, body, 0644));
@@ -141,7 +136,7 @@ TEST(flows, cp_down_new_importer_provisions_from_the_bucket_then_follows_the_cp)
 
     // The CP comes back with a newer config: the node follows it.
     reference_cp cp(dir, certs, sample_config("fresh"), cp_port);
-    ASSERT_TRUE(eventually([&] { return file_json(gateway) == parse(sample_config("fresh")); }, 30s))
+    ASSERT_TRUE(eventually([&] { return applied(dp, gateway, sample_config("fresh")); }, 30s))
         << dp.log();
     ASSERT_TRUE(eventually([&] { return dp.status_field("config", "source") == "control_plane"; }, 10s));
     EXPECT_EQ(dp.status_field("control_plane", "state"), "connected");
@@ -159,7 +154,7 @@ TEST(flows, a_new_importer_whose_cp_answers_never_reads_the_bucket) {
     reference_cp cp(dir, certs, sample_config("from-cp"), free_port());
     const auto gateway = dir / "kong.json";
     agent_process dp(dir, "node", importer_settings(cp.address(), certs, prefix, gateway), rgw_env());
-    ASSERT_TRUE(eventually([&] { return file_json(gateway) == parse(sample_config("from-cp")); }, 30s))
+    ASSERT_TRUE(eventually([&] { return applied(dp, gateway, sample_config("from-cp")); }, 30s))
         << dp.log();
     std::this_thread::sleep_for(1s); // time enough for a wrong import to land
     auto st = dp.status();
@@ -178,7 +173,7 @@ TEST(flows, restart_with_cp_down_serves_the_cache_without_reading_the_bucket) {
     {
         reference_cp cp(dir, certs, sample_config("cached"), cp_port);
         agent_process dp(dir, "node", importer_settings(cp.address(), certs, prefix, gateway), rgw_env());
-        ASSERT_TRUE(eventually([&] { return file_json(gateway) == parse(sample_config("cached")); }, 30s))
+        ASSERT_TRUE(eventually([&] { return applied(dp, gateway, sample_config("cached")); }, 30s))
             << dp.log();
         dp.signal(SIGTERM);
         ASSERT_EQ(dp.wait(5s), 0);
@@ -190,7 +185,7 @@ TEST(flows, restart_with_cp_down_serves_the_cache_without_reading_the_bucket) {
     agent_process again(dir, "node",
                         importer_settings("127.0.0.1:" + std::to_string(cp_port), certs, prefix, gateway),
                         rgw_env());
-    ASSERT_TRUE(eventually([&] { return file_json(gateway) == parse(sample_config("cached")); }, 15s))
+    ASSERT_TRUE(eventually([&] { return applied(again, gateway, sample_config("cached")); }, 15s))
         << again.log();
     std::this_thread::sleep_for(2s); // time enough for a wrong import to happen
     auto st = again.status();
@@ -218,7 +213,7 @@ TEST(flows, an_invalid_backup_is_refused_then_a_valid_one_is_imported) {
     EXPECT_NE(dp.log().find("is invalid"), std::string::npos);
 
     aws_put(key, sample_config("repaired"));
-    ASSERT_TRUE(eventually([&] { return file_json(gateway) == parse(sample_config("repaired")); }, 40s))
+    ASSERT_TRUE(eventually([&] { return applied(dp, gateway, sample_config("repaired")); }, 40s))
         << dp.log();
 }
 
@@ -254,7 +249,7 @@ TEST(flows, a_large_backup_that_breaks_late_is_refused_and_leaves_nothing_behind
                 << "left behind: " << e.path();
 
     aws_put(key, sample_config("repaired"));
-    ASSERT_TRUE(eventually([&] { return file_json(gateway) == parse(sample_config("repaired")); }, 40s))
+    ASSERT_TRUE(eventually([&] { return applied(dp, gateway, sample_config("repaired")); }, 40s))
         << dp.log();
 }
 
@@ -270,7 +265,7 @@ TEST(flows, a_missing_backup_is_retried_until_it_appears) {
         << dp.log();
     EXPECT_NE(dp.status_field("import", "last_error").find("no backup at"), std::string::npos);
     aws_put(prefix + "/3.9.0.0/config.json", sample_config("late"));
-    ASSERT_TRUE(eventually([&] { return file_json(gateway) == parse(sample_config("late")); }, 40s))
+    ASSERT_TRUE(eventually([&] { return applied(dp, gateway, sample_config("late")); }, 40s))
         << dp.log();
 }
 
@@ -287,7 +282,7 @@ TEST(flows, a_cp_answering_stops_the_import_retries) {
     ASSERT_TRUE(eventually([&] { return std::stoi("0" + dp.status_field("import", "attempts")) >= 2; }, 20s))
         << dp.log();
     reference_cp cp(dir, certs, sample_config("cp-first"), cp_port);
-    ASSERT_TRUE(eventually([&] { return file_json(gateway) == parse(sample_config("cp-first")); }, 30s))
+    ASSERT_TRUE(eventually([&] { return applied(dp, gateway, sample_config("cp-first")); }, 30s))
         << dp.log();
     EXPECT_EQ(dp.status_field("config", "source"), "control_plane");
     ASSERT_TRUE(eventually([&] { return dp.status_field("import", "state") == "not_needed"; }, 5s))
@@ -400,7 +395,7 @@ TEST(flows, an_import_takes_the_exporters_hash_from_the_object_metadata) {
     agent_process dp(dir, "importer",
                      importer_settings("127.0.0.1:" + std::to_string(free_port()), certs, prefix, gateway),
                      rgw_env());
-    ASSERT_TRUE(eventually([&] { return file_json(gateway) == parse(sample_config("tagged")); }, 30s))
+    ASSERT_TRUE(eventually([&] { return applied(dp, gateway, sample_config("tagged")); }, 30s))
         << dp.log();
     EXPECT_EQ(dp.status_field("config", "hash"), exporter_hash);
     EXPECT_EQ(dp.status_field("config", "source"), "fallback");

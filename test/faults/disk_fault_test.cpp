@@ -80,13 +80,6 @@ std::set<std::string> listing(const std::filesystem::path& dir) {
     return names;
 }
 
-json::value file_json(const std::filesystem::path& p) {
-    auto text = read_whole_file(p);
-    boost::system::error_code ec;
-    auto v = text ? json::parse(text.value(), ec) : json::value(nullptr);
-    return ec ? json::value(nullptr) : v;
-}
-
 // What a restart would find in the cache: the config's hash, or why there is none.
 std::string cached_hash(const std::filesystem::path& prefix) {
     auto loaded = agent::config_cache(prefix).load(std::size_t(64) << 20);
@@ -175,7 +168,7 @@ TEST(disk_full, the_last_good_cache_survives_the_gateway_and_the_bucket_still_ge
     EXPECT_EQ(node.status_field("cache", "hash"), a); // what the cache still holds
     EXPECT_NE(reasons(node).find("cache error"), std::string::npos) << reasons(node);
     EXPECT_EQ(cached_hash(s.prefix), a); // a restart would find A, whole
-    ASSERT_TRUE(eventually([&] { return file_json(s.gateway) == json::parse(config_b); }, 20s)) << node.log();
+    ASSERT_TRUE(eventually([&] { return applied(node, s.gateway, config_b); }, 20s)) << node.log();
     EXPECT_TRUE(eventually([&] { return node.status_field("handoff", "hash") == b; }, 10s));
     ASSERT_TRUE(eventually([&] { return s.exported() == json::parse(config_b); }, 20s)) << node.log();
     EXPECT_EQ(node.status_field("export", "last_hash"), b);
@@ -238,7 +231,7 @@ TEST(disk_eio, a_failing_disk_under_the_prefix_keeps_the_last_good_cache_and_rec
     EXPECT_NE(reasons(node).find("cache error"), std::string::npos) << reasons(node);
     EXPECT_EQ(cached_hash(s.prefix), a);
     // The gateway's directory is on another (healthy) disk: it gets B, and so does the bucket.
-    ASSERT_TRUE(eventually([&] { return file_json(s.gateway) == json::parse(config_b); }, 20s)) << node.log();
+    ASSERT_TRUE(eventually([&] { return applied(node, s.gateway, config_b); }, 20s)) << node.log();
     ASSERT_TRUE(eventually([&] { return s.exported() == json::parse(config_b); }, 20s)) << node.log();
     // Let a retry or two meet the fault too: still A, whole, and no temporary file.
     std::this_thread::sleep_for(3s);
