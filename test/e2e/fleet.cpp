@@ -33,7 +33,8 @@ boost::json::value file_json(const std::filesystem::path& path) {
     return ec ? boost::json::value(nullptr) : value;
 }
 
-bool applied(const agent_process& agent, const std::filesystem::path& gateway, const std::string& config_json) {
+bool applied(const agent_process& agent, const std::filesystem::path& gateway,
+             const std::string& config_json) {
     return file_json(gateway) == boost::json::parse(config_json) &&
            agent.status_field("handoff", "state") == "ok";
 }

@@ -77,7 +77,8 @@ boost::json::value file_json(const std::filesystem::path& path);
 // delivery (hand-off state "ok"). The hand-off runs on the disk pool and /status books it after
 // the cache commit, so a test that sees only the file can read a /status from before it; wait for
 // this instead: eventually([&] { return applied(dp, gateway, config); }, ...).
-bool applied(const agent_process& agent, const std::filesystem::path& gateway, const std::string& config_json);
+bool applied(const agent_process& agent, const std::filesystem::path& gateway,
+             const std::string& config_json);
 
 // The environment and storage URL for a unique prefix in the RGW test bucket.
 std::map<std::string, std::string> rgw_env();
