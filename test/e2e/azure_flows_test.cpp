@@ -17,12 +17,6 @@ namespace json = boost::json;
 
 namespace {
 
-json::value parse(const std::string& s) {
-    boost::system::error_code ec;
-    auto v = json::parse(s, ec);
-    return ec ? json::value(nullptr) : v;
-}
-
 // What the container holds at `key` as the SDK reads it, with its properties; null when absent.
 std::pair<json::value, json::value> container_json(const std::string& key) {
     const auto out = scratch_dir() / "container-read.json";
@@ -30,7 +24,7 @@ std::pair<json::value, json::value> container_json(const std::string& key) {
     if (r.exit_code != 0)
         return {nullptr, nullptr};
     auto text = read_whole_file(out);
-    return {text ? parse(text.value()) : json::value(nullptr), parse(r.out)};
+    return {text ? json_or_null(text.value()) : json::value(nullptr), json_or_null(r.out)};
 }
 
 } // namespace
@@ -53,8 +47,8 @@ TEST(azure_flows, exporter_uploads_cp_dies_new_importer_provisions_cp_returns_an
                                 {"election_interval", "1"},
                                 {"node_version", "3.9.0.0"}},
                                azurite_env());
-        ASSERT_TRUE(
-            eventually([&] { return container_json(key).first == parse(sample_config("alpha")); }, 30s))
+        ASSERT_TRUE(eventually(
+            [&] { return container_json(key).first == json_or_null(sample_config("alpha")); }, 30s))
             << exporter.log();
         const auto props = container_json(key).second;
         EXPECT_EQ(props.at("contentType"), "application/json") << props;
@@ -82,7 +76,7 @@ TEST(azure_flows, exporter_uploads_cp_dies_new_importer_provisions_cp_returns_an
     ASSERT_TRUE(eventually(
         [&] {
             // The gateway file is written on the disk pool; the import is booked just after.
-            return file_json(gateway) == parse(sample_config("alpha")) &&
+            return file_json(gateway) == json_or_null(sample_config("alpha")) &&
                    dp.status_field("import", "state") == "imported";
         },
         30s))
@@ -92,8 +86,7 @@ TEST(azure_flows, exporter_uploads_cp_dies_new_importer_provisions_cp_returns_an
 
     cp.reset();
     reference_cp back(dir, certs, sample_config("fresh"), cp_port);
-    ASSERT_TRUE(eventually([&] { return applied(dp, gateway, sample_config("fresh")); }, 30s))
-        << dp.log();
+    ASSERT_TRUE(eventually([&] { return applied(dp, gateway, sample_config("fresh")); }, 30s)) << dp.log();
     ASSERT_TRUE(eventually([&] { return dp.status_field("config", "source") == "control_plane"; }, 10s));
     EXPECT_EQ(dp.status_field("control_plane", "state"), "connected");
 }

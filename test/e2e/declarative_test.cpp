@@ -19,12 +19,6 @@ namespace json = boost::json;
 
 namespace {
 
-json::value parse(const std::string& s) {
-    boost::system::error_code ec;
-    auto v = json::parse(s, ec);
-    return ec ? json::value(nullptr) : v;
-}
-
 const char* local_yaml = R"(_format_version: "3.0"
 services:
   - name: local-last-resort
@@ -110,7 +104,7 @@ TEST(declarative_config, served_after_the_timeout_then_the_backup_then_the_cp_re
     ASSERT_TRUE(eventually(
         [&] {
             // The gateway file is written on the disk pool; the import is booked just after.
-            return file_json(s.gateway) == parse(sample_config("backup")) &&
+            return file_json(s.gateway) == json_or_null(sample_config("backup")) &&
                    dp.status_field("import", "state") == "imported";
         },
         30s))
@@ -121,8 +115,7 @@ TEST(declarative_config, served_after_the_timeout_then_the_backup_then_the_cp_re
 
     // The CP returns: it wins.
     reference_cp cp(s.dir, s.certs, sample_config("fresh"), s.cp_port);
-    ASSERT_TRUE(eventually([&] { return applied(dp, s.gateway, sample_config("fresh")); }, 30s))
-        << dp.log();
+    ASSERT_TRUE(eventually([&] { return applied(dp, s.gateway, sample_config("fresh")); }, 30s)) << dp.log();
     ASSERT_TRUE(eventually([&] { return dp.status_field("config", "source") == "control_plane"; }, 10s));
     EXPECT_EQ(dp.status_field("declarative_config", "state"), "replaced");
 }
@@ -151,8 +144,7 @@ TEST(declarative_config, the_cp_replaces_it_directly_and_it_is_not_needed_with_a
     ASSERT_TRUE(eventually([&] { return dp.status_field("config", "source") == "declarative_config"; }, 10s))
         << dp.log();
     reference_cp cp(s.dir, s.certs, sample_config("fresh"), s.cp_port);
-    ASSERT_TRUE(eventually([&] { return applied(dp, s.gateway, sample_config("fresh")); }, 30s))
-        << dp.log();
+    ASSERT_TRUE(eventually([&] { return applied(dp, s.gateway, sample_config("fresh")); }, 30s)) << dp.log();
     EXPECT_EQ(dp.status_field("config", "source"), "control_plane");
     EXPECT_EQ(dp.status_field("cache", "state"), "written");
 }

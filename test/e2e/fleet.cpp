@@ -24,13 +24,25 @@ cluster_certs make_cluster_certs(const std::filesystem::path& dir) {
     return c;
 }
 
+boost::json::value json_or_null(const std::string& text) {
+    boost::system::error_code ec;
+    auto value = boost::json::parse(text, ec);
+    return ec ? boost::json::value(nullptr) : value;
+}
+
 boost::json::value file_json(const std::filesystem::path& path) {
     auto text = read_whole_file(path);
-    if (!text)
+    return text ? json_or_null(text.value()) : boost::json::value(nullptr);
+}
+
+boost::json::value rgw_object_json(const std::string& key) {
+    const auto out = scratch_dir() / ("bucket-read-" + unique_suffix() + ".json");
+    auto r = aws_s3api({"get-object", "--bucket", rgw().bucket, "--key", key, out.string()});
+    if (r.exit_code != 0)
         return nullptr;
-    boost::system::error_code ec;
-    auto value = boost::json::parse(text.value(), ec);
-    return ec ? boost::json::value(nullptr) : value;
+    auto value = file_json(out);
+    std::filesystem::remove(out);
+    return value;
 }
 
 bool applied(const agent_process& agent, const std::filesystem::path& gateway,

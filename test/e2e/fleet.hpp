@@ -70,6 +70,12 @@ private:
     std::unique_ptr<process> proc_;
 };
 
+// `text` parsed; null when it is not JSON.
+boost::json::value json_or_null(const std::string& text);
+
+// What the RGW test bucket holds at `key`, read by awscli and parsed; null when absent.
+boost::json::value rgw_object_json(const std::string& key);
+
 // A file's JSON; null when the file is absent or not (yet) JSON.
 boost::json::value file_json(const std::filesystem::path& path);
 

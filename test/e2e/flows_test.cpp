@@ -16,22 +16,6 @@ namespace json = boost::json;
 
 namespace {
 
-json::value parse(const std::string& s) {
-    boost::system::error_code ec;
-    auto v = json::parse(s, ec);
-    return ec ? json::value(nullptr) : v;
-}
-
-// What the bucket holds at `key`, parsed; null when absent.
-json::value bucket_json(const std::string& key) {
-    const auto out = scratch_dir() / "bucket-read.json";
-    auto r = aws_s3api({"get-object", "--bucket", rgw().bucket, "--key", key, out.string()});
-    if (r.exit_code != 0)
-        return nullptr;
-    auto text = read_whole_file(out);
-    return text ? parse(text.value()) : json::value(nullptr);
-}
-
 void aws_put(const std::string& key, const std::string& body) {
     const auto in = scratch_dir() / "bucket-write.json";
     ASSERT_TRUE(write_file_atomically(in, body, 0644));
@@ -77,13 +61,13 @@ TEST(flows, cp_up_exporter_uploads_and_a_change_reaches_the_bucket) {
     reference_cp cp(dir, certs, sample_config("alpha"));
     agent_process exporter(dir, "exporter", exporter_settings(cp.address(), certs, prefix), rgw_env());
 
-    ASSERT_TRUE(eventually([&] { return bucket_json(key) == parse(sample_config("alpha")); }, 30s))
+    ASSERT_TRUE(eventually([&] { return rgw_object_json(key) == json_or_null(sample_config("alpha")); }, 30s))
         << exporter.log() << "\nCP:\n"
         << cp.proc()->err();
     // Kong's object: plain JSON config_table, application/json, uploader metadata.
     auto head = aws_s3api({"head-object", "--bucket", rgw().bucket, "--key", key});
     ASSERT_EQ(head.exit_code, 0) << head.err;
-    const auto meta = parse(head.out);
+    const auto meta = json_or_null(head.out);
     ASSERT_TRUE(meta.is_object()) << head.out;
     EXPECT_EQ(meta.at("ContentType"), "application/json");
     const auto status = exporter.status();
@@ -91,7 +75,7 @@ TEST(flows, cp_up_exporter_uploads_and_a_change_reaches_the_bucket) {
     EXPECT_EQ(meta.at("Metadata").at("uploader"), status.at("node_id")) << head.out;
 
     cp.set_config(sample_config("beta"));
-    ASSERT_TRUE(eventually([&] { return bucket_json(key) == parse(sample_config("beta")); }, 30s))
+    ASSERT_TRUE(eventually([&] { return rgw_object_json(key) == json_or_null(sample_config("beta")); }, 30s))
         << exporter.log();
     EXPECT_EQ(exporter.status_field("export", "failures"), "0");
     EXPECT_EQ(exporter.status_field("election", "is_leader"), "true");
@@ -113,7 +97,7 @@ TEST(flows, cp_down_new_importer_provisions_from_the_bucket_then_follows_the_cp)
     // The gateway file is written on the disk pool; the import's state is booked just after.
     ASSERT_TRUE(eventually(
         [&] {
-            return file_json(gateway) == parse(sample_config("backup")) &&
+            return file_json(gateway) == json_or_null(sample_config("backup")) &&
                    dp.status_field("import", "state") == "imported";
         },
         30s))
@@ -136,8 +120,7 @@ TEST(flows, cp_down_new_importer_provisions_from_the_bucket_then_follows_the_cp)
 
     // The CP comes back with a newer config: the node follows it.
     reference_cp cp(dir, certs, sample_config("fresh"), cp_port);
-    ASSERT_TRUE(eventually([&] { return applied(dp, gateway, sample_config("fresh")); }, 30s))
-        << dp.log();
+    ASSERT_TRUE(eventually([&] { return applied(dp, gateway, sample_config("fresh")); }, 30s)) << dp.log();
     ASSERT_TRUE(eventually([&] { return dp.status_field("config", "source") == "control_plane"; }, 10s));
     EXPECT_EQ(dp.status_field("control_plane", "state"), "connected");
     EXPECT_NE(dp.status_field("config", "cp_timestamp"), ""); // the CP's envelope timestamp
@@ -154,8 +137,7 @@ TEST(flows, a_new_importer_whose_cp_answers_never_reads_the_bucket) {
     reference_cp cp(dir, certs, sample_config("from-cp"), free_port());
     const auto gateway = dir / "kong.json";
     agent_process dp(dir, "node", importer_settings(cp.address(), certs, prefix, gateway), rgw_env());
-    ASSERT_TRUE(eventually([&] { return applied(dp, gateway, sample_config("from-cp")); }, 30s))
-        << dp.log();
+    ASSERT_TRUE(eventually([&] { return applied(dp, gateway, sample_config("from-cp")); }, 30s)) << dp.log();
     std::this_thread::sleep_for(1s); // time enough for a wrong import to land
     auto st = dp.status();
     EXPECT_EQ(st.at("config").at("source"), "control_plane");
@@ -192,7 +174,7 @@ TEST(flows, restart_with_cp_down_serves_the_cache_without_reading_the_bucket) {
     EXPECT_EQ(st.at("config").at("source"), "cache");
     EXPECT_EQ(st.at("import").at("state"), "not_needed");
     EXPECT_EQ(st.at("import").at("attempts"), 0);
-    EXPECT_EQ(file_json(gateway), parse(sample_config("cached")));
+    EXPECT_EQ(file_json(gateway), json_or_null(sample_config("cached")));
 }
 
 TEST(flows, an_invalid_backup_is_refused_then_a_valid_one_is_imported) {
@@ -213,8 +195,7 @@ TEST(flows, an_invalid_backup_is_refused_then_a_valid_one_is_imported) {
     EXPECT_NE(dp.log().find("is invalid"), std::string::npos);
 
     aws_put(key, sample_config("repaired"));
-    ASSERT_TRUE(eventually([&] { return applied(dp, gateway, sample_config("repaired")); }, 40s))
-        << dp.log();
+    ASSERT_TRUE(eventually([&] { return applied(dp, gateway, sample_config("repaired")); }, 40s)) << dp.log();
 }
 
 TEST(flows, a_large_backup_that_breaks_late_is_refused_and_leaves_nothing_behind) {
@@ -249,8 +230,7 @@ TEST(flows, a_large_backup_that_breaks_late_is_refused_and_leaves_nothing_behind
                 << "left behind: " << e.path();
 
     aws_put(key, sample_config("repaired"));
-    ASSERT_TRUE(eventually([&] { return applied(dp, gateway, sample_config("repaired")); }, 40s))
-        << dp.log();
+    ASSERT_TRUE(eventually([&] { return applied(dp, gateway, sample_config("repaired")); }, 40s)) << dp.log();
 }
 
 TEST(flows, a_missing_backup_is_retried_until_it_appears) {
@@ -265,8 +245,7 @@ TEST(flows, a_missing_backup_is_retried_until_it_appears) {
         << dp.log();
     EXPECT_NE(dp.status_field("import", "last_error").find("no backup at"), std::string::npos);
     aws_put(prefix + "/3.9.0.0/config.json", sample_config("late"));
-    ASSERT_TRUE(eventually([&] { return applied(dp, gateway, sample_config("late")); }, 40s))
-        << dp.log();
+    ASSERT_TRUE(eventually([&] { return applied(dp, gateway, sample_config("late")); }, 40s)) << dp.log();
 }
 
 TEST(flows, a_cp_answering_stops_the_import_retries) {
@@ -282,8 +261,7 @@ TEST(flows, a_cp_answering_stops_the_import_retries) {
     ASSERT_TRUE(eventually([&] { return std::stoi("0" + dp.status_field("import", "attempts")) >= 2; }, 20s))
         << dp.log();
     reference_cp cp(dir, certs, sample_config("cp-first"), cp_port);
-    ASSERT_TRUE(eventually([&] { return applied(dp, gateway, sample_config("cp-first")); }, 30s))
-        << dp.log();
+    ASSERT_TRUE(eventually([&] { return applied(dp, gateway, sample_config("cp-first")); }, 30s)) << dp.log();
     EXPECT_EQ(dp.status_field("config", "source"), "control_plane");
     ASSERT_TRUE(eventually([&] { return dp.status_field("import", "state") == "not_needed"; }, 5s))
         << dp.log();
@@ -292,7 +270,7 @@ TEST(flows, a_cp_answering_stops_the_import_retries) {
     const auto attempts = dp.status_field("import", "attempts");
     std::this_thread::sleep_for(2s);
     EXPECT_EQ(dp.status_field("import", "attempts"), attempts);
-    EXPECT_EQ(file_json(gateway), parse(sample_config("cp-first")));
+    EXPECT_EQ(file_json(gateway), json_or_null(sample_config("cp-first")));
 }
 
 TEST(flows, an_exporter_never_replaces_a_newer_config_in_the_bucket) {
@@ -314,7 +292,7 @@ TEST(flows, an_exporter_never_replaces_a_newer_config_in_the_bucket) {
         eventually([&] { return std::stoi("0" + exporter.status_field("export", "skipped")) >= 1; }, 30s))
         << exporter.log();
     EXPECT_EQ(exporter.status_field("export", "uploads"), "0");
-    EXPECT_EQ(bucket_json(key), parse(sample_config("newer")));
+    EXPECT_EQ(rgw_object_json(key), json_or_null(sample_config("newer")));
     EXPECT_NE(exporter.log().find("export skipped: the bucket holds a newer config"), std::string::npos);
 }
 
@@ -333,7 +311,7 @@ TEST(flows, a_restarted_exporter_skips_the_upload_when_the_bucket_holds_that_con
     }
     auto etag = [&] {
         auto head = aws_s3api({"head-object", "--bucket", rgw().bucket, "--key", key});
-        return head.exit_code == 0 ? parse(head.out).at("ETag") : json::value(nullptr);
+        return head.exit_code == 0 ? json_or_null(head.out).at("ETag") : json::value(nullptr);
     };
     const auto before = etag();
     agent_process second(dir, "second", exporter_settings(cp.address(), certs, prefix), rgw_env());
@@ -371,7 +349,7 @@ TEST(flows, a_failing_export_is_retried_until_the_newest_config_is_in_the_storag
         << exporter.log();
     EXPECT_EQ(exporter.status_field("export", "pending_hash"), exporter.status_field("config", "hash"));
     std::filesystem::remove_all(object); // the storage is repaired
-    ASSERT_TRUE(eventually([&] { return file_json(object) == parse(sample_config("second")); }, 30s))
+    ASSERT_TRUE(eventually([&] { return file_json(object) == json_or_null(sample_config("second")); }, 30s))
         << exporter.log();
     ASSERT_TRUE(eventually([&] { return exporter.status_field("export", "failures") == "0"; }, 5s));
     EXPECT_EQ(exporter.status_field("export", "pending_hash"), "");
@@ -395,8 +373,7 @@ TEST(flows, an_import_takes_the_exporters_hash_from_the_object_metadata) {
     agent_process dp(dir, "importer",
                      importer_settings("127.0.0.1:" + std::to_string(free_port()), certs, prefix, gateway),
                      rgw_env());
-    ASSERT_TRUE(eventually([&] { return applied(dp, gateway, sample_config("tagged")); }, 30s))
-        << dp.log();
+    ASSERT_TRUE(eventually([&] { return applied(dp, gateway, sample_config("tagged")); }, 30s)) << dp.log();
     EXPECT_EQ(dp.status_field("config", "hash"), exporter_hash);
     EXPECT_EQ(dp.status_field("config", "source"), "fallback");
 }

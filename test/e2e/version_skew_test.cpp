@@ -16,22 +16,6 @@ namespace json = boost::json;
 
 namespace {
 
-json::value parse(const std::string& s) {
-    boost::system::error_code ec;
-    auto v = json::parse(s, ec);
-    return ec ? json::value(nullptr) : v;
-}
-
-// What the RGW bucket holds at `key`, parsed; null when absent.
-json::value bucket_json(const std::string& key) {
-    const auto out = scratch_dir() / ("skew-read-" + unique_suffix() + ".json");
-    auto r = aws_s3api({"get-object", "--bucket", rgw().bucket, "--key", key, out.string()});
-    if (r.exit_code != 0)
-        return nullptr;
-    auto text = read_whole_file(out);
-    return text ? parse(text.value()) : json::value(nullptr);
-}
-
 struct fixture {
     std::filesystem::path dir = scratch_dir();
     cluster_certs certs = make_cluster_certs(dir);
@@ -131,11 +115,11 @@ TEST(version_skew, rgw_an_exporter_writes_the_backup_under_two_versions) {
     reference_cp cp(f.dir, f.certs, sample_config("two-keys"));
     agent_process exporter(f.dir, "exporter", f.exporter(cp.address(), rgw_storage_url(prefix), "3.9.0.1"),
                            rgw_env());
-    const auto expected = parse(sample_config("two-keys"));
+    const auto expected = json_or_null(sample_config("two-keys"));
     ASSERT_TRUE(eventually(
         [&] {
-            return bucket_json(prefix + "/3.9.0.0/config.json") == expected &&
-                   bucket_json(prefix + "/3.9.0.1/config.json") == expected;
+            return rgw_object_json(prefix + "/3.9.0.0/config.json") == expected &&
+                   rgw_object_json(prefix + "/3.9.0.1/config.json") == expected;
         },
         60s))
         << exporter.log();
@@ -144,15 +128,15 @@ TEST(version_skew, rgw_an_exporter_writes_the_backup_under_two_versions) {
     auto head =
         aws_s3api({"head-object", "--bucket", rgw().bucket, "--key", prefix + "/3.9.0.1/config.json"});
     ASSERT_EQ(head.exit_code, 0) << head.err;
-    EXPECT_EQ(parse(head.out).at("Metadata").at("lifeboat-term"), "0") << head.out;
+    EXPECT_EQ(json_or_null(head.out).at("Metadata").at("lifeboat-term"), "0") << head.out;
 
     // A change reaches both keys.
     cp.set_config(sample_config("two-keys-changed"));
-    const auto changed = parse(sample_config("two-keys-changed"));
+    const auto changed = json_or_null(sample_config("two-keys-changed"));
     ASSERT_TRUE(eventually(
         [&] {
-            return bucket_json(prefix + "/3.9.0.0/config.json") == changed &&
-                   bucket_json(prefix + "/3.9.0.1/config.json") == changed;
+            return rgw_object_json(prefix + "/3.9.0.0/config.json") == changed &&
+                   rgw_object_json(prefix + "/3.9.0.1/config.json") == changed;
         },
         60s))
         << exporter.log();
