@@ -1,5 +1,6 @@
 #include "agent/gateway_mirror.hpp"
 
+#include "base/kong_version.hpp"
 #include "base/log.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -49,7 +50,7 @@ result<gateway_answer, std::string> parse_admin_root(std::string_view body) {
     out.version = std::string(v.substr(0, v.find_first_not_of("0123456789.")));
     while (!out.version.empty() && out.version.back() == '.')
         out.version.pop_back();
-    if (!protocol::parse_kong_version(out.version))
+    if (!parse_kong_version(out.version))
         return failure(fmt::format("the Admin API root's version {:?} is not x.y.z", std::string(v)));
     const auto* plugins = doc.as_object().if_contains("plugins");
     const auto* available =

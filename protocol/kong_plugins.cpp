@@ -144,15 +144,6 @@ std::span<const catalogued_plugin> kong_plugin_catalogue() {
     return catalogue;
 }
 
-// The one parser is base/kong_version; this header keeps its own struct until the callers that
-// include it move to lifeboat::kong_version.
-std::optional<kong_version> parse_kong_version(std::string_view v) {
-    auto parsed = lifeboat::parse_kong_version(v);
-    if (!parsed)
-        return std::nullopt;
-    return kong_version{parsed->major, parsed->minor, parsed->patch, std::move(parsed->three)};
-}
-
 std::vector<plugin_info> bundled_plugins(std::string_view node_version) {
     const auto v = parse_kong_version(node_version);
     const std::string version = v ? v->three : std::string(node_version);

@@ -35,13 +35,6 @@ std::span<const catalogued_plugin> kong_plugin_catalogue();
 inline constexpr int catalogue_first_minor = 4;
 inline constexpr int catalogue_last_minor = 15;
 
-// Kong's version pattern ^(%d+)%.(%d+)%.%d+ (Enterprise's four-part versions match too).
-struct kong_version {
-    int major = 0, minor = 0, patch = 0;
-    std::string three; // "3.9.0"
-};
-std::optional<kong_version> parse_kong_version(std::string_view v);
-
 // Kong's bundled plugins (open source and Enterprise) for a node version ("3.9.0.0" or "3.9.0"),
 // each at the version Kong reports for it (the gateway's major.minor.patch; opentelemetry
 // reported 0.1.0 up to 3.7), sorted by name as Kong sends them.
