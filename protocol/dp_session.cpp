@@ -2,8 +2,8 @@
 
 #include "base/digest.hpp"
 #include "base/log.hpp"
-#include "base/percent_encoding.hpp"
 #include "base/offload.hpp"
+#include "base/percent_encoding.hpp"
 #include "protocol/envelope.hpp"
 #include "protocol/tls_util.hpp"
 
@@ -233,6 +233,7 @@ struct dp_session::impl {
     int running = 0;
     asio::steady_timer all_done{ex};
     bool stopping = false;
+    bool aborting = false; // terminal: every loop ends at its next step, no close handshake
     bool delivering_now = false;
     bool connected_now = false;
     bool close_frame_seen = false;
@@ -307,17 +308,31 @@ struct dp_session::impl {
         co_return cs.cancelled() != asio::cancellation_type::none;
     }
 
-    // Waits until `flag` holds, the session stops, or the task is cancelled (false).
+    // Sleeps on one of the driver's own signals until it is notified; false if the task is (or
+    // gets) cancelled. A cancellation is an event for the operation pending when it is emitted:
+    // emitted while the coroutine has none (its last operation completed and its resumption is
+    // queued), it only marks the coroutine's cancellation state. So the state is read before
+    // sleeping, not only after: a loop that went back to sleep on a signal nobody will notify
+    // never ended (`lifeboat doctor`'s terminal cancel hung it about one run in three).
     // (GCC 12 miscompiles co_await inside conditions and short-circuit expressions: every
     // co_await below is a statement of its own.)
+    asio::awaitable<bool> sleep_on(asio::steady_timer& signal, steady_time until = steady_time::max()) {
+        const bool cancelled_before = co_await cancelled();
+        if (cancelled_before || aborting)
+            co_return false;
+        signal.expires_at(until);
+        co_await signal.async_wait(as_tuple_awaitable);
+        const bool cancelled_meanwhile = co_await cancelled();
+        co_return !cancelled_meanwhile && !aborting;
+    }
+
+    // Waits until `ready` holds (true), or the session stops or the task is cancelled (false).
     asio::awaitable<bool> wait_for(asio::steady_timer& signal, std::function<bool()> ready) {
         while (!ready()) {
             if (stopping)
                 co_return false;
-            signal.expires_at(steady_time::max());
-            co_await signal.async_wait(as_tuple_awaitable);
-            const bool aborted = co_await cancelled();
-            if (aborted)
+            const bool woken = co_await sleep_on(signal);
+            if (!woken)
                 co_return false;
         }
         co_return true;
@@ -328,11 +343,9 @@ struct dp_session::impl {
     asio::awaitable<void> timer_loop() {
         co_await asio::this_coro::throw_if_cancelled(false); // cancellation is checked, not thrown
         for (;;) {
-            wake.expires_at(wake_at);
-            co_await wake.async_wait(as_tuple_awaitable);
-            const bool aborted = co_await cancelled();
+            const bool woken = co_await sleep_on(wake, wake_at);
             // While stopping, the machine still bounds the close of an open connection.
-            if (aborted || (stopping && !connected_now))
+            if (!woken || (stopping && !connected_now))
                 co_return;
             const auto t = now();
             if (t >= wake_at) {
@@ -473,6 +486,10 @@ struct dp_session::impl {
         }
         boost::system::error_code nec;
         tcp_layer.socket().set_option(tcp::no_delay(true), nec);
+        // A terminal cancel that came between two steps reached no operation: stop here rather
+        // than start the next step (each is bounded, but only by io_timeout).
+        if (aborting)
+            co_return failure(std::string("stopped"));
 
         if (proxy) {
             auto tunnel = co_await proxy_connect(c->ws.next_layer(), *target, *proxy);
@@ -495,6 +512,8 @@ struct dp_session::impl {
             co_await c->ws.next_layer().async_handshake(ssl::stream_base::client, as_tuple_awaitable);
         if (hec)
             co_return failure("TLS handshake failed: " + describe_tls_failure(hec, ssl_handle, opt.mtls));
+        if (aborting)
+            co_return failure(std::string("stopped"));
 
         // WebSocket upgrade, as lua-resty-websocket sends it (Host is cluster_control_plane).
         tcp_layer.expires_never();
@@ -595,6 +614,8 @@ struct dp_session::impl {
         constexpr std::size_t piece = std::size_t(1) << 20;
         beast::flat_buffer buffer;
         for (;;) {
+            if (aborting)
+                co_return; // the socket is closed: nothing more to read
             boost::system::error_code ec;
             bool too_big = false;
             do {
@@ -645,12 +666,12 @@ struct dp_session::impl {
         co_await asio::this_coro::throw_if_cancelled(false); // cancellation is checked, not thrown
         for (;;) {
             while (outbox.empty() && !close_requested) {
-                outbox_signal.expires_at(steady_time::max());
-                co_await outbox_signal.async_wait(as_tuple_awaitable);
-                const bool aborted = co_await cancelled();
-                if (aborted)
+                const bool woken = co_await sleep_on(outbox_signal);
+                if (!woken)
                     co_return;
             }
+            if (aborting)
+                co_return;
             if (close_requested) {
                 // A close frame's reason fits in 123 bytes (RFC 6455 5.5).
                 websocket::close_reason cr(websocket::close_code::going_away,
@@ -725,10 +746,17 @@ struct dp_session::impl {
         }
     }
 
+    // Terminal: each child ends at its next step. The cancellation reaches the operation each one
+    // has pending; a child that had none sees `aborting` (and its cancellation state) before it
+    // sleeps again, and one asleep on a signal of ours is woken; the socket is closed under
+    // whatever Beast has pending on it (a close handshake, a teardown waiting for the peer).
     void abort_all() {
         stopping = true;
+        aborting = true;
         for (std::size_t i = 0; i < children.size(); ++i)
             emit(i, asio::cancellation_type::terminal);
+        for (auto* signal : {&wake, &connect_signal, &delivery_signal, &outbox_signal})
+            notify(*signal);
         if (conn) {
             boost::system::error_code ignored;
             beast::get_lowest_layer(conn->ws).socket().close(ignored);
