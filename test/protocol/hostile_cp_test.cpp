@@ -139,9 +139,10 @@ struct agent_against {
                  std::string("cluster_mtls=shared"),
                  "cluster_cert=" + certs().shared.cert.string(),
                  "cluster_cert_key=" + certs().shared.key.string(),
-                 // Long enough for the test to see "disconnected" between two sessions.
-                 std::string("cluster_reconnect_delay_min=3"),
-                 std::string("cluster_reconnect_delay_max=4"),
+                 // Long enough for the test to see "disconnected" between two sessions, even when
+                 // polling seven agents on a loaded machine takes seconds a round.
+                 std::string("cluster_reconnect_delay_min=12"),
+                 std::string("cluster_reconnect_delay_max=14"),
              }) {
             args.push_back("--set");
             args.push_back(kv);
@@ -193,10 +194,11 @@ TEST(hostile_control_plane, a_protocol_violation_or_a_close_ends_the_session_at_
         cps.push_back(std::make_unique<raw_cp>(c.bytes));
         agents.push_back(std::make_unique<agent_against>(cps.back()->address(), c.name));
     }
-    const auto started = std::chrono::steady_clock::now();
     // The bound: the close timeout (10 s) for a violation, at once for a close frame, plus the
-    // agent's start and a loaded machine's margin.
-    constexpr auto bound = 20s;
+    // agent's start and a wide margin for a loaded machine (how fast is not the question here:
+    // without the fix the agents stayed "connected" until cluster_dead_after, 45 s, and then
+    // showed "no frame for 45 s" as the cause, which no bound lets through).
+    constexpr auto bound = 40s;
     // All agents are watched at once: each must be seen "disconnected" with its cause.
     std::vector<bool> seen(cases.size(), false);
     std::vector<std::string> last_seen(cases.size());
@@ -223,11 +225,10 @@ TEST(hostile_control_plane, a_protocol_violation_or_a_close_ends_the_session_at_
                              << agents[i]->proc->err();
     for (std::size_t i = 0; i < cases.size(); ++i) {
         SCOPED_TRACE(cases[i].name);
-        EXPECT_TRUE(eventually([&] { return cps[i]->connections() >= 2; }, 10s))
+        EXPECT_TRUE(eventually([&] { return cps[i]->connections() >= 2; }, 40s))
             << "the agent did not dial again:\n"
             << agents[i]->proc->err();
     }
-    EXPECT_LT(std::chrono::steady_clock::now() - started, 30s);
 }
 
 namespace {
