@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <unistd.h>
 
 // Named, not anonymous: the cli target is a unity build (see cli/CMakeLists.txt).
 namespace lifeboat::cli::doctor_command {
@@ -138,10 +139,14 @@ std::string probe_node_id(const agent::settings& s) {
         if (auto id = agent::ensure_node_id(s))
             return id.value();
     agent::settings scratch = s;
-    scratch.prefix = std::filesystem::temp_directory_path() / "lifeboat-doctor-node-id";
-    std::filesystem::remove(scratch.prefix / "node_id");
+    // One directory per process: doctors run side by side (a test suite, a fleet's checks) must
+    // not remove each other's, which threw out of remove_all and aborted one of them.
+    scratch.prefix =
+        std::filesystem::temp_directory_path() / fmt::format("lifeboat-doctor-node-id-{}", ::getpid());
+    std::error_code ignored;
+    std::filesystem::remove(scratch.prefix / "node_id", ignored);
     auto id = agent::ensure_node_id(scratch);
-    std::filesystem::remove_all(scratch.prefix);
+    std::filesystem::remove_all(scratch.prefix, ignored);
     return id ? id.value() : std::string("00000000-0000-4000-8000-000000000000");
 }
 

@@ -2,8 +2,8 @@
 
 #include "base/digest.hpp"
 #include "base/log.hpp"
-#include "base/percent_encoding.hpp"
 #include "base/offload.hpp"
+#include "base/percent_encoding.hpp"
 #include "protocol/envelope.hpp"
 #include "protocol/tls_util.hpp"
 
@@ -119,8 +119,43 @@ struct outgoing {
     std::string payload;
 };
 
+// A protocol violation that the websocket layer reports (the CP broke RFC 6455), as opposed to
+// an I/O failure.
+bool is_protocol_violation(const boost::system::error_code& ec) {
+    return ec.category() == make_error_code(websocket::error::bad_opcode).category() &&
+           ec != websocket::error::closed && ec != websocket::error::message_too_big;
+}
+
 using tls_stream = beast::ssl_stream<beast::tcp_stream>;
-using wss_stream = websocket::stream<tls_stream>;
+
+// The TLS stream under the websocket, with a hook into Beast's teardown (the TLS and TCP close
+// after a close handshake, or after Beast answered a protocol violation with its own close).
+// Beast waits there for the peer without a bound; the hook tells the session machine, which
+// decides how long the peer may take (close_timeout) and then asks the driver to drop.
+class cp_tls_stream : public tls_stream {
+public:
+    using tls_stream::tls_stream;
+    std::function<void()> on_teardown;
+    // The driver dropped the connection during a teardown: that teardown ends without an error
+    // of its own, so that Beast reports what caused the close (its reason is the real one).
+    bool dropped = false;
+};
+
+template <class TeardownHandler>
+void async_teardown(beast::role_type role, cp_tls_stream& stream, TeardownHandler&& handler) {
+    if (stream.on_teardown)
+        stream.on_teardown();
+    auto ex = asio::get_associated_executor(handler, stream.get_executor());
+    beast::async_teardown(role, static_cast<tls_stream&>(stream),
+                          asio::bind_executor(ex, [&stream, h = std::forward<TeardownHandler>(handler)](
+                                                      boost::system::error_code ec) mutable {
+                              if (stream.dropped)
+                                  ec = {};
+                              std::move(h)(ec);
+                          }));
+}
+
+using wss_stream = websocket::stream<cp_tls_stream>;
 
 struct connection {
     client_tls tls; // outlives the stream that uses it
@@ -182,7 +217,6 @@ struct dp_session::impl {
     asio::steady_timer delivery_signal{ex};
     snapshot_ptr to_deliver;
     asio::steady_timer outbox_signal{ex};
-    asio::steady_timer close_signal{ex};
 
     // The current connection.
     std::unique_ptr<connection> conn;
@@ -199,6 +233,7 @@ struct dp_session::impl {
     int running = 0;
     asio::steady_timer all_done{ex};
     bool stopping = false;
+    bool aborting = false; // terminal: every loop ends at its next step, no close handshake
     bool delivering_now = false;
     bool connected_now = false;
     bool close_frame_seen = false;
@@ -241,7 +276,9 @@ struct dp_session::impl {
                 close_requested = true;
                 close_reason = std::move(a.text);
                 notify(outbox_signal);
-                notify(close_signal);
+                break;
+            case dp_action::drop_connection:
+                drop();
                 break;
             case dp_action::wait_until:
                 wake_at = a.at;
@@ -256,22 +293,46 @@ struct dp_session::impl {
             observer.on_status(fsm.status());
     }
 
+    // Closes the TCP connection under whatever is pending on it (a close handshake or teardown
+    // the peer does not finish): every operation on it ends at once.
+    void drop() {
+        if (!conn)
+            return;
+        conn->ws.next_layer().dropped = true;
+        boost::system::error_code ignored;
+        beast::get_lowest_layer(conn->ws).socket().close(ignored);
+    }
+
     static asio::awaitable<bool> cancelled() {
         auto cs = co_await asio::this_coro::cancellation_state;
         co_return cs.cancelled() != asio::cancellation_type::none;
     }
 
-    // Waits until `flag` holds, the session stops, or the task is cancelled (false).
+    // Sleeps on one of the driver's own signals until it is notified; false if the task is (or
+    // gets) cancelled. A cancellation is an event for the operation pending when it is emitted:
+    // emitted while the coroutine has none (its last operation completed and its resumption is
+    // queued), it only marks the coroutine's cancellation state. So the state is read before
+    // sleeping, not only after: a loop that went back to sleep on a signal nobody will notify
+    // never ended (`lifeboat doctor`'s terminal cancel hung it about one run in three).
     // (GCC 12 miscompiles co_await inside conditions and short-circuit expressions: every
     // co_await below is a statement of its own.)
+    asio::awaitable<bool> sleep_on(asio::steady_timer& signal, steady_time until = steady_time::max()) {
+        const bool cancelled_before = co_await cancelled();
+        if (cancelled_before || aborting)
+            co_return false;
+        signal.expires_at(until);
+        co_await signal.async_wait(as_tuple_awaitable);
+        const bool cancelled_meanwhile = co_await cancelled();
+        co_return !cancelled_meanwhile && !aborting;
+    }
+
+    // Waits until `ready` holds (true), or the session stops or the task is cancelled (false).
     asio::awaitable<bool> wait_for(asio::steady_timer& signal, std::function<bool()> ready) {
         while (!ready()) {
             if (stopping)
                 co_return false;
-            signal.expires_at(steady_time::max());
-            co_await signal.async_wait(as_tuple_awaitable);
-            const bool aborted = co_await cancelled();
-            if (aborted)
+            const bool woken = co_await sleep_on(signal);
+            if (!woken)
                 co_return false;
         }
         co_return true;
@@ -282,10 +343,9 @@ struct dp_session::impl {
     asio::awaitable<void> timer_loop() {
         co_await asio::this_coro::throw_if_cancelled(false); // cancellation is checked, not thrown
         for (;;) {
-            wake.expires_at(wake_at);
-            co_await wake.async_wait(as_tuple_awaitable);
-            const bool aborted = co_await cancelled();
-            if (stopping || aborted)
+            const bool woken = co_await sleep_on(wake, wake_at);
+            // While stopping, the machine still bounds the close of an open connection.
+            if (!woken || (stopping && !connected_now))
                 co_return;
             const auto t = now();
             if (t >= wake_at) {
@@ -426,6 +486,10 @@ struct dp_session::impl {
         }
         boost::system::error_code nec;
         tcp_layer.socket().set_option(tcp::no_delay(true), nec);
+        // A terminal cancel that came between two steps reached no operation: stop here rather
+        // than start the next step (each is bounded, but only by io_timeout).
+        if (aborting)
+            co_return failure(std::string("stopped"));
 
         if (proxy) {
             auto tunnel = co_await proxy_connect(c->ws.next_layer(), *target, *proxy);
@@ -448,6 +512,8 @@ struct dp_session::impl {
             co_await c->ws.next_layer().async_handshake(ssl::stream_base::client, as_tuple_awaitable);
         if (hec)
             co_return failure("TLS handshake failed: " + describe_tls_failure(hec, ssl_handle, opt.mtls));
+        if (aborting)
+            co_return failure(std::string("stopped"));
 
         // WebSocket upgrade, as lua-resty-websocket sends it (Host is cluster_control_plane).
         tcp_layer.expires_never();
@@ -490,6 +556,7 @@ struct dp_session::impl {
             co_return;
         }
         conn = std::move(established.value());
+        conn->ws.next_layer().on_teardown = [this] { dispatch(fsm.on_closing(now())); };
         outbox.clear();
         close_requested = false;
         close_reason.clear();
@@ -500,33 +567,55 @@ struct dp_session::impl {
                 dispatch(fsm.on_pong(now()));
             else if (kind == websocket::frame_type::ping)
                 dispatch(fsm.on_other_frame(now())); // Beast answers it; it proves the CP alive
-            else if (kind == websocket::frame_type::close)
-                close_frame_seen = true; // Beast's reply may fail (the CP hangs up): remember it
+            else if (kind == websocket::frame_type::close) {
+                // Beast answers it and then waits for the TCP close: the session is over now.
+                close_frame_seen = true;
+                dispatch(fsm.on_close_received(now(), close_frame_text()));
+            }
         });
         dispatch(fsm.on_connected(now()));
 
         std::string reason;
-        bool quiet = false;
-        co_await (read_loop(reason, quiet) || write_loop(reason) || close_watchdog());
+        end_kind kind = end_kind::failure;
+        co_await (read_loop(reason, kind) || write_loop(reason));
         connected_now = false;
         conn.reset();
-        if (stopping)
+        if (stopping) {
+            notify(wake); // the timer loop ends with the connection
             co_return;
+        }
         if (reason.empty())
             reason = "connection ended";
-        if (quiet)
+        switch (kind) {
+        case end_kind::close_frame:
             dispatch(fsm.on_close_frame(now(), reason));
-        else
+            break;
+        case end_kind::violation:
+            dispatch(fsm.on_protocol_violation(now(), reason));
+            break;
+        case end_kind::failure:
             dispatch(fsm.on_connection_lost(now(), reason));
+            break;
+        }
+    }
+
+    enum class end_kind { failure, close_frame, violation };
+
+    std::string close_frame_text() const {
+        const auto& cr = conn->ws.reason();
+        return fmt::format("close frame (code {}{}{})", static_cast<unsigned>(cr.code),
+                           cr.reason.empty() ? "" : ": ", std::string(cr.reason.data(), cr.reason.size()));
     }
 
     // Reads messages piece by piece and enforces cluster_max_payload itself: Beast's own limit
     // would fail the connection but report the error of its TLS teardown, not the cause.
-    asio::awaitable<void> read_loop(std::string& reason, bool& quiet) {
+    asio::awaitable<void> read_loop(std::string& reason, end_kind& kind) {
         co_await asio::this_coro::throw_if_cancelled(false); // cancellation is checked, not thrown
         constexpr std::size_t piece = std::size_t(1) << 20;
         beast::flat_buffer buffer;
         for (;;) {
+            if (aborting)
+                co_return; // the socket is closed: nothing more to read
             boost::system::error_code ec;
             bool too_big = false;
             do {
@@ -544,11 +633,11 @@ struct dp_session::impl {
             }
             if (ec) {
                 if (ec == websocket::error::closed || close_frame_seen) {
-                    quiet = true;
-                    const auto& cr = conn->ws.reason();
-                    reason = fmt::format("close frame (code {}{}{})", static_cast<unsigned>(cr.code),
-                                         cr.reason.empty() ? "" : ": ",
-                                         std::string(cr.reason.data(), cr.reason.size()));
+                    kind = end_kind::close_frame;
+                    reason = close_frame_text();
+                } else if (is_protocol_violation(ec)) {
+                    kind = end_kind::violation;
+                    reason = "the control plane broke the websocket protocol: " + describe(ec);
                 } else if (reason.empty()) {
                     reason = describe(ec);
                 }
@@ -577,18 +666,16 @@ struct dp_session::impl {
         co_await asio::this_coro::throw_if_cancelled(false); // cancellation is checked, not thrown
         for (;;) {
             while (outbox.empty() && !close_requested) {
-                if (stopping)
-                    break;
-                outbox_signal.expires_at(steady_time::max());
-                co_await outbox_signal.async_wait(as_tuple_awaitable);
-                const bool aborted = co_await cancelled();
-                if (aborted)
+                const bool woken = co_await sleep_on(outbox_signal);
+                if (!woken)
                     co_return;
             }
-            if (close_requested || stopping) {
+            if (aborting)
+                co_return;
+            if (close_requested) {
+                // A close frame's reason fits in 123 bytes (RFC 6455 5.5).
                 websocket::close_reason cr(websocket::close_code::going_away,
-                                           stopping ? "lifeboat shutting down"
-                                                    : "no frame from the control plane");
+                                           std::string_view(close_reason).substr(0, 123));
                 if (!stopping)
                     reason = close_reason;
                 co_await conn->ws.async_close(cr, as_tuple_awaitable);
@@ -613,22 +700,6 @@ struct dp_session::impl {
                 co_return;
             }
         }
-    }
-
-    // Once a close is requested, give the close handshake io_timeout and then drop the
-    // connection: a CP that stopped reading must not hold a write (and the session) forever.
-    asio::awaitable<void> close_watchdog() {
-        co_await asio::this_coro::throw_if_cancelled(false); // cancellation is checked, not thrown
-        while (!close_requested && !stopping) {
-            close_signal.expires_at(steady_time::max());
-            co_await close_signal.async_wait(as_tuple_awaitable);
-            const bool aborted = co_await cancelled();
-            if (aborted)
-                co_return;
-        }
-        asio::steady_timer grace(ex);
-        grace.expires_after(opt.io_timeout * 2);
-        co_await grace.async_wait(as_tuple_awaitable);
     }
 
     // ---- run / stop ----
@@ -663,22 +734,29 @@ struct dp_session::impl {
             return;
         stopping = true;
         log::info("stopping the control plane session", "endpoint", log_endpoint);
-        emit(1, asio::cancellation_type::terminal); // timer loop
         if (!delivering_now)
             emit(2, asio::cancellation_type::terminal);
-        if (connected_now) {
-            notify(outbox_signal); // the writer sends the close frame
-            notify(close_signal);
-        } else {
+        // With a connection open, the machine asks the writer for a close frame and bounds the
+        // close; the timer loop then ends with the connection.
+        dispatch(fsm.on_stop(now()));
+        if (!connected_now) {
+            emit(1, asio::cancellation_type::terminal); // timer loop
             emit(0, asio::cancellation_type::terminal); // connecting or waiting: nothing to be polite about
             notify(connect_signal);
         }
     }
 
+    // Terminal: each child ends at its next step. The cancellation reaches the operation each one
+    // has pending; a child that had none sees `aborting` (and its cancellation state) before it
+    // sleeps again, and one asleep on a signal of ours is woken; the socket is closed under
+    // whatever Beast has pending on it (a close handshake, a teardown waiting for the peer).
     void abort_all() {
         stopping = true;
+        aborting = true;
         for (std::size_t i = 0; i < children.size(); ++i)
             emit(i, asio::cancellation_type::terminal);
+        for (auto* signal : {&wake, &connect_signal, &delivery_signal, &outbox_signal})
+            notify(*signal);
         if (conn) {
             boost::system::error_code ignored;
             beast::get_lowest_layer(conn->ws).socket().close(ignored);

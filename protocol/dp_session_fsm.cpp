@@ -55,13 +55,14 @@ dp_action_list dp_session_fsm::start(steady_time now) {
 
 dp_action_list dp_session_fsm::on_connected(steady_time now) {
     dp_action_list out;
-    if (status_.state != session_state::connecting)
+    if (status_.state != session_state::connecting || stopping_)
         return out;
     enter(session_state::connected, now, out);
     status_.next_attempt_at.reset();
     log::info("connected to the control plane", "attempt", status_.attempt, "config_hash",
               status_.config_hash);
     last_frame_at_ = now;
+    connection_ended(); // of any earlier connection
     exchanged_ = false;
     connected_at_ = now;
     config_seen_ = false;
@@ -289,16 +290,33 @@ dp_action_list dp_session_fsm::on_external_config(steady_time now, const std::st
 
 dp_action_list dp_session_fsm::on_advertisement_changed(steady_time now) {
     dp_action_list out;
-    if (status_.state != session_state::connected)
+    if (status_.state != session_state::connected || stopping_)
         return out; // the next connection sends the new basic_info anyway
     const std::string reason = "the advertised version or plugins changed; reconnecting to send them";
-    out.push_back({dp_action::close_session, reason});
+    request_close(now, reason, out);
     exchanged_ = true; // not a refusal: this node hangs up
-    lost(now, reason, true, out);
+    lost(now, reason, loss::close_frame, out);
     return out;
 }
 
-void dp_session_fsm::lost(steady_time now, std::string_view error, bool quiet, dp_action_list& out) {
+void dp_session_fsm::request_close(steady_time now, std::string reason, dp_action_list& out) {
+    out.push_back({dp_action::close_session, std::move(reason)});
+    begin_close(now);
+}
+
+// The connection is gone: no close is pending any more.
+void dp_session_fsm::connection_ended() {
+    close_deadline_.reset();
+    closing_ = false;
+}
+
+void dp_session_fsm::begin_close(steady_time now) {
+    closing_ = true;
+    if (!close_deadline_)
+        close_deadline_ = now + timing_.close_timeout;
+}
+
+void dp_session_fsm::lost(steady_time now, std::string_view error, loss kind, dp_action_list& out) {
     status_.last_error = std::string(error);
     if (!exchanged_ && status_.state == session_state::connected &&
         now - status_.since < timing_.ping_interval)
@@ -312,17 +330,26 @@ void dp_session_fsm::lost(steady_time now, std::string_view error, bool quiet, d
         outage_since_ = now;
     pings_in_flight_.clear();
     enter(session_state::disconnected, now, out);
-    schedule_reconnect(now, out);
-    if (quiet)
+    if (!stopping_)
+        schedule_reconnect(now, out);
+    switch (kind) {
+    case loss::close_frame:
         log::info("control plane closed the session", "detail", error, "retry_in",
                   seconds_text(status_.next_attempt_delay));
-    else
+        break;
+    case loss::violation:
+        log::warn("control plane broke the websocket protocol; session dropped", "error", error, "retry_in",
+                  seconds_text(status_.next_attempt_delay));
+        break;
+    case loss::failure:
         log::warn("control plane session lost", "error", error, "retry_in",
                   seconds_text(status_.next_attempt_delay));
+        break;
+    }
     rearm(out);
 }
 
-dp_action_list dp_session_fsm::on_close_frame(steady_time now, std::string_view detail) {
+dp_action_list dp_session_fsm::on_close_received(steady_time now, std::string_view detail) {
     dp_action_list out;
     if (status_.state != session_state::connected)
         return out;
@@ -332,29 +359,91 @@ dp_action_list dp_session_fsm::on_close_frame(steady_time now, std::string_view 
         status_.refused = true;
         ++status_.refusals;
     }
-    lost(now, detail, true, out);
+    // The session is over now, whether or not the CP ever hangs up: the driver answers the close
+    // and drops the connection if the CP keeps it open past close_timeout.
+    begin_close(now);
+    lost(now, detail, loss::close_frame, out);
+    return out;
+}
+
+dp_action_list dp_session_fsm::on_closing(steady_time now) {
+    dp_action_list out;
+    if (closing_)
+        return out; // already bounded
+    begin_close(now);
+    log::debug("closing the control plane connection", "timeout", seconds_text(timing_.close_timeout));
+    rearm(out);
+    return out;
+}
+
+dp_action_list dp_session_fsm::on_close_frame(steady_time now, std::string_view detail) {
+    dp_action_list out = on_close_received(now, detail);
+    connection_ended();
+    rearm(out);
+    return out;
+}
+
+dp_action_list dp_session_fsm::on_protocol_violation(steady_time now, std::string_view detail) {
+    connection_ended();
+    dp_action_list out;
+    if (status_.state != session_state::connected) {
+        rearm(out);
+        return out;
+    }
+    exchanged_ = true; // the CP spoke, badly: not a refusal
+    lost(now, detail, loss::violation, out);
     return out;
 }
 
 dp_action_list dp_session_fsm::on_connection_lost(steady_time now, std::string_view error) {
+    connection_ended();
     dp_action_list out;
-    // A connection the machine already gave up on (the CP went silent) reports its end too.
-    if (status_.state != session_state::connected)
+    // A connection the machine already gave up on (the CP went silent, or sent a close frame)
+    // reports its end too.
+    if (status_.state != session_state::connected) {
+        rearm(out);
         return out;
-    lost(now, error, false, out);
+    }
+    lost(now, error, loss::failure, out);
+    return out;
+}
+
+dp_action_list dp_session_fsm::on_stop(steady_time now) {
+    dp_action_list out;
+    if (stopping_)
+        return out;
+    stopping_ = true;
+    status_.next_attempt_at.reset();
+    if (status_.state == session_state::connected && !closing_)
+        request_close(now, "lifeboat shutting down", out);
+    rearm(out);
     return out;
 }
 
 dp_action_list dp_session_fsm::on_timer(steady_time now) {
     dp_action_list out;
     armed_.reset();
+    if (close_deadline_ && now >= *close_deadline_) {
+        // Beast waits for the peer's close reply and TCP close without a bound: a CP that keeps the
+        // connection open after a close must not hold the session (nor a stop).
+        close_deadline_.reset();
+        out.push_back({dp_action::drop_connection});
+        log::warn("the control plane did not finish closing the connection; dropping it", "waited",
+                  seconds_text(timing_.close_timeout));
+    }
+    if (stopping_) {
+        rearm(out);
+        return out;
+    }
     switch (status_.state) {
     case session_state::connected:
+        if (closing_)
+            break; // the driver reports how the connection ended
         if (now - last_frame_at_ >= timing_.dead_after) {
             const auto reason =
                 fmt::format("no frame from the control plane for {}", seconds_text(now - last_frame_at_));
-            out.push_back({dp_action::close_session, reason});
-            lost(now, reason, false, out);
+            request_close(now, reason, out);
+            lost(now, reason, loss::failure, out);
             return out;
         }
         if (now >= next_ping_at_)
@@ -368,6 +457,7 @@ dp_action_list dp_session_fsm::on_timer(steady_time now) {
             ++status_.reconnects;
             enter(session_state::connecting, now, out);
             out.push_back({dp_action::connect});
+            rearm(out);
             return out;
         }
         break;
@@ -382,12 +472,18 @@ dp_action_list dp_session_fsm::on_timer(steady_time now) {
 // the driver bounds each connection step with its own timeout).
 void dp_session_fsm::rearm(dp_action_list& out) {
     std::optional<steady_time> at;
-    if (status_.state == session_state::connected) {
+    if (stopping_)
+        ;
+    else if (status_.state == session_state::connected && closing_)
+        ; // a closing connection: only the close deadline (below)
+    else if (status_.state == session_state::connected) {
         at = std::min(next_ping_at_, last_frame_at_ + timing_.dead_after);
         if (const auto deadline = config_deadline(); deadline && !config_wait_over_)
             at = std::min(*at, *deadline);
     } else if (status_.state == session_state::disconnected)
         at = status_.next_attempt_at;
+    if (close_deadline_)
+        at = at ? std::min(*at, *close_deadline_) : *close_deadline_;
     if (at && at != armed_) {
         armed_ = at;
         out.push_back({dp_action::wait_until, {}, {}, *at});

@@ -43,6 +43,10 @@ struct dp_timing {
     // Admitted, the CP answers pings, and no config within this many ping intervals: the CP
     // withholds it (Kong's plugin gate). A Kong CP sends its config right after admission.
     unsigned config_wait_pings = 3;
+    // Once a close starts (a close frame either way, a protocol violation, a dead CP, a stop), the
+    // peer has this long to finish it (its close reply, TLS and TCP close); then the connection
+    // is dropped. Beast itself waits for the peer without a bound.
+    steady_duration close_timeout = std::chrono::seconds(10);
 };
 
 // Whatever the configuration says, two connection attempts are never closer than this.
@@ -85,6 +89,7 @@ struct dp_action {
         send_ping,       // payload: `text` (the config hash)
         deliver_config,  // hand `snapshot` to the observer
         close_session,   // close the connection; `text` says why
+        drop_connection, // a close did not finish within close_timeout: drop the TCP connection now
         wait_until,      // call on_timer at `at` (replaces any earlier request)
         status_changed,  // status() changed
     };
@@ -111,8 +116,21 @@ public:
     dp_action_list on_config_frame(steady_time now, const result<snapshot_ptr, std::string>& decoded);
     // Any other frame from the CP (text): it proves the CP alive, nothing else.
     dp_action_list on_other_frame(steady_time now);
+    // A close frame from the CP, as it arrives (the driver answers it, then waits for the TCP
+    // close): the session is over at once, and the peer has close_timeout to hang up.
+    dp_action_list on_close_received(steady_time now, std::string_view detail);
+    // A close handshake or teardown began on the connection (whoever started it, including the
+    // websocket layer's answer to a protocol violation): it must end within close_timeout.
+    dp_action_list on_closing(steady_time now);
+    // The connection ended after a close frame from the CP.
     dp_action_list on_close_frame(steady_time now, std::string_view detail);
+    // The connection ended because the CP broke the WebSocket protocol (a continuation without a
+    // start, reserved bits, an oversized control frame, an unknown opcode...).
+    dp_action_list on_protocol_violation(steady_time now, std::string_view detail);
     dp_action_list on_connection_lost(steady_time now, std::string_view error);
+    // Stop: close an open connection politely (within close_timeout), then nothing more:
+    // no pings, no reconnects.
+    dp_action_list on_stop(steady_time now);
     // The observer finished with a delivered config: applied (the pings now carry its hash) or not.
     dp_action_list on_config_applied(steady_time now, const std::string& hash, bool applied);
     // A config applied outside this session (loaded from the fallback bucket).
@@ -125,6 +143,7 @@ public:
     const session_status& status() const { return status_; }
     const std::string& current_hash() const { return status_.config_hash; }
     bool delivering() const { return delivering_ != nullptr; }
+    bool stopping() const { return stopping_; }
 
 private:
     void enter(session_state s, steady_time now, dp_action_list& out);
@@ -134,7 +153,11 @@ private:
     void healthy(steady_time now, dp_action_list& out);
     void frame_seen(steady_time now, dp_action_list& out);
     void deliver_next(dp_action_list& out);
-    void lost(steady_time now, std::string_view error, bool quiet, dp_action_list& out);
+    enum class loss { failure, close_frame, violation };
+    void lost(steady_time now, std::string_view error, loss kind, dp_action_list& out);
+    void request_close(steady_time now, std::string reason, dp_action_list& out);
+    void connection_ended();
+    void begin_close(steady_time now);
     void rearm(dp_action_list& out);
     void config_arrived(dp_action_list& out);
     void check_withheld(steady_time now, dp_action_list& out);
@@ -144,6 +167,10 @@ private:
     jitter& rng_;
     session_status status_;
     bool started_ = false;
+    bool stopping_ = false;
+    // A close in progress on the current connection must be over by then.
+    std::optional<steady_time> close_deadline_;
+    bool closing_ = false; // a close began on the current connection: no more pings on it
 
     // connected
     steady_time last_frame_at_{};

@@ -537,3 +537,130 @@ TEST(dp_session_fsm, a_close_before_any_answer_is_a_refusal) {
     EXPECT_FALSE(c.fsm.status().refused);
     EXPECT_EQ(c.fsm.status().refusals, 1u);
 }
+
+// Issue #19 item 5: a close frame ends the session at once (status disconnected with its reason),
+// and the peer gets close_timeout to hang up before the connection is dropped.
+TEST(dp_session_fsm, a_close_frame_ends_the_session_at_once_and_the_close_is_bounded) {
+    dp_timing timing;
+    timing.close_timeout = 2s;
+    connected_fsm c(timing);
+    c.fsm.on_pong(t0 + 1s);
+    log::capture logs;
+    auto a = c.fsm.on_close_received(t0 + 3s, "close frame (code 1000: bye)");
+    EXPECT_EQ(c.fsm.status().state, session_state::disconnected);
+    EXPECT_EQ(c.fsm.status().last_error, "close frame (code 1000: bye)");
+    EXPECT_FALSE(c.fsm.status().refused);
+    EXPECT_TRUE(logs.contains(
+        "info: msg=\"control plane closed the session\" detail=\"close frame (code 1000: bye)\""));
+    EXPECT_EQ(wake_at(a), t0 + 5s); // the close deadline comes before the reconnect (5-10 s)
+    const auto reconnect_at = *c.fsm.status().next_attempt_at;
+    EXPECT_GE(reconnect_at - (t0 + 3s), 5s);
+
+    EXPECT_FALSE(has(c.fsm.on_timer(t0 + 5s - 1ms), dp_action::drop_connection));
+    a = c.fsm.on_timer(t0 + 5s);
+    EXPECT_EQ(of_kind(a, dp_action::drop_connection).size(), 1u);
+    EXPECT_EQ(wake_at(a), reconnect_at);
+    EXPECT_TRUE(logs.contains(
+        "warn: msg=\"the control plane did not finish closing the connection; dropping it\" waited=2.000s"));
+    // The connection's end, reported by the driver, keeps the first reason.
+    c.fsm.on_close_frame(t0 + 5s, "close frame (code 1000: bye)");
+    EXPECT_EQ(c.fsm.status().last_error, "close frame (code 1000: bye)");
+    a = c.fsm.on_timer(reconnect_at);
+    EXPECT_TRUE(has(a, dp_action::connect));
+    EXPECT_FALSE(has(a, dp_action::drop_connection));
+}
+
+// A protocol violation: the websocket layer answers it with a close and waits for the peer; the
+// machine bounds that wait, and the session ends with the violation as the reason.
+TEST(dp_session_fsm, a_protocol_violation_is_dropped_within_the_close_timeout) {
+    dp_timing timing;
+    timing.close_timeout = 2s;
+    connected_fsm c(timing);
+    c.fsm.on_pong(t0 + 1s);
+    log::capture logs;
+    auto a = c.fsm.on_closing(t0 + 4s);
+    EXPECT_EQ(wake_at(a), t0 + 6s);
+    EXPECT_EQ(c.fsm.status().state, session_state::connected);
+    EXPECT_TRUE(c.fsm.on_closing(t0 + 5s).empty()); // one deadline per close
+    a = c.fsm.on_timer(t0 + 6s);
+    ASSERT_TRUE(has(a, dp_action::drop_connection));
+    EXPECT_FALSE(has(a, dp_action::send_ping));
+
+    a = c.fsm.on_protocol_violation(t0 + 6s,
+                                    "the control plane broke the websocket protocol: bad continuation");
+    EXPECT_EQ(c.fsm.status().state, session_state::disconnected);
+    EXPECT_EQ(c.fsm.status().last_error, "the control plane broke the websocket protocol: bad continuation");
+    EXPECT_FALSE(c.fsm.status().refused);
+    EXPECT_TRUE(logs.contains("warn: msg=\"control plane broke the websocket protocol; session dropped\" "
+                              "error=\"the control plane broke the websocket protocol: bad continuation\""));
+    const auto reconnect_at = *c.fsm.status().next_attempt_at;
+    EXPECT_GE(reconnect_at - (t0 + 6s), 5s);
+    EXPECT_LE(reconnect_at - (t0 + 6s), 10s);
+    EXPECT_EQ(wake_at(a), reconnect_at);
+    EXPECT_TRUE(has(c.fsm.on_timer(reconnect_at), dp_action::connect));
+}
+
+// A close that completes in time leaves no drop behind for the next connection.
+TEST(dp_session_fsm, a_close_that_completes_in_time_is_not_dropped) {
+    dp_timing timing;
+    timing.close_timeout = 2s;
+    connected_fsm c(timing);
+    c.fsm.on_closing(t0 + 1s);
+    auto a = c.fsm.on_connection_lost(t0 + 1500ms, "the control plane closed the connection");
+    const auto reconnect_at = *c.fsm.status().next_attempt_at;
+    EXPECT_EQ(wake_at(a), reconnect_at);
+    EXPECT_FALSE(has(c.fsm.on_timer(t0 + 3s), dp_action::drop_connection));
+    a = c.fsm.on_timer(reconnect_at);
+    EXPECT_TRUE(has(a, dp_action::connect));
+    a = c.fsm.on_connected(reconnect_at + 10ms);
+    EXPECT_FALSE(has(c.fsm.on_timer(reconnect_at + 2s), dp_action::drop_connection));
+}
+
+// The close watchdog for a CP gone silent: the close frame this node sends must be answered
+// within close_timeout, or the connection is dropped.
+TEST(dp_session_fsm, a_dead_control_plane_is_dropped_if_it_does_not_answer_the_close) {
+    dp_timing timing;
+    timing.close_timeout = 3s;
+    connected_fsm c(timing);
+    auto a = c.fsm.on_timer(t0 + 45s);
+    ASSERT_TRUE(has(a, dp_action::close_session));
+    EXPECT_EQ(wake_at(a), std::min(t0 + 48s, *c.fsm.status().next_attempt_at));
+    log::capture logs;
+    a = c.fsm.on_timer(t0 + 48s);
+    EXPECT_TRUE(has(a, dp_action::drop_connection));
+    EXPECT_FALSE(has(a, dp_action::connect));
+    EXPECT_TRUE(logs.contains("the control plane did not finish closing the connection; dropping it"));
+}
+
+// Stop: a polite close bounded by close_timeout, then nothing more (no pings, no reconnects).
+TEST(dp_session_fsm, stop_closes_politely_within_the_close_timeout_and_never_reconnects) {
+    dp_timing timing;
+    timing.close_timeout = 2s;
+    connected_fsm c(timing);
+    log::capture logs;
+    auto a = c.fsm.on_stop(t0 + 10s);
+    const auto close = of_kind(a, dp_action::close_session);
+    ASSERT_EQ(close.size(), 1u);
+    EXPECT_EQ(close[0].text, "lifeboat shutting down");
+    EXPECT_EQ(wake_at(a), t0 + 12s);
+    EXPECT_TRUE(c.fsm.stopping());
+    a = c.fsm.on_timer(t0 + 12s);
+    EXPECT_TRUE(has(a, dp_action::drop_connection));
+    EXPECT_FALSE(has(a, dp_action::send_ping));
+    a = c.fsm.on_connection_lost(t0 + 12s, "operation aborted");
+    EXPECT_FALSE(c.fsm.status().next_attempt_at);
+    EXPECT_FALSE(wake_at(a));
+    for (auto t = t0 + 13s; t < t0 + 120s; t += 7s) {
+        a = c.fsm.on_timer(t);
+        EXPECT_FALSE(has(a, dp_action::connect));
+        EXPECT_FALSE(has(a, dp_action::send_ping));
+    }
+    // A stop while waiting to reconnect: nothing to close, no further attempt.
+    jitter rng(3);
+    dp_session_fsm idle({}, rng);
+    idle.start(t0);
+    idle.on_connect_failed(t0 + 1s, "connection refused");
+    a = idle.on_stop(t0 + 2s);
+    EXPECT_FALSE(has(a, dp_action::close_session));
+    EXPECT_FALSE(has(idle.on_timer(t0 + 20s), dp_action::connect));
+}
