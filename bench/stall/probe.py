@@ -58,8 +58,12 @@ while not os.path.exists(stop_file) and time.monotonic() < deadline:
         except (OSError, ValueError, KeyError):
             failed += 1
     time.sleep(max(0.0, 0.02 - took))
+def ms(value):
+    return "n/a" if value is None else f"{value:.0f}"
+
+
 print(f"healthz_requests={n} healthz_worst_ms={worst * 1000:.0f} round_gap_ms={round_gap * 1000:.0f} "
       f"rounds={election.get('rounds')} failed_rounds={election.get('failed_rounds')} "
       f"step_downs={election.get('step_downs')} is_leader={str(election.get('is_leader')).lower()} "
-      f"probe_failures={failed} loop_busy_ms={loop.get('max_busy_ms', 'n/a')} "
-      f"loop_late_ms={loop.get('max_late_ms', 'n/a')}")
+      f"probe_failures={failed} loop_busy_ms={ms(loop.get('max_busy_ms'))} "
+      f"loop_late_ms={ms(loop.get('max_late_ms'))}")
