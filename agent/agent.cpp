@@ -5,6 +5,7 @@
 #include "agent/declarative_fallback.hpp"
 #include "agent/exporter.hpp"
 #include "agent/importer.hpp"
+#include "agent/loop_monitor.hpp"
 #include "backends/layout.hpp"
 #include "backends/store_factory.hpp"
 #include "base/log.hpp"
@@ -172,6 +173,7 @@ agent::~agent() = default;
 void agent::start() {
     supervisor_.spawn("status_server", [this] { return status_server_->run(); });
     supervisor_.spawn("handoff_retries", [this] { return pipeline_->run_handoff_retries(); });
+    supervisor_.spawn("loop_monitor", [this] { return monitor_loop(process_loop_status()); });
     if (cached_) {
         // A restarted node serves its last config at once, even while the CP is down.
         supervisor_.spawn(

@@ -190,8 +190,13 @@ asio::awaitable<bool> config_pipeline::apply_incoming(std::unique_ptr<incoming_c
             outcome = co_await handoff_->deliver(*first);
         took = std::chrono::steady_clock::now() - started;
     }
-    auto snapshot = known ? result<protocol::snapshot_ptr, std::string>(first)
-                          : protocol::snapshot_from_validated(table, config_source::fallback, nullptr);
+    // Kong's hash of a 200 MiB config parses all of it (seconds): on the disk pool, not the loop.
+    // `table` shares the text's buffer, so the worker reads the same bytes.
+    // (An if, not a ?: with a co_await in one arm: GCC 12 mishandles temporaries there.)
+    result<protocol::snapshot_ptr, std::string> snapshot(first);
+    if (!known)
+        snapshot = co_await offload(
+            [&] { return protocol::snapshot_from_validated(table, config_source::fallback, nullptr); });
     if (!snapshot) {
         // Cannot happen for a validated text; if it did, the node has no identity for the config.
         log::error("fallback config dropped: its hash cannot be computed", "error", snapshot.error());

@@ -1,5 +1,6 @@
 #include "agent/exporter.hpp"
 
+#include "base/digest.hpp"
 #include "base/log.hpp"
 #include "base/offload.hpp"
 
@@ -202,7 +203,8 @@ asio::awaitable<void> exporter::run() {
         // Encrypted: the age file is what is signed and uploaded (from disk).
         std::optional<encrypted_object> sealed;
         if (encryption_) {
-            auto e = encryption_->seal(*bytes);
+            // Encrypting and writing 200 MiB takes seconds: on the disk pool, not the event loop.
+            auto e = co_await offload([&] { return encryption_->seal(*bytes); });
             if (!e) {
                 ++status_.failures;
                 ++status_.failures_total;
@@ -222,9 +224,13 @@ asio::awaitable<void> exporter::run() {
             // The signature object first, config.json second: a reader pairs the config.json it
             // reads with the signature of exactly its bytes, so a crash between the two writes
             // leaves the old pair (or an unused signature), never a mismatched one.
-            manifest = sealed ? signer_->describe(sealed->sha256_hex, sealed->size, true, *snap,
-                                                  elector_.status().my_term)
-                              : signer_->describe(*bytes, *snap, elector_.status().my_term);
+            const auto term = elector_.status().my_term;
+            if (sealed)
+                manifest = signer_->describe(sealed->sha256_hex, sealed->size, true, *snap, term);
+            else { // the SHA-256 of the whole config, off the loop; the signer is only read here
+                auto sha256 = co_await offload([&] { return sha256_hex(*bytes); });
+                manifest = signer_->describe(std::move(sha256), bytes->size(), false, *snap, term);
+            }
             auto signed_put = co_await signer_->write(store_, key_, *manifest, wall_clock::now(), s3_fields_);
             if (!signed_put) {
                 ++status_.failures;

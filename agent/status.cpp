@@ -1,5 +1,7 @@
 #include "agent/status.hpp"
 
+#include "agent/loop_monitor.hpp"
+
 #include <boost/json.hpp>
 
 #include <fmt/format.h>
@@ -123,6 +125,7 @@ bool agent_status::ready(std::string& why) const {
 }
 
 boost::json::object to_json(const agent_status& s) {
+    const auto& loop = process_loop_status();
     namespace json = boost::json;
     const auto reasons = s.degraded_reasons();
     std::string ready_why;
@@ -314,10 +317,18 @@ boost::json::object to_json(const agent_status& s) {
              {"last_error", text_or_null(s.backup.last_error)},
          }},
         {"task_restarts", s.task_restarts},
+        {"loop", // the process's own event loop (agent/loop_monitor.hpp)
+         {
+             {"max_late_ms", loop.max_late_ms},
+             {"max_busy_ms", loop.max_busy_ms},
+             {"long_turns", loop.long_turns},
+             {"ticks", loop.ticks},
+         }},
     };
 }
 
 std::string to_prometheus(const agent_status& s) {
+    const auto& loop = process_loop_status();
     std::string out;
     auto metric = [&](std::string_view name, std::string_view type, std::string_view help, double value,
                       std::string_view labels = {}) {
@@ -463,6 +474,16 @@ std::string to_prometheus(const agent_status& s) {
     metric("status_connections_shed_total", "counter",
            "Status connections closed to make room for newer ones (the connection cap was reached).",
            static_cast<double>(s.endpoint.shed_total));
+    metric("loop_max_late_seconds", "gauge",
+           "The latest the event loop's monitor tick ran past its due time since the start (wall clock).",
+           loop.max_late_ms / 1000);
+    metric("loop_max_busy_seconds", "gauge",
+           "The most CPU time the event loop spent past a monitor tick's due time before running it, "
+           "since the start (one long stretch of work on the loop; machine load does not count).",
+           loop.max_busy_ms / 1000);
+    metric("loop_long_turns_total", "counter",
+           "Monitor ticks held up by at least 50 ms of CPU work on the event loop.",
+           static_cast<double>(loop.long_turns));
     return out;
 }
 

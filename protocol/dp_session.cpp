@@ -619,6 +619,14 @@ struct dp_session::impl {
             boost::system::error_code ec;
             bool too_big = false;
             do {
+                // One allocation for a large frame: once its header is in, Beast knows how much of
+                // the payload is still to come. Grown by doubling instead, the buffer would copy a
+                // 12 MiB frame's first 8 MiB into fresh pages on the loop (about 100 ms here). Never
+                // past cluster_max_payload, whatever length a frame announces.
+                const std::size_t remaining = conn->ws.read_size_hint(piece);
+                if (remaining <= opt.max_payload - std::min(buffer.size(), opt.max_payload) &&
+                    buffer.capacity() < buffer.size() + remaining)
+                    buffer.reserve(buffer.size() + remaining);
                 auto [rec, n] = co_await conn->ws.async_read_some(buffer, piece, as_tuple_awaitable);
                 ec = rec;
                 too_big = !ec && buffer.size() > opt.max_payload;

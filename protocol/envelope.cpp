@@ -2,8 +2,10 @@
 
 #include "base/digest.hpp"
 #include "base/gzip.hpp"
+#include "base/offload.hpp"
 #include "protocol/kong_hash.hpp"
 
+#include <boost/asio/post.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
@@ -718,6 +720,19 @@ private:
     std::size_t i_ = 0;
 };
 
+// The buffer a config's text lives in. A large one is freed on the disk pool: handing 200 MiB of
+// pages back to the system takes tens of milliseconds, and the last reference to a config often
+// goes on the event loop (a new config replaces it there).
+std::shared_ptr<std::string> new_config_buffer() {
+    return std::shared_ptr<std::string>(new std::string, [](std::string* text) {
+        if (text->capacity() < (std::size_t(4) << 20)) {
+            delete text;
+            return;
+        }
+        boost::asio::post(disk_pool(), [text] { delete text; });
+    });
+}
+
 // A gzip stream ends with ISIZE, the input size mod 2^32: reserve that much (capped) so the
 // storage never grows by copying. Nothing relies on it being true.
 std::size_t expected_inflated_size(std::string_view frame, std::size_t cap) {
@@ -757,7 +772,7 @@ result<snapshot_ptr, std::string> decode_reconfigure_frame(std::string_view fram
     if (frame.empty())
         return failure(std::string("empty frame"));
 
-    auto storage = std::make_shared<std::string>();
+    auto storage = new_config_buffer();
     storage->reserve(expected_inflated_size(frame, options.max_inflated_size) + 1);
 
     validating_parser parser(parse_options(), doc_mode::envelope);
@@ -813,8 +828,14 @@ result<snapshot_ptr, std::string> decode_reconfigure_frame(std::string_view fram
         end = range->second;
     }
 
+    // Only the config_table is kept, moved to the front of the same buffer (a memmove on this
+    // worker thread, no second buffer): the snapshot's storage is then exactly its config text,
+    // so the cache, the hand-off and the upload all share this one buffer and nothing
+    // downstream copies the whole config (issue 14, "one copy of a config").
+    storage->resize(end);
+    storage->erase(0, begin);
     auto snap = std::make_shared<config_snapshot>();
-    snap->config_json = std::string_view(*storage).substr(begin, end - begin);
+    snap->config_json = std::string_view(*storage);
     if (h.config_hash) {
         snap->hash = *h.config_hash;
         snap->hashes = std::move(h.hashes);
@@ -860,7 +881,7 @@ void advise_huge_pages(std::string& text) {
 } // namespace
 
 struct config_table_reader::impl {
-    std::shared_ptr<std::string> storage = std::make_shared<std::string>();
+    std::shared_ptr<std::string> storage = new_config_buffer();
     validating_parser parser{parse_options(), doc_mode::bare_config};
     std::size_t parsed = 0;
     std::string error;
@@ -901,7 +922,7 @@ result<validated_config_table, std::string> config_table_reader::finish() {
     validated_config_table out;
     out.text = trimmed(*d.storage);
     out.storage = std::move(d.storage);
-    d.storage = std::make_shared<std::string>();
+    d.storage = new_config_buffer();
     return out;
 }
 

@@ -4,7 +4,9 @@
 Every 20 ms it asks the status server for /healthz; one agent thread serves it, so the slowest
 answer is the longest stretch the event loop was blocked. Every 100 ms it reads /status and notes
 when the election's round counter moves: the largest gap between two moves is the largest gap
-between election rounds (renewals of the lease). Prints one line of key=value figures."""
+between election rounds (renewals of the lease), and keeps the agent's own loop figures (/status
+`loop`: the most CPU one stretch of work held the loop, the latest tick; n/a for a binary without
+them). Prints one line of key=value figures."""
 import json
 import os
 import socket
@@ -31,6 +33,7 @@ rounds = None
 last_move = None
 round_gap = 0.0
 election = {}
+loop = {}
 last_status = 0.0
 while not os.path.exists(stop_file) and time.monotonic() < deadline:
     t0 = time.monotonic()
@@ -44,7 +47,9 @@ while not os.path.exists(stop_file) and time.monotonic() < deadline:
     if t0 - last_status >= 0.1:
         last_status = t0
         try:
-            election = json.loads(get("/status"))["election"]
+            doc = json.loads(get("/status"))
+            election = doc["election"]
+            loop = doc.get("loop", {})
             now = time.monotonic()
             if election["rounds"] != rounds:
                 if last_move is not None and rounds is not None:
@@ -53,7 +58,12 @@ while not os.path.exists(stop_file) and time.monotonic() < deadline:
         except (OSError, ValueError, KeyError):
             failed += 1
     time.sleep(max(0.0, 0.02 - took))
+def ms(value):
+    return "n/a" if value is None else f"{value:.0f}"
+
+
 print(f"healthz_requests={n} healthz_worst_ms={worst * 1000:.0f} round_gap_ms={round_gap * 1000:.0f} "
       f"rounds={election.get('rounds')} failed_rounds={election.get('failed_rounds')} "
       f"step_downs={election.get('step_downs')} is_leader={str(election.get('is_leader')).lower()} "
-      f"probe_failures={failed}")
+      f"probe_failures={failed} loop_busy_ms={ms(loop.get('max_busy_ms'))} "
+      f"loop_late_ms={ms(loop.get('max_late_ms'))}")
