@@ -122,12 +122,34 @@ struct file_target {
             co_return ok_v;
         co_return co_await run_command(reload, timeout);
     }
+    // The gateway's directory is the operator's to make, never lifeboat's: it is often Kong's
+    // prefix, which Kong creates as its own user at its first start (one made by the lifeboat user
+    // would lock Kong out of it), and systemd's ReadWritePaths needs it to exist anyway. A missing
+    // one gets a message naming it; the hand-off is retried until it appears.
+    result<void, std::string> check_directory() const {
+        const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+        std::error_code ec;
+        const auto st = std::filesystem::status(dir, ec);
+        if (st.type() == std::filesystem::file_type::not_found)
+            return failure{
+                fmt::format("the gateway's directory {} does not exist (gateway_config_path = {}): "
+                            "create it, writable by lifeboat",
+                            dir.string(), path.string())};
+        if (!ec && st.type() != std::filesystem::file_type::directory)
+            return failure{
+                fmt::format("the gateway's directory {} is not a directory (gateway_config_path = {})",
+                            dir.string(), path.string())};
+        return ok_v; // anything else: the write says what is wrong
+    }
     // The whole config from memory: written atomically (on the disk pool: seconds for a large
     // config, which the event loop must not wait for), then the reload.
     asio::awaitable<result<void, std::string>>
     deliver_whole(const protocol::config_snapshot& snapshot) const {
-        auto written = co_await offload(
-            [&] { return write_file_atomically(path, snapshot.config_json, gateway_file_mode); });
+        auto written = co_await offload([&]() -> result<void, std::string> {
+            if (auto dir = check_directory(); !dir)
+                return dir;
+            return write_file_atomically(path, snapshot.config_json, gateway_file_mode);
+        });
         if (!written)
             co_return failure{written.error()};
         co_return co_await reload_gateway();

@@ -219,8 +219,13 @@ boost::asio::awaitable<doctor_report> run_doctor(object_store& store, doctor_inp
                             written.error().to_string(), backup_key));
         else
             add("write", verdict::ok,
-                fmt::format("cannot write ({}), as a node that does not export should not",
-                            to_string(written.error().code)));
+                fmt::format("cannot write ({}{}), as a node that does not export should not",
+                            to_string(written.error().code),
+                            written.error().http_status
+                                ? fmt::format(": HTTP {}{}{}", written.error().http_status,
+                                              written.error().provider_code.empty() ? "" : " ",
+                                              written.error().provider_code)
+                                : std::string()));
     } else {
         add("write", in.export_enabled ? verdict::fail : verdict::warn,
             fmt::format("the write check failed: {}", written.error().to_string()));

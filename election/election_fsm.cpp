@@ -123,9 +123,19 @@ action election_fsm::on_probe(steady_time now, const backends::store_result<bool
         return act::wait{next_round_at_.value_or(now)};
     if (!r) {
         last_error_ = "probe: " + r.error().to_string();
-        log::warn(
-            "could not probe the store for conditional writes; nobody leads from this node until it can",
-            "error", r.error().to_string());
+        const bool refused = r.error().code == backends::store_errc::access_denied;
+        if (!first_report(r.error()))
+            log::debug("the store probe failed again", "error", r.error().to_string());
+        else if (refused)
+            log::warn(
+                "the store refuses this node's writes, and an exporter must write to the bucket; nobody "
+                "leads from this node until its credentials may write",
+                "error", r.error().to_string());
+        else
+            log::warn(
+                "could not probe the store for conditional writes; nobody leads from this node until it "
+                "can",
+                "error", r.error().to_string());
     } else if (*r) {
         fencing_ = fencing_state::enforced;
         fencing_note_.clear();
@@ -176,8 +186,17 @@ action election_fsm::fail_round(steady_time now, std::string_view step, const ba
     ++counters_.failed_rounds;
     ++consecutive_failures_;
     last_error_ = fmt::format("{}: {}", step, e.to_string());
-    log::warn("election round failed; keeping the previous view", "step", step, "error", e.to_string());
+    if (first_report(e))
+        log::warn("election round failed; keeping the previous view", "step", step, "error", e.to_string());
+    else
+        log::debug("election round failed again", "step", step, "error", e.to_string());
     return next_removal(now);
+}
+
+bool election_fsm::first_report(const backends::store_error& e) {
+    return reported_failures_
+        .insert(fmt::format("{} {} {}", backends::to_string(e.code), e.http_status, e.provider_code))
+        .second;
 }
 
 action election_fsm::finish_round(steady_time now) {
@@ -231,6 +250,7 @@ action election_fsm::on_listed(steady_time now,
     if (!r)
         return fail_round(now, "list", r.error());
     consecutive_failures_ = 0;
+    reported_failures_.clear();
 
     const auto& prefix = config_.election_prefix;
     std::map<std::string, tracked> view;

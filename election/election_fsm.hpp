@@ -247,6 +247,11 @@ private:
     election_counters counters_;
     std::string last_error_;
     unsigned consecutive_failures_ = 0;
+    // The store's answers already logged since the last good round (code, HTTP status, provider
+    // code): a store refusing this node's credentials, or down, fails every round the same way,
+    // and one line says so; /status counts the rounds and keeps the last error.
+    std::set<std::string> reported_failures_;
+    bool first_report(const backends::store_error& e);
 };
 
 } // namespace lifeboat::election

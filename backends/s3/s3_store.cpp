@@ -1,8 +1,8 @@
 #include "backends/s3/s3_store.hpp"
 
+#include "backends/http/xml.hpp"
 #include "backends/s3/s3_protocol.hpp"
 #include "backends/s3/sigv4.hpp"
-#include "backends/http/xml.hpp"
 #include "base/atomic_file.hpp"
 #include "base/digest.hpp"
 #include "base/log.hpp"
@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <limits>
+#include <set>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -499,10 +500,16 @@ private:
     }
 
     // An S3 error as the caller gets it, also written to the log: a missing key or a lost
-    // conditional write is an ordinary outcome (debug), anything else a warning.
+    // conditional write is an ordinary outcome (debug), anything else a warning. A refusal (403)
+    // is warned once per method and code: a node whose credentials may only read would otherwise
+    // log one for every write it tries, round after round; its callers say what it was for.
     store_error report(store_error e) const {
         const bool ordinary = e.code == store_errc::not_found || e.code == store_errc::precondition_failed;
-        if (ordinary)
+        const bool refused_again =
+            e.code == store_errc::access_denied &&
+            !warned_refusals_.insert(e.operation.substr(0, e.operation.find(' ')) + " " + e.provider_code)
+                 .second;
+        if (ordinary || refused_again)
             log::debug("S3 request refused", "op", e.operation, "status", e.http_status, "code",
                        e.provider_code);
         else
@@ -803,6 +810,7 @@ private:
     bool if_match_quoted_ = false;
     wall_clock::duration clock_offset_{};
     std::optional<wall_clock::time_point> last_date_;
+    mutable std::set<std::string> warned_refusals_; // "PUT AccessDenied": see report()
 };
 
 } // namespace

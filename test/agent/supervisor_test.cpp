@@ -24,6 +24,7 @@ asio::awaitable<void> sleep_for(steady_duration d) {
 TEST(supervisor, polite_cancel_stops_waiting_tasks_within_the_grace) {
     asio::io_context io;
     agent::supervisor sup(io.get_executor());
+    log::capture cap;
     int finished = 0;
     for (int i = 0; i < 3; ++i)
         sup.spawn("sleeper", [&]() -> asio::awaitable<void> {
@@ -45,7 +46,11 @@ TEST(supervisor, polite_cancel_stops_waiting_tasks_within_the_grace) {
     io.run();
     EXPECT_EQ(finished, 3);
     EXPECT_EQ(sup.running(), 0u);
-    EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+    // Within the grace: the polite cancel stopped them, the grace's terminal cancel was not needed
+    // (an event, not a wall-clock bound a loaded machine could break).
+    EXPECT_FALSE(cap.contains("tasks still running after the grace period"))
+        << testing::PrintToString(cap.lines());
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 1min); // not the tasks' hour
 }
 
 TEST(supervisor, a_task_that_ignores_the_polite_cancel_is_stopped_after_the_grace) {
@@ -68,8 +73,8 @@ TEST(supervisor, a_task_that_ignores_the_polite_cancel_is_stopped_after_the_grac
     io.run();
     const auto took = std::chrono::steady_clock::now() - start;
     EXPECT_EQ(sup.running(), 0u);
-    EXPECT_GE(took, 200ms);
-    EXPECT_LT(took, 2s);
+    EXPECT_GE(took, 200ms); // the grace was given
+    EXPECT_LT(took, 1min);  // and then the task was stopped, not left its hour
     EXPECT_TRUE(cap.contains("tasks still running after the grace period"))
         << testing::PrintToString(cap.lines());
     EXPECT_TRUE(cap.contains("tasks=stubborn"));
@@ -84,15 +89,11 @@ TEST(supervisor, a_failing_task_is_logged_and_restarted_with_backoff) {
         ++runs;
         if (runs < 4)
             throw std::runtime_error("boom " + std::to_string(runs));
+        // The fourth run stays: stop once it is reached (an event, not a time a loaded machine
+        // could overrun), then check that no fifth one ever started.
+        asio::co_spawn(io, sup.shutdown(1s), asio::detached);
         co_await sleep_for(1h);
     });
-    asio::co_spawn(
-        io,
-        [&]() -> asio::awaitable<void> {
-            co_await sleep_for(500ms);
-            co_await sup.shutdown(1s);
-        },
-        asio::detached);
     io.run();
     EXPECT_EQ(runs, 4);
     EXPECT_EQ(sup.restarts(), 3u);
@@ -107,16 +108,11 @@ TEST(supervisor, a_task_that_returns_early_counts_as_a_failure) {
     log::capture cap;
     int runs = 0;
     sup.spawn("quitter", [&]() -> asio::awaitable<void> {
-        if (++runs > 2)
+        if (++runs > 2) {
+            asio::co_spawn(io, sup.shutdown(1s), asio::detached); // the third run stays
             co_await sleep_for(1h);
+        }
     });
-    asio::co_spawn(
-        io,
-        [&]() -> asio::awaitable<void> {
-            co_await sleep_for(200ms);
-            co_await sup.shutdown(1s);
-        },
-        asio::detached);
     io.run();
     EXPECT_EQ(runs, 3);
     EXPECT_TRUE(cap.contains("error=\"returned unexpectedly\""));

@@ -81,25 +81,28 @@ TEST(cli, status_of_a_degraded_agent_exits_1) {
 }
 
 TEST(cli, status_of_no_agent_exits_2_quickly) {
+    // Quickly: on the refused connection, not at the end of its (here long) timeout.
     const auto start = std::chrono::steady_clock::now();
-    auto r = run_cli({"status", "--addr", "127.0.0.1:" + std::to_string(test::free_port())});
+    auto r =
+        run_cli({"status", "--addr", "127.0.0.1:" + std::to_string(test::free_port()), "--timeout", "120"});
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find("agent unreachable"), std::string::npos) << r.err;
-    EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 60s);
 }
 
-TEST(cli, sigterm_stops_the_agent_within_2s_with_exit_0) {
+TEST(cli, sigterm_stops_the_agent_within_its_grace_with_exit_0) {
     running_agent a;
     // An idle keep-alive client must not hold the shutdown up.
     auto js = run_cli({"status", "--addr", a.addr, "--json"});
     ASSERT_EQ(js.exit_code, 0);
-    const auto start = std::chrono::steady_clock::now();
     a.proc->signal(SIGTERM);
-    auto code = a.proc->wait(2s);
-    ASSERT_TRUE(code) << "still running 2 s after SIGTERM";
+    auto code = a.proc->wait(60s); // generous: a loaded machine is slow, not wrong
+    ASSERT_TRUE(code) << "still running 60 s after SIGTERM";
     EXPECT_EQ(*code, 0) << a.proc->err();
-    EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
     EXPECT_NE(a.proc->err().find("msg=stopped"), std::string::npos) << a.proc->err();
+    // Within the grace (1 s): every task ended on the polite cancel, none had to be cut off.
+    EXPECT_EQ(a.proc->err().find("tasks still running after the grace period"), std::string::npos)
+        << a.proc->err();
 }
 
 TEST(cli, a_bad_config_value_is_refused_with_one_line) {

@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <iostream>
 #include <map>
@@ -63,20 +64,27 @@ TEST(agent_crash, kill_9_while_configs_arrive_never_leaves_a_torn_cache) {
     const int rounds = 40;
     std::mt19937 rng(20261122);
     int killed_before_accepted = 0, killed_after_accepted = 0;
+    // The session comes up within milliseconds of the start, the CP pushes its config at once,
+    // and the agent inflates, validates, writes the cache and the gateway file. Kill it at a
+    // random moment of that: at first 10-70 ms after it logged its start. How long that takes
+    // depends on the machine's load, so the window follows where the kills land: later after a
+    // kill before the config was accepted, earlier after one after it. Both kinds keep coming on
+    // a fast machine and on a loaded one.
+    int window_from = 10'000, window_to = 70'000; // microseconds
     for (int round = 0; round < rounds; ++round) {
         agent_process node(dir, "node", settings);
         prefix = node.prefix();
-        // The session comes up within milliseconds of the start, the CP pushes its config at once,
-        // and the agent inflates, validates, writes the cache and the gateway file. Kill it at a
-        // random moment of that: 10-70 ms after it logged its start.
         std::this_thread::sleep_for(
-            std::chrono::microseconds(std::uniform_int_distribution<int>(10'000, 70'000)(rng)));
+            std::chrono::microseconds(std::uniform_int_distribution<int>(window_from, window_to)(rng)));
         node.kill9();
         // Where the kill landed: before the pushed config was cached ("config accepted" is logged
         // right after the cache write), or after it.
         const auto log = node.log();
         const bool accepted = log.find(" source=control_plane") != std::string::npos;
         ++(accepted ? killed_after_accepted : killed_before_accepted);
+        const double step = accepted ? 0.8 : 1.3;
+        window_from = std::clamp(int(window_from * step), 2'000, 2'000'000);
+        window_to = std::clamp(int(window_to * step), 10'000, 5'000'000);
 
         auto cache = agent::config_cache(prefix).load(64 << 20);
         ASSERT_NE(cache.status, agent::cache_load_status::corrupt)

@@ -207,7 +207,7 @@ TEST(handoff_file, a_hanging_reload_command_is_killed_at_its_timeout_and_reporte
     EXPECT_NE(reasons(node).find("gateway hand-off failed"), std::string::npos);
     // The hanging command is gone (killed and reaped), not left behind.
     const int pid = std::stoi(read_whole_file(pid_file).value());
-    EXPECT_TRUE(eventually([&] { return ::kill(pid, 0) != 0 && errno == ESRCH; }, 2s)) << "pid " << pid;
+    EXPECT_TRUE(eventually([&] { return ::kill(pid, 0) != 0 && errno == ESRCH; }, 30s)) << "pid " << pid;
 }
 
 TEST(handoff_file, a_failing_reload_shows_in_status_and_readyz_until_it_succeeds) {
@@ -230,4 +230,29 @@ TEST(handoff_file, a_failing_reload_shows_in_status_and_readyz_until_it_succeeds
     ASSERT_TRUE(eventually([&] { return node.status_field("handoff", "state") == "ok"; }, 15s)) << node.log();
     EXPECT_EQ(readyz(node), 200u);
     EXPECT_EQ(reasons(node).find("hand-off"), std::string::npos) << reasons(node);
+}
+
+// Kong's prefix may not exist yet when lifeboat first starts: lifeboat does not create it (Kong
+// makes it as its own user), it says which directory is missing and delivers once it appears.
+TEST(handoff_file, a_missing_gateway_directory_is_named_and_the_handoff_waits_for_it) {
+    const auto dir = scratch_dir();
+    const auto config = sample_config("later");
+    const auto kong_prefix = dir / "kong";
+    const auto gateway = kong_prefix / "declarative" / "kong.json";
+    agent_process node(dir, "node", file_node(file_backup(dir, config), gateway, ""));
+    ASSERT_TRUE(eventually([&] { return node.status_field("handoff", "state") == "failed"; }, 15s))
+        << node.log();
+    const auto missing = (kong_prefix / "declarative").string();
+    EXPECT_EQ(node.status_field("handoff", "last_error"),
+              "the gateway's directory " + missing + " does not exist (gateway_config_path = " +
+                  gateway.string() + "): create it, writable by lifeboat");
+    EXPECT_EQ(readyz(node), 503u);
+    EXPECT_NE(node.log().find("the gateway's directory " + missing + " does not exist"), std::string::npos)
+        << node.log();
+    EXPECT_FALSE(std::filesystem::exists(kong_prefix)); // nothing was created for Kong
+
+    std::filesystem::create_directories(gateway.parent_path()); // Kong's first start made it
+    ASSERT_TRUE(eventually([&] { return applied(node, gateway, config); }, 60s)) << node.log();
+    EXPECT_EQ(node.status_field("handoff", "last_error"), "");
+    EXPECT_EQ(readyz(node), 200u);
 }

@@ -1,6 +1,7 @@
 // The elector scenarios (elector_scenarios.hpp) on the file store (a real directory shared by
-// three store instances) and on the in-memory bucket, strict and lenient. The lenient bucket is
-// the stand-in for stores that ignore conditional writes (s3rver, B2), which cannot run here.
+// three store instances) and on the in-memory bucket, strict and lenient. The lenient bucket
+// ignores conditional writes as s3rver does (elector_s3rver_test.cpp runs the same scenarios on
+// the real s3rver) and as B2 and other S3-compatible stores may.
 #include "backends/file/file_store.hpp"
 #include "election/elector_scenarios.hpp"
 #include "election/memory_bucket.hpp"

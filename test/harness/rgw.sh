@@ -7,6 +7,9 @@
 # CA: DIR/tls/ca.crt is the CA to trust (AWS_CA_BUNDLE), for clients that send UNSIGNED-PAYLOAD
 # over TLS. Overwritten objects are garbage-collected after 30 s, not RGW's 2 hours: benchmarks
 # overwrite 64 MiB objects, and the 10 GiB OSD used to fill up and block every write.
+# A second user, lifeboat-readonly (RO_AK/RO_SK below), may only read the test bucket: a bucket
+# policy grants it s3:GetObject and s3:ListBucket, nothing else (what an importer needs). An RGW
+# borrowed from an older rgw.sh gets that user through the borrowed cluster's own ceph.conf.
 set -euo pipefail
 cmd=${1:?start|stop|env}
 D=$(realpath -m "${2:?dir}") # absolute: the Ceph daemons chdir to /
@@ -16,6 +19,9 @@ RGW_TLS_PORT=${RGW_TLS_PORT:-17443}
 AK=AKIATESTTESTTEST0001
 SK=testsecret0123456789
 BUCKET=${LIFEBOAT_TEST_S3_BUCKET:-lifeboat-test}
+RO_USER=lifeboat-readonly
+RO_AK=AKIATESTREADONLY0001
+RO_SK=readonlysecret0123456789
 
 stop() {
   for p in rgw osd mon; do
@@ -41,6 +47,7 @@ fi
 if [[ $cmd == env ]]; then
   echo "export LIFEBOAT_TEST_S3_ENDPOINT=http://127.0.0.1:$RGW_PORT LIFEBOAT_TEST_S3_BUCKET=$BUCKET"
   echo "export AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK AWS_REGION=us-east-1"
+  echo "# read-only: AWS_ACCESS_KEY_ID=$RO_AK AWS_SECRET_ACCESS_KEY=$RO_SK (GetObject and ListBucket on $BUCKET)"
   echo "# TLS: https://127.0.0.1:$RGW_TLS_PORT with AWS_CA_BUNDLE=$D/tls/ca.crt"
   exit 0
 fi
@@ -50,9 +57,42 @@ for tool in ceph-mon ceph-osd radosgw radosgw-admin ceph-authtool monmaptool; do
   command -v $tool >/dev/null || { echo "rgw.sh: $tool is missing: apt-get install ceph-mon ceph-osd radosgw ceph-common" >&2; exit 1; }
 done
 
+# An HTTP status from RGW for a request signed by curl (an independent SigV4 signer). curl wants
+# the query already sorted and encoded, and `=` after a value-less sub-resource.
+s3_status() { local creds=$1; shift
+  curl -s -o /dev/null -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" --user "$creds" \
+    -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$@" || true
+}
+# The read-only user and its bucket policy, made unless they work already; $1 is the cluster's
+# ceph.conf (radosgw-admin talks to the cluster directly). Checked: the user lists and reads, and
+# a PUT by it is refused with 403.
+read_only_user() { local conf=$1 url="http://127.0.0.1:$RGW_PORT/$BUCKET"
+  if [[ $(s3_status "$RO_AK:$RO_SK" "$url?list-type=2&max-keys=1") != 200 ]]; then
+    [[ -f $conf ]] || { echo "rgw.sh: no ceph.conf ($conf) to create the read-only user with" >&2; exit 1; }
+    radosgw-admin -c "$conf" user info --uid=$RO_USER > /dev/null 2>&1 ||
+      radosgw-admin -c "$conf" user create --uid=$RO_USER --display-name="lifeboat read-only" \
+        --access-key=$RO_AK --secret-key=$RO_SK > /dev/null
+    local policy='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam:::user/'$RO_USER'"]},"Action":["s3:GetObject","s3:ListBucket"],"Resource":["arn:aws:s3:::'$BUCKET'","arn:aws:s3:::'$BUCKET'/*"]}]}'
+    local code; code=$(s3_status "$AK:$SK" -X PUT -H 'Content-Type: application/json' --data-binary "$policy" "$url?policy=")
+    [[ $code == 200 || $code == 204 ]] || { echo "rgw.sh: could not set the bucket policy on $BUCKET (HTTP $code)" >&2; exit 1; }
+  fi
+  local code
+  for _ in $(seq 50); do # a new user may take a moment to be seen by RGW's cache
+    code=$(s3_status "$RO_AK:$RO_SK" "$url?list-type=2&max-keys=1"); [[ $code == 200 ]] && break; sleep 0.2
+  done
+  [[ $code == 200 ]] || { echo "rgw.sh: the read-only user cannot list $BUCKET (HTTP $code)" >&2; exit 1; }
+  code=$(s3_status "$RO_AK:$RO_SK" -X PUT --data-binary x "$url/rgw-sh-read-only-check")
+  [[ $code == 403 ]] || { echo "rgw.sh: a PUT by the read-only user got HTTP $code, not 403" >&2; exit 1; }
+}
+# The ceph.conf of the radosgw serving RGW_PORT (another build tree's fixture): its -c argument.
+borrowed_conf() { local pid
+  pid=$(ss -Hltnp "sport = :$RGW_PORT" | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2)
+  [[ -n $pid ]] && tr '\0' '\n' < "/proc/$pid/cmdline" | grep -A1 -x -- -c | tail -n 1
+}
+
 # An RGW from an earlier run that still answers is reused (fast local iteration).
 if [[ -f $D/rgw.pid ]] && kill -0 "$(cat "$D/rgw.pid")" 2>/dev/null && curl -sf -o /dev/null "http://127.0.0.1:$RGW_PORT/"; then
-  echo "rgw.sh: reusing RGW on 127.0.0.1:$RGW_PORT"; exit 0
+  read_only_user "$D/ceph.conf"; echo "rgw.sh: reusing RGW on 127.0.0.1:$RGW_PORT"; exit 0
 fi
 # An RGW started elsewhere (another build tree's fixture, or by hand) on the same port, with the
 # test bucket: borrow it rather than fail to bind, and leave it running at stop.
@@ -64,6 +104,7 @@ if curl -sf -o /dev/null "http://127.0.0.1:$RGW_PORT/$BUCKET" --aws-sigv4 "aws:a
   if [[ -s $D/tls/ca.tmp ]]; then mv "$D/tls/ca.tmp" "$D/tls/ca.crt"; else rm -f "$D/tls/ca.tmp"
     echo "rgw.sh: the RGW on 127.0.0.1:$RGW_PORT serves no HTTPS on $RGW_TLS_PORT (an older rgw.sh started it): the TLS tests will fail" >&2
   fi
+  read_only_user "$(borrowed_conf)"
   echo "rgw.sh: borrowing the RGW already on 127.0.0.1:$RGW_PORT"; exit 0
 fi
 stop
@@ -147,4 +188,5 @@ for _ in $(seq 50); do
   [[ $code == 200 || $code == 409 ]] && break; sleep 0.2
 done
 [[ $code == 200 || $code == 409 ]] || { echo "rgw.sh: could not create bucket $BUCKET (HTTP $code)" >&2; exit 1; }
+read_only_user "$D/ceph.conf"
 echo "rgw.sh: RGW up on 127.0.0.1:$RGW_PORT (HTTPS on $RGW_TLS_PORT, CA $T/ca.crt), bucket $BUCKET"

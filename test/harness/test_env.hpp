@@ -19,6 +19,27 @@ struct s3_peer {
 inline s3_peer rgw() {
     return {};
 }
+// The fixture's second user, lifeboat-readonly: a bucket policy lets it read and list the test
+// bucket and nothing else (rgw.sh), as an import-only node's credentials should. Its writes get
+// 403 AccessDenied.
+inline s3_peer rgw_read_only() {
+    s3_peer p;
+    p.access_key = "AKIATESTREADONLY0001";
+    p.secret_key = "readonlysecret0123456789";
+    return p;
+}
+
+// The s3rver fixture (s3rver.sh): a lenient S3 that ignores conditional writes, on
+// 127.0.0.1:17490 with the bucket `lifeboat-test`. It checks the access key (S3RVER) and the
+// request's date, not the signature.
+inline s3_peer s3rver() {
+    s3_peer p;
+    p.endpoint = "http://127.0.0.1:17490";
+    p.access_key = "S3RVER";
+    p.secret_key = "S3RVER";
+    p.tls_endpoint.clear();
+    return p;
+}
 
 // The CA of the RGW fixture's HTTPS endpoint (rgw.sh writes it, or fetches it from a borrowed RGW).
 std::filesystem::path rgw_ca_bundle();

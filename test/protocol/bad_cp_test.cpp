@@ -214,5 +214,8 @@ TEST(bad_control_plane, pongs_keep_the_session_alive) {
     EXPECT_EQ(dp.status().state, protocol::session_state::connected);
     EXPECT_EQ(cp.connections(), 1);
     ASSERT_TRUE(dp.status().last_pong);
-    EXPECT_LT(std::chrono::steady_clock::now() - *dp.status().last_pong, 500ms);
+    // Pongs keep coming (events, not a wall-clock bound): a later one replaces the last.
+    const auto pong = *dp.status().last_pong;
+    ASSERT_TRUE(dp.run_until([&] { return dp.status().last_pong && *dp.status().last_pong > pong; }, 30s));
+    EXPECT_EQ(cp.connections(), 1);
 }

@@ -17,8 +17,7 @@ namespace lifeboat::test {
 using namespace std::chrono_literals;
 
 // The environment of a node that reaches the RGW fixture through the S3 store.
-inline std::map<std::string, std::string> rgw_env() {
-    const auto peer = test::rgw();
+inline std::map<std::string, std::string> rgw_env(const s3_peer& peer = test::rgw()) {
     return {{"AWS_ACCESS_KEY_ID", peer.access_key},
             {"AWS_SECRET_ACCESS_KEY", peer.secret_key},
             {"AWS_REGION", peer.region},

@@ -80,8 +80,9 @@ TEST(doctor, an_importer_with_read_only_credentials_is_fine) {
     store.fail_put = [](const put_options&) { return std::optional<store_error>(denied()); };
     auto report = run_sync(run_doctor(store, input_for("s3://b/p", true, false)));
     EXPECT_EQ(report.overall(), verdict::ok) << report.render();
-    EXPECT_EQ(check(report, "write").reason,
-              "cannot write (access denied), as a node that does not export should not");
+    EXPECT_EQ(
+        check(report, "write").reason,
+        "cannot write (access denied: HTTP 403 AccessDenied), as a node that does not export should not");
     EXPECT_EQ(check(report, "conditional").reason, "not checked: this node cannot write");
 }
 

@@ -131,5 +131,46 @@ TEST(doctor_cli_rgw, checks_rgw_from_an_exporter_and_an_importer) {
     EXPECT_EQ(lifeboat({"storage", "rm", storage + "/3.9.0.0/config.json"}, rgw_env()).exit_code, 0);
 }
 
+// The fixture's read-only user (a bucket policy grants it GetObject and ListBucket only): what an
+// importer should be given. The doctor reads the backup and reports the refused write in one line
+// naming RGW's 403; the same credentials on an exporter fail the check.
+TEST(doctor_cli_rgw, read_only_credentials_read_and_are_refused_writes) {
+    const auto peer = test::rgw();
+    const std::string prefix = "stores-doctor-ro-" + test::unique_suffix();
+    const std::string storage = "s3://" + peer.bucket + "/" + prefix;
+    ASSERT_EQ(lifeboat({"storage", "put", storage + "/3.9.0.0/config.json", "-"}, rgw_env(), "{}").exit_code,
+              0);
+    const auto read_only = rgw_env(test::rgw_read_only());
+    auto doctor = [&](const std::string& role) {
+        return lifeboat({"doctor", "--set", "cluster_fallback_config_storage=" + storage, "--set",
+                         "node_version=3.9.0.0", "--set", "cluster_fallback_config_" + role + "=on"},
+                        read_only);
+    };
+    auto importer = doctor("import");
+    EXPECT_EQ(importer.exit_code, 0) << importer.out << importer.err;
+    EXPECT_NE(importer.out.find("ok    list"), std::string::npos) << importer.out;
+    EXPECT_NE(importer.out.find("ok    read backup  " + prefix + "/3.9.0.0/config.json: 2 bytes of JSON"),
+              std::string::npos)
+        << importer.out;
+    EXPECT_NE(
+        importer.out.find("ok    write        cannot write (access denied: HTTP 403 AccessDenied), as a "
+                          "node that does not export should not\n"),
+        std::string::npos)
+        << importer.out;
+
+    auto exporter = doctor("export");
+    EXPECT_EQ(exporter.exit_code, 1) << exporter.out << exporter.err;
+    const auto at = exporter.out.find("fail  write        cannot write: PUT " + peer.bucket + "/" + prefix);
+    ASSERT_NE(at, std::string::npos) << exporter.out;
+    const auto line = exporter.out.substr(at, exporter.out.find('\n', at) - at);
+    EXPECT_NE(line.find(": 403 AccessDenied: "), std::string::npos) << line;
+    EXPECT_NE(line.find("an exporter must write " + prefix + "/3.9.0.0/config.json"), std::string::npos)
+        << line;
+    EXPECT_EQ(exporter.out.find(test::rgw_read_only().secret_key), std::string::npos);
+    // The refused writes left nothing behind.
+    EXPECT_EQ(lifeboat({"storage", "ls", storage + "/"}, rgw_env()).out, prefix + "/3.9.0.0/config.json\n");
+    EXPECT_EQ(lifeboat({"storage", "rm", storage + "/3.9.0.0/config.json"}, rgw_env()).exit_code, 0);
+}
+
 } // namespace
 } // namespace lifeboat
