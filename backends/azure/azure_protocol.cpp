@@ -3,6 +3,8 @@
 #include "backends/http/xml.hpp"
 #include "base/digest.hpp"
 
+#include <boost/beast/http/status.hpp>
+
 #include <fmt/format.h>
 #include <openssl/rand.h>
 
@@ -98,6 +100,13 @@ backends::store_error to_store_error(const http::response& res, std::string oper
         e.provider_code = *code;
     if (auto message = xml::find_text(res.body, "Message"))
         e.message = first_line(*message);
+    // An answer to HEAD has no body: Azure (and Azurite) send the message as the reason phrase
+    // instead ("403 Server failed to authenticate the request..."), so that HEAD is classed and
+    // explained as GET and PUT are.
+    if (e.message.empty() && !res.reason.empty() &&
+        res.reason !=
+            boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(res.status)))
+        e.message = first_line(res.reason);
     e.code = code_for(res.status, e.provider_code, e.message, kind);
     if (e.message.empty())
         e.message = explain(e.provider_code, res.status);

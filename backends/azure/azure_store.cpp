@@ -101,6 +101,7 @@ namespace {
 
 constexpr std::size_t max_key_bytes = 1024;
 constexpr std::uint64_t max_blocks = 50000;
+constexpr std::size_t small_body = 256 * 1024; // hashed on the event loop; larger bodies on the disk pool
 
 struct azure_call {
     http::verb method = http::verb::get;
@@ -129,14 +130,14 @@ std::string redact_sas(std::string text) {
     return text;
 }
 
-// MD5 of a file range, read in 1 MiB pieces; `also` (when given) is fed the same bytes.
+// MD5 of a file range, read in 1 MiB pieces. Blocking: callers run it on the disk pool.
 result<std::string, std::string> md5_of_file(const std::filesystem::path& path, std::uint64_t offset,
-                                             std::uint64_t length, digest* also = nullptr) {
+                                             std::uint64_t length) {
     digest d(digest_kind::md5);
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return failure{errno_message("open", path, errno)};
-    auto buf = std::make_unique<char[]>(1 << 20);
+    auto buf = std::make_unique_for_overwrite<char[]>(1 << 20);
     std::uint64_t left = length, pos = offset;
     while (left > 0) {
         const ssize_t n =
@@ -150,8 +151,6 @@ result<std::string, std::string> md5_of_file(const std::filesystem::path& path, 
                                : fmt::format("{} is shorter than expected", path.string())};
         }
         d.update(buf.get(), static_cast<std::size_t>(n));
-        if (also)
-            also->update(buf.get(), static_cast<std::size_t>(n));
         left -= static_cast<std::uint64_t>(n);
         pos += static_cast<std::uint64_t>(n);
     }
@@ -323,8 +322,12 @@ public:
         if (auto* shared = std::get_if<std::shared_ptr<const std::string>>(&body.data)) {
             auto bytes = *shared ? *shared : std::make_shared<const std::string>();
             size = bytes->size();
-            // Hashing a 200 MiB body takes a good part of a second: on the disk pool, not the loop.
-            body_md5 = co_await offload([&] { return md5(*bytes); });
+            // Hashing a large body would stall the event loop for tens of milliseconds. (No
+            // co_await inside ?: : GCC 12 destroys its temporaries twice.)
+            if (size > small_body)
+                body_md5 = co_await offload([&] { return md5(*bytes); });
+            else
+                body_md5 = md5(*bytes);
             payload = http::request_body::from_shared(std::move(bytes));
         } else {
             const auto& path = std::get<std::filesystem::path>(body.data);
@@ -669,7 +672,9 @@ private:
     }
 
     // A large file in blocks: each Put Block reads its range from the file and carries its MD5;
-    // one Put Block List commits them with the content type, metadata and condition.
+    // one Put Block List commits them with the content type, metadata and condition. The hashing
+    // runs on the disk pool (base/offload.hpp), so it overlaps the sending: while one block is on
+    // the wire the next one is hashed, and the whole blob's MD5 is computed alongside.
     asio::awaitable<store_result<object_info>>
     put_blocks(std::string key, std::filesystem::path path, std::uint64_t size, http::fields common,
                std::string content_type, const backends::put_options& options, std::string operation) {
@@ -684,22 +689,20 @@ private:
 
         std::optional<store_error> first_error;
         std::uint64_t next = 0;
-        // The whole blob's MD5, stored with it by Put Block List (x-ms-blob-content-md5) so that
-        // downloads are checked as for a single Put Blob. Blocks are hashed in index order: a
-        // worker takes the next index and hashes it with no suspension in between.
-        digest whole(digest_kind::md5);
         auto worker = [&]() -> asio::awaitable<void> {
             while (!first_error && next < count) {
                 const std::uint64_t index = next++;
                 const std::uint64_t offset = index * block;
                 const std::uint64_t length = std::min(block, size - offset);
                 const auto block_op = fmt::format("{} block {}", operation, index);
-                auto hash = md5_of_file(path, offset, length, &whole);
+                auto hash = co_await offload([&] { return md5_of_file(path, offset, length); });
                 if (!hash) {
                     if (!first_error)
                         first_error = store_error{store_errc::local_io, 0, {}, hash.error(), block_op};
                     co_return;
                 }
+                if (first_error)
+                    co_return;
                 azure_call c;
                 c.method = http::verb::put;
                 c.key = key;
@@ -714,11 +717,20 @@ private:
                 }
             }
         };
+        // The whole blob's MD5, stored with it by Put Block List (x-ms-blob-content-md5) so that
+        // downloads are checked as for a single Put Blob: one pass over the file on a pool thread
+        // of its own while the blocks go up.
+        result<std::string, std::string> whole = failure{std::string()};
+        auto whole_md5 = [&]() -> asio::awaitable<void> {
+            whole = co_await offload([&] { return md5_of_file(path, 0, size); });
+        };
         using namespace asio::experimental::awaitable_operators;
         if (options_.block_concurrency >= 2 && count >= 2)
-            co_await (worker() && worker());
+            co_await (whole_md5() && worker() && worker());
         else
-            co_await worker();
+            co_await (whole_md5() && worker());
+        if (!first_error && !whole)
+            first_error = store_error{store_errc::local_io, 0, {}, whole.error(), operation};
         if (first_error)
             co_return failure{std::move(*first_error)}; // uncommitted blocks expire in a week
 
@@ -730,7 +742,7 @@ private:
         commit.query = {{"comp", "blocklist"}};
         commit.headers = std::move(common);
         commit.headers.set("x-ms-blob-content-type", content_type);
-        commit.headers.set("x-ms-blob-content-md5", base64_encode(whole.finish()));
+        commit.headers.set("x-ms-blob-content-md5", base64_encode(*whole));
         commit.headers.set(http::field::content_type, "application/xml");
         auto list = block_list_body(ids);
         commit.headers.set(http::field::content_md5, base64_encode(md5(list)));

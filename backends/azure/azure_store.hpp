@@ -43,10 +43,10 @@ struct azure_options {
     std::string endpoint; // origin, optionally with a path (Azurite: http://127.0.0.1:10000/devstoreaccount1)
     credentials creds = managed_identity{};
     std::string ca_bundle; // PEM of trusted CAs; empty: the system store (OpenSSL honours SSL_CERT_FILE)
-    std::uint64_t single_put_limit = std::uint64_t(32) << 20; // larger files go up in blocks
-    std::uint64_t block_size = std::uint64_t(8) << 20;        // at most 50,000 blocks: grown for huge files
-    unsigned block_concurrency = 2;                           // blocks in flight (1 or 2)
-    std::size_t list_page_size = 5000;                        // maxresults (5,000 is Azure's maximum)
+    std::uint64_t single_put_limit = std::uint64_t(256) << 20; // larger files go up in blocks
+    std::uint64_t block_size = std::uint64_t(8) << 20;         // at most 50,000 blocks: grown for huge files
+    unsigned block_concurrency = 2;                            // blocks in flight (1 or 2)
+    std::size_t list_page_size = 5000;                         // maxresults (5,000 is Azure's maximum)
     std::chrono::seconds token_refresh_margin{300};
     http::timeouts timeout{};
     http::retry_policy retry{};

@@ -704,6 +704,7 @@ client::impl::exchange(Stream& stream, connection& conn, const request& req,
     }
     response res;
     res.status = parser.get().result_int();
+    res.reason = std::string(parser.get().reason());
     for (const auto& h : parser.get().base())
         res.headers.insert(h.name_string(), h.value());
 

@@ -192,6 +192,9 @@ struct response {
     std::uint64_t body_bytes = 0; // body length received
     bool body_in_file = false;    // to_file: the target now holds the body
     unsigned attempts = 1;        // attempts made, the successful one included
+    // The status line's reason phrase. Azure puts its error message there, the only place an
+    // answer to HEAD (which has no body) can carry it.
+    std::string reason;
 
     std::string_view header(field name) const;
     std::string_view header(std::string_view name) const;

@@ -22,10 +22,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <thread>
+#include <tuple>
 #include <unistd.h>
 
 using namespace lifeboat;
@@ -428,6 +430,72 @@ TEST_F(azure_azurite, a_wrong_key_is_refused_in_one_line_with_azures_code) {
     ASSERT_FALSE(head.ok());
     EXPECT_EQ(head.error().http_status, 403);
     EXPECT_EQ(head.error().provider_code, put.error().provider_code);
+}
+
+// Every verb is classed alike: a wrong key is bad credentials (Azurite's 403 AuthorizationFailure
+// "Server failed to authenticate", which a HEAD carries only in its header and reason phrase),
+// and a SAS lacking the one permission a verb needs is access denied (403
+// AuthorizationPermissionMismatch), each in one line with Azure's code.
+TEST_F(azure_azurite, every_verb_classes_a_wrong_key_and_a_missing_sas_permission_alike) {
+    auto good = store();
+    const auto key = prefix + "verbs";
+    ASSERT_TRUE(run(good->put(key, backends::body_source::from_string("there"), {})).ok());
+    using verb_call = std::function<std::optional<backends::store_error>(backends::object_store&)>;
+    auto error_of = [](const auto& r) -> std::optional<backends::store_error> {
+        if (r.ok())
+            return std::nullopt;
+        return r.error();
+    };
+    // Each verb, with the one SAS permission it needs left out of an otherwise full SAS
+    // (create and write both allow a Put Blob, so both are left out for it).
+    const std::vector<std::tuple<std::string, std::string, verb_call>> verbs{
+        {"head", "acwdl", [&](auto& s) { return error_of(run(s.head(key))); }},
+        {"get", "acwdl", [&](auto& s) { return error_of(run(s.get(key))); }},
+        {"put", "rdl",
+         [&](auto& s) { return error_of(run(s.put(key, backends::body_source::from_string("x"), {}))); }},
+        {"list", "racwd", [&](auto& s) { return error_of(run(s.list(prefix))); }},
+        {"delete", "racwl", [&](auto& s) { return error_of(run(s.remove(key))); }},
+    };
+
+    auto wrong_env = test::azurite_store_environment();
+    wrong_env.azure_storage_connection_string =
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=" +
+        base64_encode("not the key") + ";BlobEndpoint=" + test::azurite().endpoint;
+    auto wrong = store(azurite_options(wrong_env));
+    for (const auto& [name, permissions, call] : verbs) {
+        const auto e = call(*wrong);
+        ASSERT_TRUE(e) << name << " with a wrong key succeeded";
+        EXPECT_EQ(e->code, store_errc::bad_credentials) << name << ": " << e->to_string();
+        EXPECT_EQ(e->http_status, 403) << name;
+        EXPECT_TRUE(e->provider_code == "AuthenticationFailed" || e->provider_code == "AuthorizationFailure")
+            << name << ": " << e->provider_code;
+        const auto line = e->to_string();
+        EXPECT_EQ(line.find('\n'), std::string::npos) << name << ": " << line;
+        EXPECT_NE(line.find("403 " + e->provider_code), std::string::npos) << name << ": " << line;
+        EXPECT_NE(line.find("wrong AZURE_STORAGE_KEY"), std::string::npos) << name << ": " << line;
+    }
+
+    for (const auto& [name, permissions, call] : verbs) {
+        auto minted = test::sdk({"sas", test::azurite().container, permissions});
+        ASSERT_EQ(minted.exit_code, 0) << minted.err;
+        std::string token = minted.out;
+        while (!token.empty() && token.back() == '\n')
+            token.pop_back();
+        backends::store_environment env;
+        env.azure_storage_connection_string = "BlobEndpoint=" + test::azurite().endpoint + ";";
+        env.azure_storage_sas_token = token;
+        auto sas = store(azurite_options(env));
+        const auto e = call(*sas);
+        ASSERT_TRUE(e) << name << " with a SAS of \"" << permissions << "\" succeeded";
+        EXPECT_EQ(e->code, store_errc::access_denied) << name << ": " << e->to_string();
+        EXPECT_EQ(e->http_status, 403) << name;
+        EXPECT_EQ(e->provider_code, "AuthorizationPermissionMismatch") << name << ": " << e->to_string();
+        const auto line = e->to_string();
+        EXPECT_EQ(line.find('\n'), std::string::npos) << name << ": " << line;
+        EXPECT_EQ(line.find("sig="), line.find("sig=***")) << "the SAS signature never shows: " << line;
+    }
+    // Nothing above changed the blob.
+    EXPECT_EQ(run(good->get(key)).value().bytes, "there");
 }
 
 TEST_F(azure_azurite, a_missing_container_is_named) {

@@ -201,6 +201,47 @@ TEST(azure_protocol, list_pages_and_metadata_names) {
     EXPECT_EQ(azure::block_id("tag", 7).size(), azure::block_id("tag", 123456).size());
 }
 
+TEST(azure_protocol, a_head_answer_is_classed_by_its_header_and_reason_phrase_as_a_body_would_be) {
+    // Azurite refuses a wrong key with 403 AuthorizationFailure "Server failed to authenticate"; a
+    // HEAD carries that message only in its reason phrase, and must be classed as PUT is.
+    const std::string refused = "Server failed to authenticate the request. Make sure the value of the "
+                                "Authorization header is formed correctly including the signature.";
+    http::response put;
+    put.status = 403;
+    put.reason = refused;
+    put.headers.set("x-ms-error-code", "AuthorizationFailure");
+    put.body = "<?xml version=\"1.0\"?><Error><Code>AuthorizationFailure</Code><Message>" + refused +
+               "\nRequestId:1\nTime:x</Message></Error>";
+    http::response head = put;
+    head.body.clear();
+    for (const auto* res : {&put, &head}) {
+        const auto e = azure::to_store_error(*res, "op");
+        EXPECT_EQ(e.code, store_errc::bad_credentials) << e.to_string();
+        EXPECT_EQ(e.provider_code, "AuthorizationFailure");
+        EXPECT_NE(e.message.find("wrong AZURE_STORAGE_KEY"), std::string::npos) << e.message;
+    }
+    // Azure itself says AuthenticationFailed in the header of a HEAD.
+    http::response azure_head;
+    azure_head.status = 403;
+    azure_head.reason = refused;
+    azure_head.headers.set("x-ms-error-code", "AuthenticationFailed");
+    EXPECT_EQ(azure::to_store_error(azure_head, "op").code, store_errc::bad_credentials);
+    // A permission refusal is access denied, with a body or without.
+    http::response denied;
+    denied.status = 403;
+    denied.reason = "This request is not authorized to perform this operation using this permission.";
+    denied.headers.set("x-ms-error-code", "AuthorizationPermissionMismatch");
+    EXPECT_EQ(azure::to_store_error(denied, "op").code, store_errc::access_denied);
+    EXPECT_EQ(azure::to_store_error(denied, "op").message, denied.reason);
+    // A bare reason phrase ("Forbidden") says nothing: the code's explanation stands.
+    http::response bare;
+    bare.status = 404;
+    bare.reason = "Not Found";
+    bare.headers.set("x-ms-error-code", "BlobNotFound");
+    EXPECT_EQ(azure::to_store_error(bare, "op").code, store_errc::not_found);
+    EXPECT_EQ(azure::to_store_error(bare, "op").message, "the blob does not exist");
+}
+
 namespace {
 
 struct azure_throttled : ::testing::Test {
