@@ -202,7 +202,9 @@ asio::awaitable<void> exporter::run() {
         // Encrypted: the age file is what is signed and uploaded (from disk).
         std::optional<encrypted_object> sealed;
         if (encryption_) {
-            auto e = encryption_->seal(*bytes);
+            // On the disk pool: encrypting, hashing and writing a 200 MiB config takes a second or
+            // more, which must not stop the pings, the election's rounds and /status.
+            auto e = co_await offload([&] { return encryption_->seal(*bytes); });
             if (!e) {
                 ++status_.failures;
                 ++status_.failures_total;
@@ -222,15 +224,19 @@ asio::awaitable<void> exporter::run() {
             // The signature object first, config.json second: a reader pairs the config.json it
             // reads with the signature of exactly its bytes, so a crash between the two writes
             // leaves the old pair (or an unused signature), never a mismatched one.
-            manifest = sealed ? signer_->describe(sealed->sha256_hex, sealed->size, true, *snap,
-                                                  elector_.status().my_term)
-                              : signer_->describe(*bytes, *snap, elector_.status().my_term);
+            const auto term = elector_.status().my_term;
+            if (sealed)
+                manifest = signer_->describe(sealed->sha256_hex, sealed->size, true, *snap, term);
+            else // hashes the whole config: on the disk pool, as the encryption above
+                manifest = co_await offload([&] { return signer_->describe(*bytes, *snap, term); });
             auto signed_put = co_await signer_->write(store_, key_, *manifest, wall_clock::now(), s3_fields_);
             if (!signed_put) {
                 ++status_.failures;
                 ++status_.failures_total;
                 status_.last_error = "signature: " + signed_put.error().to_string();
                 const auto delay = backoff_.delay(failures++, jitter_);
+                if (sealed)
+                    co_await offload([&] { encryption_->discard(); });
                 log::warn("export failed: the signature could not be written; retrying", "hash", snap->hash,
                           "error", status_.last_error, "retry_in_ms",
                           std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
@@ -263,7 +269,7 @@ asio::awaitable<void> exporter::run() {
             }
         }
         if (sealed)
-            encryption_->discard();
+            co_await offload([&] { encryption_->discard(); });
         const auto ms =
             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
                 .count();
