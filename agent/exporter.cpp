@@ -1,5 +1,6 @@
 #include "agent/exporter.hpp"
 
+#include "agent/signature_pruner.hpp"
 #include "base/log.hpp"
 #include "base/offload.hpp"
 
@@ -102,6 +103,39 @@ asio::awaitable<void> exporter::resign_if_due() {
     log::debug("backup re-signed", "sha256", m.object_sha256, "key_id", m.key_id);
 }
 
+asio::awaitable<void> exporter::prune_if_due() {
+    if (!prune_due_ || std::chrono::steady_clock::now() < *prune_due_)
+        co_return;
+    if (!signer_ || !elector_.is_leader()) {
+        prune_due_.reset(); // the next leader prunes after its own exports
+        co_return;
+    }
+    std::vector<std::string> keys{key_};
+    for (const auto& [key, version] : extra_)
+        keys.push_back(key);
+    bool more = false;
+    std::size_t deleted = 0;
+    for (const auto& key : keys) {
+        auto r = co_await prune_superseded_signatures(store_, key, superseded_signature_grace);
+        deleted += r.deleted;
+        if (!r.error.empty()) {
+            // Housekeeping only: the backup is fine; try again later.
+            log::warn("deleting superseded signature objects failed", "key", key, "error", r.error);
+            prune_due_ = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+            co_return;
+        }
+        more = more || r.more;
+    }
+    if (deleted > 0) {
+        status_.signatures_pruned += deleted;
+        log::info("superseded signature objects deleted", "count", deleted, "more", more);
+    }
+    if (more) // one bounded round at a time: the exports go first
+        prune_due_ = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    else
+        prune_due_.reset();
+}
+
 void exporter::also_export(std::vector<std::pair<std::string, std::string>> keys_and_versions) {
     extra_ = std::move(keys_and_versions);
     status_.extra_versions.clear();
@@ -163,9 +197,12 @@ asio::awaitable<void> exporter::run() {
     for (;;) {
         while (!pending_) {
             co_await resign_if_due();
+            co_await prune_if_due();
             if (pending_)
                 break;
-            const auto next = resign_.next(elector_.is_leader(), control_plane_up_);
+            auto next = resign_.next(elector_.is_leader(), control_plane_up_);
+            if (prune_due_ && elector_.is_leader())
+                next = std::min(next, *prune_due_);
             const auto now = std::chrono::steady_clock::now();
             co_await wakeup_.wait(next == std::chrono::steady_clock::time_point::max()
                                       ? std::chrono::steady_clock::duration(std::chrono::hours(24))
@@ -292,6 +329,10 @@ asio::awaitable<void> exporter::run() {
                 signed_ = manifest;
                 resign_.signed_now(std::chrono::steady_clock::now());
                 status_.signed_at = wall_clock::now();
+                // The replaced config's signature stays for the grace (a reader may be midway
+                // through the old config.json); then it goes, with any others left behind.
+                prune_due_ =
+                    std::chrono::steady_clock::now() + superseded_signature_grace + std::chrono::minutes(1);
             }
             log::info(r.outcome == fenced_outcome::uploaded ? "config exported"
                                                             : "export skipped: bucket already has it",

@@ -63,6 +63,8 @@ private:
                           const std::optional<backends::backup_manifest>& manifest);
     // Writes a fresh signature for what this node signed last, when due.
     boost::asio::awaitable<void> resign_if_due();
+    // Deletes superseded signature objects (agent/signature_pruner.hpp), when due.
+    boost::asio::awaitable<void> prune_if_due();
 
     std::string key_;
     std::vector<std::pair<std::string, std::string>> extra_; // key, version
@@ -77,6 +79,8 @@ private:
     resign_schedule resign_;
     std::optional<backends::backup_manifest> signed_; // what this node signed last (to re-sign)
     bool control_plane_up_ = false;
+    // When superseded signatures may be pruned next (a grace after this node's last export).
+    std::optional<std::chrono::steady_clock::time_point> prune_due_;
     bool export_empty_;
     std::string empty_skipped_hash_; // logged once per config
     protocol::snapshot_ptr pending_;
