@@ -27,15 +27,46 @@ exporter::exporter(asio::any_io_executor executor, const settings& s, std::strin
         auto key = ed25519::private_key::load(s.cluster_fallback_config_signing_key);
         if (!key)
             throw std::runtime_error("cluster_fallback_config_signing_key: " + key.error());
-        signer_.emplace(std::move(key).value(), s.node_version);
+        signer_ = std::make_shared<const backup_signer>(std::move(key).value(), s.node_version);
         status_.signing = true;
         status_.signing_key_id = signer_->key_id();
     }
     auto encryption = backup_encryption::of(s);
     if (!encryption)
         throw std::runtime_error(encryption.error());
-    encryption_ = std::move(encryption).value();
+    if (*encryption)
+        encryption_ = std::make_shared<const backup_encryption>(std::move(**encryption));
     status_.encryption_recipients = encryption_ ? encryption_->recipient_count() : 0;
+}
+
+result<std::vector<std::string>, std::string> exporter::reload_keys(const settings& fresh) {
+    std::vector<std::string> changed;
+    auto signer = signer_;
+    if (signer_ && !fresh.cluster_fallback_config_signing_key.empty()) {
+        auto key = ed25519::private_key::load(fresh.cluster_fallback_config_signing_key);
+        if (!key)
+            return failure("cluster_fallback_config_signing_key: " + key.error());
+        if (key->public_part().id() != signer_->key_id()) {
+            signer = std::make_shared<const backup_signer>(std::move(key).value(), signer_->node_version());
+            changed.emplace_back("cluster_fallback_config_signing_key");
+        }
+    }
+    auto encryption = encryption_;
+    if (encryption_ && !fresh.cluster_fallback_config_encryption_recipients.empty()) {
+        auto e = backup_encryption::of(fresh);
+        if (!e)
+            return failure(e.error());
+        if (*e && (*e)->recipient_list() != encryption_->recipient_list()) {
+            encryption = std::make_shared<const backup_encryption>(std::move(**e));
+            changed.emplace_back("cluster_fallback_config_encryption_recipients");
+        }
+    }
+    signer_ = std::move(signer);
+    encryption_ = std::move(encryption);
+    if (signer_)
+        status_.signing_key_id = signer_->key_id();
+    status_.encryption_recipients = encryption_ ? encryption_->recipient_count() : 0;
+    return changed;
 }
 
 void exporter::control_plane_changed(bool up) {
@@ -80,9 +111,10 @@ asio::awaitable<void> exporter::resign_if_due() {
     if (!signer_ || !signed_ || pending_ ||
         !resign_.due(std::chrono::steady_clock::now(), leader, control_plane_up_))
         co_return;
+    const auto signer = signer_;
     auto m = *signed_;
     m.term = elector_.status().my_term;
-    auto r = co_await signer_->write(store_, key_, m, wall_clock::now(), s3_fields_);
+    auto r = co_await signer->write(store_, key_, m, wall_clock::now(), s3_fields_);
     if (!r) {
         // Retried at the next interval; max_age / 4 leaves room for a few failures.
         log::warn("re-signing the backup failed", "error", r.error().to_string());
@@ -92,7 +124,7 @@ asio::awaitable<void> exporter::resign_if_due() {
     for (const auto& [key, version] : extra_) {
         auto extra = m;
         extra.node_version = version;
-        if (auto e = co_await signer_->write(store_, key, extra, wall_clock::now(), s3_fields_); !e)
+        if (auto e = co_await signer->write(store_, key, extra, wall_clock::now(), s3_fields_); !e)
             log::warn("re-signing an extra export version failed", "key", key, "error",
                       e.error().to_string());
     }
@@ -146,19 +178,21 @@ void exporter::also_export(std::vector<std::pair<std::string, std::string>> keys
 asio::awaitable<std::string> exporter::export_extra_versions(
     const protocol::snapshot_ptr& snap, const std::shared_ptr<const std::string>& bytes,
     const std::optional<std::filesystem::path>& sealed_path, const backends::put_options& opts,
-    const std::optional<backends::backup_manifest>& manifest) {
+    const std::optional<backends::backup_manifest>& manifest,
+    const std::shared_ptr<const backup_signer>& signer) {
     for (const auto& [key, version] : extra_) {
         if (manifest) {
             // Its own signature: a manifest names the version folder it belongs to.
             auto m = *manifest;
             m.node_version = version;
-            auto signed_put = co_await signer_->write(store_, key, m, wall_clock::now(), s3_fields_);
+            auto signed_put = co_await signer->write(store_, key, m, wall_clock::now(), s3_fields_);
             if (!signed_put)
                 co_return key + ": signature: " + signed_put.error().to_string();
         }
         auto o = opts;
-        election::config_version v{
-            .cp_timestamp = snap->cp_timestamp, .hash = snap->hash, .replace_identical = sealed_path.has_value()};
+        election::config_version v{.cp_timestamp = snap->cp_timestamp,
+                                   .hash = snap->hash,
+                                   .replace_identical = sealed_path.has_value()};
         // Named locals, not temporaries in the co_await: GCC 12 destroys those twice.
         auto body = sealed_path ? backends::body_source::from_file(*sealed_path)
                                 : backends::body_source::from_shared(bytes);
@@ -227,6 +261,9 @@ asio::awaitable<void> exporter::run() {
             }
             continue;
         }
+        // This export's keys, whatever a SIGHUP does meanwhile.
+        const auto signer = signer_;
+        const auto encryption = encryption_;
         backends::put_options opts;
         opts.content_type = "application/json";
         opts.metadata["uploader"] = node_id_;
@@ -238,10 +275,10 @@ asio::awaitable<void> exporter::run() {
         const auto started = std::chrono::steady_clock::now();
         // Encrypted: the age file is what is signed and uploaded (from disk).
         std::optional<encrypted_object> sealed;
-        if (encryption_) {
+        if (encryption) {
             // On the disk pool: encrypting, hashing and writing a 200 MiB config takes a second or
             // more, which must not stop the pings, the election's rounds and /status.
-            auto e = co_await offload([&] { return encryption_->seal(*bytes); });
+            auto e = co_await offload([&] { return encryption->seal(*bytes); });
             if (!e) {
                 ++status_.failures;
                 ++status_.failures_total;
@@ -257,23 +294,23 @@ asio::awaitable<void> exporter::run() {
             opts.metadata[backends::signature_metadata::object_sha256] = sealed->sha256_hex;
         }
         std::optional<backends::backup_manifest> manifest;
-        if (signer_) {
+        if (signer) {
             // The signature object first, config.json second: a reader pairs the config.json it
             // reads with the signature of exactly its bytes, so a crash between the two writes
             // leaves the old pair (or an unused signature), never a mismatched one.
             const auto term = elector_.status().my_term;
             if (sealed)
-                manifest = signer_->describe(sealed->sha256_hex, sealed->size, true, *snap, term);
+                manifest = signer->describe(sealed->sha256_hex, sealed->size, true, *snap, term);
             else // hashes the whole config: on the disk pool, as the encryption above
-                manifest = co_await offload([&] { return signer_->describe(*bytes, *snap, term); });
-            auto signed_put = co_await signer_->write(store_, key_, *manifest, wall_clock::now(), s3_fields_);
+                manifest = co_await offload([&] { return signer->describe(*bytes, *snap, term); });
+            auto signed_put = co_await signer->write(store_, key_, *manifest, wall_clock::now(), s3_fields_);
             if (!signed_put) {
                 ++status_.failures;
                 ++status_.failures_total;
                 status_.last_error = "signature: " + signed_put.error().to_string();
                 const auto delay = backoff_.delay(failures++, jitter_);
                 if (sealed)
-                    co_await offload([&] { encryption_->discard(); });
+                    co_await offload([&] { encryption->discard(); });
                 log::warn("export failed: the signature could not be written; retrying", "hash", snap->hash,
                           "error", status_.last_error, "retry_in_ms",
                           std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
@@ -298,7 +335,8 @@ asio::awaitable<void> exporter::run() {
             std::optional<std::filesystem::path> sealed_path;
             if (sealed)
                 sealed_path = sealed->path;
-            if (auto failed = co_await export_extra_versions(snap, bytes, sealed_path, extra_opts, manifest);
+            if (auto failed =
+                    co_await export_extra_versions(snap, bytes, sealed_path, extra_opts, manifest, signer);
                 !failed.empty()) {
                 r.outcome = election::fenced_outcome::error;
                 r.error.reset();
@@ -306,7 +344,7 @@ asio::awaitable<void> exporter::run() {
             }
         }
         if (sealed)
-            co_await offload([&] { encryption_->discard(); });
+            co_await offload([&] { encryption->discard(); });
         const auto ms =
             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
                 .count();
