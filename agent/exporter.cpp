@@ -292,6 +292,7 @@ asio::awaitable<void> exporter::run() {
             sealed = std::move(e).value();
             opts.content_type = "application/octet-stream";
             opts.metadata[backends::signature_metadata::object_sha256] = sealed->sha256_hex;
+            opts.payload_sha256 = sealed->sha256_hex; // hashed while it was encrypted
         }
         std::optional<backends::backup_manifest> manifest;
         if (signer) {
@@ -318,6 +319,7 @@ asio::awaitable<void> exporter::run() {
                 continue;
             }
             opts.metadata[backends::signature_metadata::object_sha256] = manifest->object_sha256;
+            opts.payload_sha256 = manifest->object_sha256; // S3 signs it: no second hash of the body
         }
         auto body = sealed ? backends::body_source::from_file(sealed->path)
                            : backends::body_source::from_shared(bytes);
