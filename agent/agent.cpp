@@ -233,6 +233,7 @@ asio::awaitable<void> agent::shutdown(steady_duration grace) {
 
 reload_plan agent::reload(const settings& fresh) {
     auto plan = plan_reload(config_, fresh);
+    reload_backup_keys(fresh, plan);
     config_ = with_live_values(std::move(config_), fresh);
     log::level lvl{};
     log::format fmt{};
@@ -253,6 +254,100 @@ reload_plan agent::reload(const settings& fresh) {
                 log::warn("re-reading the gateway after SIGHUP failed");
         });
     return plan;
+}
+
+void agent::reload_backup_keys(const settings& fresh, reload_plan& plan) {
+    // A key file may have been replaced under the same path (the usual rotation): read the files
+    // whenever the feature stays on. Turning signing, encryption or verification on or off stays
+    // a restart (plan.need_restart). load_config() checked the files already, so an error here is
+    // a file that changed since; either way the running keys stay.
+    auto applied = [&](std::string_view key, bool material_changed) {
+        const auto waiting = std::find(plan.need_restart.begin(), plan.need_restart.end(), key);
+        const bool path_changed = waiting != plan.need_restart.end();
+        if (path_changed)
+            plan.need_restart.erase(waiting);
+        if ((path_changed || material_changed) &&
+            std::find(plan.live.begin(), plan.live.end(), key) == plan.live.end())
+            plan.live.emplace_back(key);
+    };
+    if (exporter_) {
+        auto changed = exporter_->reload_keys(fresh);
+        if (!changed) {
+            log::error("SIGHUP: the backup keys were not reloaded; the running ones stay", "reason",
+                       changed.error());
+        } else {
+            auto has = [&](std::string_view k) {
+                return std::find(changed->begin(), changed->end(), k) != changed->end();
+            };
+            if (!config_.cluster_fallback_config_signing_key.empty() &&
+                !fresh.cluster_fallback_config_signing_key.empty()) {
+                applied("cluster_fallback_config_signing_key", has("cluster_fallback_config_signing_key"));
+                config_.cluster_fallback_config_signing_key = fresh.cluster_fallback_config_signing_key;
+            }
+            if (!config_.cluster_fallback_config_encryption_recipients.empty() &&
+                !fresh.cluster_fallback_config_encryption_recipients.empty()) {
+                applied("cluster_fallback_config_encryption_recipients",
+                        has("cluster_fallback_config_encryption_recipients"));
+                config_.cluster_fallback_config_encryption_recipients =
+                    fresh.cluster_fallback_config_encryption_recipients;
+            }
+        }
+    }
+    const auto stays = [&](const auto& running, const auto& next) {
+        return !running.empty() && !next.empty();
+    };
+    const bool keys_stay =
+        stays(config_.cluster_fallback_config_trusted_keys, fresh.cluster_fallback_config_trusted_keys);
+    const bool ids_stay = stays(config_.cluster_fallback_config_decryption_identity,
+                                fresh.cluster_fallback_config_decryption_identity);
+    if (importer_ && (keys_stay || ids_stay)) {
+        auto keys = importer_->trust().trusted_keys;
+        auto ids = importer_->trust().identities;
+        std::string error;
+        if (keys_stay) {
+            auto loaded = load_trusted_keys(fresh.cluster_fallback_config_trusted_keys);
+            if (loaded)
+                keys = std::move(loaded).value();
+            else
+                error = "cluster_fallback_config_trusted_keys: " + loaded.error();
+        }
+        if (error.empty() && ids_stay) {
+            auto loaded = load_decryption_identity(fresh.cluster_fallback_config_decryption_identity);
+            if (loaded)
+                ids = std::move(loaded).value();
+            else
+                error = "cluster_fallback_config_decryption_identity: " + loaded.error();
+        }
+        if (!error.empty()) {
+            log::error("SIGHUP: the backup keys were not reloaded; the running ones stay", "reason", error);
+        } else {
+            // What changed, by public parts only (key ids, recipients): never compare or log a secret.
+            auto key_ids = [](const std::vector<ed25519::public_key>& v) {
+                std::vector<std::string> out;
+                for (const auto& k : v)
+                    out.push_back(k.id());
+                return out;
+            };
+            auto recipients = [](const std::vector<crypto::age_identity>& v) {
+                std::vector<std::string> out;
+                for (const auto& id : v)
+                    out.push_back(id.recipient().to_string());
+                return out;
+            };
+            const bool keys_changed = key_ids(keys) != key_ids(importer_->trust().trusted_keys);
+            const bool ids_changed = recipients(ids) != recipients(importer_->trust().identities);
+            importer_->replace_keys(std::move(keys), std::move(ids));
+            if (keys_stay) {
+                applied("cluster_fallback_config_trusted_keys", keys_changed);
+                config_.cluster_fallback_config_trusted_keys = fresh.cluster_fallback_config_trusted_keys;
+            }
+            if (ids_stay) {
+                applied("cluster_fallback_config_decryption_identity", ids_changed);
+                config_.cluster_fallback_config_decryption_identity =
+                    fresh.cluster_fallback_config_decryption_identity;
+            }
+        }
+    }
 }
 
 void agent::show_advertisement() {

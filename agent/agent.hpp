@@ -50,6 +50,8 @@ public:
     // agent/reload.hpp), runs the on_reload hooks with the settings now in force, and returns
     // what changed, so the caller can log what waits for a restart. Never stops anything.
     reload_plan reload(const settings& fresh);
+    // Part of reload(): the backup keys read again (exporter_->reload_keys, importer_->replace_keys).
+    void reload_backup_keys(const settings& fresh, reload_plan& plan);
     // Parts that re-read something of their own on SIGHUP (the gateway's plugin list, say) hook
     // in here; each runs on the agent's executor after the live keys were applied.
     std::vector<std::function<void(const settings&)>> on_reload;

@@ -72,6 +72,13 @@ public:
     }
     void discard() const;
     std::size_t recipient_count() const { return recipients_.size(); }
+    // The recipients as `age1...` strings, in order (to tell whether a re-read changed them).
+    std::vector<std::string> recipient_list() const {
+        std::vector<std::string> out;
+        for (const auto& r : recipients_)
+            out.push_back(r.to_string());
+        return out;
+    }
 
 private:
     std::vector<crypto::age_recipient> recipients_;

@@ -32,6 +32,7 @@ public:
         , node_version_(std::move(node_version)) {}
 
     const std::string& key_id() const { return key_.public_part().id(); }
+    const std::string& node_version() const { return node_version_; }
 
     // The manifest of `bytes` (hashed here), not yet signed.
     backends::backup_manifest describe(std::string_view bytes, const protocol::config_snapshot& snapshot,

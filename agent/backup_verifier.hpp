@@ -32,6 +32,12 @@ public:
     const trust_policy& policy() const { return policy_; }
     // The version folder the next backup is read from (version skew): its manifest must name it.
     void set_node_version(std::string version) { policy_.node_version = std::move(version); }
+    // SIGHUP: new trusted keys and identities for the next backup read (verification stays on).
+    void replace_keys(std::vector<ed25519::public_key> trusted_keys,
+                      std::vector<crypto::age_identity> identities) {
+        policy_.trusted_keys = std::move(trusted_keys);
+        policy_.identities = std::move(identities);
+    }
 
     // `inner` wrapped: every byte is hashed and counted on its way. With verification on, a
     // piece the inner sink refuses (invalid JSON) does not stop the read: the rest is still

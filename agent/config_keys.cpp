@@ -350,7 +350,8 @@ const std::array keys{
     key_spec{"cluster_fallback_config_signing_key", "", key_kind::path, true, false,
              "Exporters: a PEM Ed25519 private key (`lifeboat keys generate signing`). Every upload is "
              "signed with it, together with a manifest (hashes, length, version, term, signing time), in "
-             "<prefix>/<version>/signatures/<sha256>.sig; config.json stays Kong's.",
+             "<prefix>/<version>/signatures/<sha256>.sig; config.json stays Kong's. SIGHUP reads the file "
+             "again (rotation); a key that does not load keeps the running one.",
              [](settings& s, std::string_view v) -> opt_error {
                  s.cluster_fallback_config_signing_key = std::string(v);
                  return ok;
@@ -359,7 +360,7 @@ const std::array keys{
              "Importers: PEM Ed25519 public keys (comma-separated paths; two during a rotation). When set, a "
              "backup that is unsigned, signed by another key, altered, cut short, for another version or "
              "too old is refused before any byte reaches the cache or the gateway. A set but empty or "
-             "unreadable list stops the agent at start.",
+             "unreadable list stops the agent at start; SIGHUP reads the files again.",
              [](settings& s, std::string_view v) -> opt_error {
                  s.cluster_fallback_config_trusted_keys.clear();
                  for (auto& item : parse_list(v))

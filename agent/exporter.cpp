@@ -1,5 +1,6 @@
 #include "agent/exporter.hpp"
 
+#include "agent/signature_pruner.hpp"
 #include "base/digest.hpp"
 #include "base/log.hpp"
 #include "base/offload.hpp"
@@ -27,15 +28,46 @@ exporter::exporter(asio::any_io_executor executor, const settings& s, std::strin
         auto key = ed25519::private_key::load(s.cluster_fallback_config_signing_key);
         if (!key)
             throw std::runtime_error("cluster_fallback_config_signing_key: " + key.error());
-        signer_.emplace(std::move(key).value(), s.node_version);
+        signer_ = std::make_shared<const backup_signer>(std::move(key).value(), s.node_version);
         status_.signing = true;
         status_.signing_key_id = signer_->key_id();
     }
     auto encryption = backup_encryption::of(s);
     if (!encryption)
         throw std::runtime_error(encryption.error());
-    encryption_ = std::move(encryption).value();
+    if (*encryption)
+        encryption_ = std::make_shared<const backup_encryption>(std::move(**encryption));
     status_.encryption_recipients = encryption_ ? encryption_->recipient_count() : 0;
+}
+
+result<std::vector<std::string>, std::string> exporter::reload_keys(const settings& fresh) {
+    std::vector<std::string> changed;
+    auto signer = signer_;
+    if (signer_ && !fresh.cluster_fallback_config_signing_key.empty()) {
+        auto key = ed25519::private_key::load(fresh.cluster_fallback_config_signing_key);
+        if (!key)
+            return failure("cluster_fallback_config_signing_key: " + key.error());
+        if (key->public_part().id() != signer_->key_id()) {
+            signer = std::make_shared<const backup_signer>(std::move(key).value(), signer_->node_version());
+            changed.emplace_back("cluster_fallback_config_signing_key");
+        }
+    }
+    auto encryption = encryption_;
+    if (encryption_ && !fresh.cluster_fallback_config_encryption_recipients.empty()) {
+        auto e = backup_encryption::of(fresh);
+        if (!e)
+            return failure(e.error());
+        if (*e && (*e)->recipient_list() != encryption_->recipient_list()) {
+            encryption = std::make_shared<const backup_encryption>(std::move(**e));
+            changed.emplace_back("cluster_fallback_config_encryption_recipients");
+        }
+    }
+    signer_ = std::move(signer);
+    encryption_ = std::move(encryption);
+    if (signer_)
+        status_.signing_key_id = signer_->key_id();
+    status_.encryption_recipients = encryption_ ? encryption_->recipient_count() : 0;
+    return changed;
 }
 
 void exporter::control_plane_changed(bool up) {
@@ -80,9 +112,10 @@ asio::awaitable<void> exporter::resign_if_due() {
     if (!signer_ || !signed_ || pending_ ||
         !resign_.due(std::chrono::steady_clock::now(), leader, control_plane_up_))
         co_return;
+    const auto signer = signer_;
     auto m = *signed_;
     m.term = elector_.status().my_term;
-    auto r = co_await signer_->write(store_, key_, m, wall_clock::now(), s3_fields_);
+    auto r = co_await signer->write(store_, key_, m, wall_clock::now(), s3_fields_);
     if (!r) {
         // Retried at the next interval; max_age / 4 leaves room for a few failures.
         log::warn("re-signing the backup failed", "error", r.error().to_string());
@@ -92,7 +125,7 @@ asio::awaitable<void> exporter::resign_if_due() {
     for (const auto& [key, version] : extra_) {
         auto extra = m;
         extra.node_version = version;
-        if (auto e = co_await signer_->write(store_, key, extra, wall_clock::now(), s3_fields_); !e)
+        if (auto e = co_await signer->write(store_, key, extra, wall_clock::now(), s3_fields_); !e)
             log::warn("re-signing an extra export version failed", "key", key, "error",
                       e.error().to_string());
     }
@@ -101,6 +134,39 @@ asio::awaitable<void> exporter::resign_if_due() {
     ++status_.resigns;
     status_.signed_at = wall_clock::now();
     log::debug("backup re-signed", "sha256", m.object_sha256, "key_id", m.key_id);
+}
+
+asio::awaitable<void> exporter::prune_if_due() {
+    if (!prune_due_ || std::chrono::steady_clock::now() < *prune_due_)
+        co_return;
+    if (!signer_ || !elector_.is_leader()) {
+        prune_due_.reset(); // the next leader prunes after its own exports
+        co_return;
+    }
+    std::vector<std::string> keys{key_};
+    for (const auto& [key, version] : extra_)
+        keys.push_back(key);
+    bool more = false;
+    std::size_t deleted = 0;
+    for (const auto& key : keys) {
+        auto r = co_await prune_superseded_signatures(store_, key, superseded_signature_grace);
+        deleted += r.deleted;
+        if (!r.error.empty()) {
+            // Housekeeping only: the backup is fine; try again later.
+            log::warn("deleting superseded signature objects failed", "key", key, "error", r.error);
+            prune_due_ = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+            co_return;
+        }
+        more = more || r.more;
+    }
+    if (deleted > 0) {
+        status_.signatures_pruned += deleted;
+        log::info("superseded signature objects deleted", "count", deleted, "more", more);
+    }
+    if (more) // one bounded round at a time: the exports go first
+        prune_due_ = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    else
+        prune_due_.reset();
 }
 
 void exporter::also_export(std::vector<std::pair<std::string, std::string>> keys_and_versions) {
@@ -113,19 +179,21 @@ void exporter::also_export(std::vector<std::pair<std::string, std::string>> keys
 asio::awaitable<std::string> exporter::export_extra_versions(
     const protocol::snapshot_ptr& snap, const std::shared_ptr<const std::string>& bytes,
     const std::optional<std::filesystem::path>& sealed_path, const backends::put_options& opts,
-    const std::optional<backends::backup_manifest>& manifest) {
+    const std::optional<backends::backup_manifest>& manifest,
+    const std::shared_ptr<const backup_signer>& signer) {
     for (const auto& [key, version] : extra_) {
         if (manifest) {
             // Its own signature: a manifest names the version folder it belongs to.
             auto m = *manifest;
             m.node_version = version;
-            auto signed_put = co_await signer_->write(store_, key, m, wall_clock::now(), s3_fields_);
+            auto signed_put = co_await signer->write(store_, key, m, wall_clock::now(), s3_fields_);
             if (!signed_put)
                 co_return key + ": signature: " + signed_put.error().to_string();
         }
         auto o = opts;
-        election::config_version v{
-            .cp_timestamp = snap->cp_timestamp, .hash = snap->hash, .replace_identical = sealed_path.has_value()};
+        election::config_version v{.cp_timestamp = snap->cp_timestamp,
+                                   .hash = snap->hash,
+                                   .replace_identical = sealed_path.has_value()};
         // Named locals, not temporaries in the co_await: GCC 12 destroys those twice.
         auto body = sealed_path ? backends::body_source::from_file(*sealed_path)
                                 : backends::body_source::from_shared(bytes);
@@ -164,9 +232,12 @@ asio::awaitable<void> exporter::run() {
     for (;;) {
         while (!pending_) {
             co_await resign_if_due();
+            co_await prune_if_due();
             if (pending_)
                 break;
-            const auto next = resign_.next(elector_.is_leader(), control_plane_up_);
+            auto next = resign_.next(elector_.is_leader(), control_plane_up_);
+            if (prune_due_ && elector_.is_leader())
+                next = std::min(next, *prune_due_);
             const auto now = std::chrono::steady_clock::now();
             co_await wakeup_.wait(next == std::chrono::steady_clock::time_point::max()
                                       ? std::chrono::steady_clock::duration(std::chrono::hours(24))
@@ -191,6 +262,9 @@ asio::awaitable<void> exporter::run() {
             }
             continue;
         }
+        // This export's keys, whatever a SIGHUP does meanwhile.
+        const auto signer = signer_;
+        const auto encryption = encryption_;
         backends::put_options opts;
         opts.content_type = "application/json";
         opts.metadata["uploader"] = node_id_;
@@ -202,9 +276,10 @@ asio::awaitable<void> exporter::run() {
         const auto started = std::chrono::steady_clock::now();
         // Encrypted: the age file is what is signed and uploaded (from disk).
         std::optional<encrypted_object> sealed;
-        if (encryption_) {
-            // Encrypting and writing 200 MiB takes seconds: on the disk pool, not the event loop.
-            auto e = co_await offload([&] { return encryption_->seal(*bytes); });
+        if (encryption) {
+            // On the disk pool: encrypting, hashing and writing a 200 MiB config takes a second or
+            // more, which must not stop the pings, the election's rounds and /status.
+            auto e = co_await offload([&] { return encryption->seal(*bytes); });
             if (!e) {
                 ++status_.failures;
                 ++status_.failures_total;
@@ -218,25 +293,26 @@ asio::awaitable<void> exporter::run() {
             sealed = std::move(e).value();
             opts.content_type = "application/octet-stream";
             opts.metadata[backends::signature_metadata::object_sha256] = sealed->sha256_hex;
+            opts.payload_sha256 = sealed->sha256_hex; // hashed while it was encrypted
         }
         std::optional<backends::backup_manifest> manifest;
-        if (signer_) {
+        if (signer) {
             // The signature object first, config.json second: a reader pairs the config.json it
             // reads with the signature of exactly its bytes, so a crash between the two writes
             // leaves the old pair (or an unused signature), never a mismatched one.
             const auto term = elector_.status().my_term;
             if (sealed)
-                manifest = signer_->describe(sealed->sha256_hex, sealed->size, true, *snap, term);
-            else { // the SHA-256 of the whole config, off the loop; the signer is only read here
-                auto sha256 = co_await offload([&] { return sha256_hex(*bytes); });
-                manifest = signer_->describe(std::move(sha256), bytes->size(), false, *snap, term);
-            }
-            auto signed_put = co_await signer_->write(store_, key_, *manifest, wall_clock::now(), s3_fields_);
+                manifest = signer->describe(sealed->sha256_hex, sealed->size, true, *snap, term);
+            else // hashes the whole config: on the disk pool, as the encryption above
+                manifest = co_await offload([&] { return signer->describe(*bytes, *snap, term); });
+            auto signed_put = co_await signer->write(store_, key_, *manifest, wall_clock::now(), s3_fields_);
             if (!signed_put) {
                 ++status_.failures;
                 ++status_.failures_total;
                 status_.last_error = "signature: " + signed_put.error().to_string();
                 const auto delay = backoff_.delay(failures++, jitter_);
+                if (sealed)
+                    co_await offload([&] { encryption->discard(); });
                 log::warn("export failed: the signature could not be written; retrying", "hash", snap->hash,
                           "error", status_.last_error, "retry_in_ms",
                           std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
@@ -244,6 +320,7 @@ asio::awaitable<void> exporter::run() {
                 continue;
             }
             opts.metadata[backends::signature_metadata::object_sha256] = manifest->object_sha256;
+            opts.payload_sha256 = manifest->object_sha256; // S3 signs it: no second hash of the body
         }
         auto body = sealed ? backends::body_source::from_file(sealed->path)
                            : backends::body_source::from_shared(bytes);
@@ -261,7 +338,8 @@ asio::awaitable<void> exporter::run() {
             std::optional<std::filesystem::path> sealed_path;
             if (sealed)
                 sealed_path = sealed->path;
-            if (auto failed = co_await export_extra_versions(snap, bytes, sealed_path, extra_opts, manifest);
+            if (auto failed =
+                    co_await export_extra_versions(snap, bytes, sealed_path, extra_opts, manifest, signer);
                 !failed.empty()) {
                 r.outcome = election::fenced_outcome::error;
                 r.error.reset();
@@ -269,7 +347,7 @@ asio::awaitable<void> exporter::run() {
             }
         }
         if (sealed)
-            encryption_->discard();
+            co_await offload([&] { encryption->discard(); });
         const auto ms =
             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
                 .count();
@@ -292,6 +370,10 @@ asio::awaitable<void> exporter::run() {
                 signed_ = manifest;
                 resign_.signed_now(std::chrono::steady_clock::now());
                 status_.signed_at = wall_clock::now();
+                // The replaced config's signature stays for the grace (a reader may be midway
+                // through the old config.json); then it goes, with any others left behind.
+                prune_due_ =
+                    std::chrono::steady_clock::now() + superseded_signature_grace + std::chrono::minutes(1);
             }
             log::info(r.outcome == fenced_outcome::uploaded ? "config exported"
                                                             : "export skipped: bucket already has it",

@@ -40,6 +40,12 @@ public:
         s3_fields_ = s.cluster_fallback_export_s3_config;
     }
 
+    // SIGHUP: reads the signing key and the recipients of `fresh` again (same path or a new one),
+    // while signing or encryption stays on (turning either on or off waits for a restart). Both or
+    // neither are replaced: an error line naming the key, and the running ones stay. On success
+    // the keys whose material changed; the next upload or re-signing uses them.
+    result<std::vector<std::string>, std::string> reload_keys(const settings& fresh);
+
     // cluster_fallback_config_export_versions: each backup is also written to these keys
     // (<prefix>/<version>/config.json, with the version), fenced like the main key.
     void also_export(std::vector<std::pair<std::string, std::string>> keys_and_versions);
@@ -59,10 +65,14 @@ private:
     // The extra version keys, after the main key was written: an error line, empty on success.
     boost::asio::awaitable<std::string>
     export_extra_versions(const protocol::snapshot_ptr& snap, const std::shared_ptr<const std::string>& bytes,
-                          const std::optional<std::filesystem::path>& sealed_path, const backends::put_options& opts,
-                          const std::optional<backends::backup_manifest>& manifest);
+                          const std::optional<std::filesystem::path>& sealed_path,
+                          const backends::put_options& opts,
+                          const std::optional<backends::backup_manifest>& manifest,
+                          const std::shared_ptr<const backup_signer>& signer);
     // Writes a fresh signature for what this node signed last, when due.
     boost::asio::awaitable<void> resign_if_due();
+    // Deletes superseded signature objects (agent/signature_pruner.hpp), when due.
+    boost::asio::awaitable<void> prune_if_due();
 
     std::string key_;
     std::vector<std::pair<std::string, std::string>> extra_; // key, version
@@ -72,11 +82,15 @@ private:
     election::elector& elector_;
     export_status& status_;
     backends::object_store& store_;
-    std::optional<backup_signer> signer_;
-    std::optional<backup_encryption> encryption_; // cluster_fallback_config_encryption_recipients
+    // Shared, and copied by each export and re-signing before its first co_await: a SIGHUP that
+    // replaces them (reload_keys) never pulls them from under a write or the disk pool's encryption.
+    std::shared_ptr<const backup_signer> signer_;
+    std::shared_ptr<const backup_encryption> encryption_; // cluster_fallback_config_encryption_recipients
     resign_schedule resign_;
     std::optional<backends::backup_manifest> signed_; // what this node signed last (to re-sign)
     bool control_plane_up_ = false;
+    // When superseded signatures may be pruned next (a grace after this node's last export).
+    std::optional<std::chrono::steady_clock::time_point> prune_due_;
     bool export_empty_;
     std::string empty_skipped_hash_; // logged once per config
     protocol::snapshot_ptr pending_;

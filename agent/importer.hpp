@@ -29,6 +29,14 @@ public:
     // `prefix` and takes this node's own version's backup or else the newest compatible one.
     void allow_versions(std::string prefix, std::string own_version, version_skew skew);
 
+    // SIGHUP (agent::reload): cluster_fallback_config_trusted_keys and _decryption_identity read
+    // again; the next attempt checks and decrypts with them.
+    void replace_keys(std::vector<ed25519::public_key> trusted_keys,
+                      std::vector<crypto::age_identity> identities) {
+        verifier_.replace_keys(std::move(trusted_keys), std::move(identities));
+    }
+    const trust_policy& trust() const { return verifier_.policy(); }
+
     // The CP could not be reached (or none is configured): start fetching.
     void control_plane_unreachable();
     // Something else gave the node a config: stop.

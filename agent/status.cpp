@@ -278,6 +278,7 @@ boost::json::object to_json(const agent_status& s) {
              {"signing_key_id", text_or_null(s.exporter.signing_key_id)},
              {"signed_at", time_or_null(s.exporter.signed_at)},
              {"resigns", s.exporter.resigns},
+             {"signatures_pruned", s.exporter.signatures_pruned},
              {"empty_skipped", s.exporter.empty_skipped},
              {"encryption_recipients", s.exporter.encryption_recipients},
              {"extra_versions",
@@ -392,6 +393,9 @@ std::string to_prometheus(const agent_status& s) {
     metric("export_resigns_total", "counter",
            "Backup signatures refreshed (cluster_fallback_config_max_age).",
            static_cast<double>(s.exporter.resigns));
+    metric("export_signatures_pruned_total", "counter",
+           "Superseded backup signature objects deleted from the bucket.",
+           static_cast<double>(s.exporter.signatures_pruned));
     metric("export_empty_skipped_total", "counter",
            "Empty configs not exported over a backup that has services, routes or plugins.",
            static_cast<double>(s.exporter.empty_skipped));

@@ -154,6 +154,7 @@ struct export_status {
     std::string signing_key_id;         // its public key's id (not a secret)
     std::optional<wall_time> signed_at; // the last signature written (upload or re-sign)
     std::uint64_t resigns = 0;
+    std::uint64_t signatures_pruned = 0; // superseded signature objects deleted
     std::uint64_t empty_skipped = 0; // empty configs not exported over a non-empty backup
     // cluster_fallback_config_encryption_recipients: how many (0: uploads are not encrypted).
     std::uint64_t encryption_recipients = 0;

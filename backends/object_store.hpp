@@ -85,6 +85,10 @@ struct put_options {
     std::map<std::string, std::string> metadata;
     write_condition condition = write_condition::none;
     std::string expected_version; // version_token() of the object being replaced, for if_match
+    // The body's SHA-256 (64 lower-case hex) when the caller computed it already (a signed
+    // backup's manifest names it): S3 signs it as the payload hash instead of hashing the body
+    // again, and refuses a body that does not match it. Empty: the store hashes as it must.
+    std::string payload_sha256;
     // Extra S3 PutObject fields, as Kong's cluster_fallback_export_s3_config gives them:
     // {"ServerSideEncryption":"aws:kms","SSEKMSKeyId":"..."}; ignored by other stores.
     std::map<std::string, std::string> s3_fields;

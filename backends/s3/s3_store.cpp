@@ -107,6 +107,7 @@ struct s3_call {
     http::response_sink sink = http::to_memory{};
     bool idempotent = true;
     write_kind kind = write_kind::plain;
+    std::string payload_sha256; // put_options::payload_sha256, checked to be 64 lower-case hex
 };
 
 // SHA-256 of a request body, streaming file parts in 1 MiB reads.
@@ -370,6 +371,9 @@ public:
             c.body = request_body;
             c.idempotent = !conditional;
             c.kind = kind;
+            if (options.payload_sha256.size() == 64 &&
+                options.payload_sha256.find_first_not_of("0123456789abcdef") == std::string::npos)
+                c.payload_sha256 = options.payload_sha256;
             if (options.condition == backends::write_condition::if_absent)
                 c.headers.set(http::field::if_none_match, "*");
             if (options.condition == backends::write_condition::if_match)
@@ -571,6 +575,9 @@ private:
                 unsigned_payload_ ? std::string(unsigned_payload) : std::string(empty_payload_sha256);
         } else if (unsigned_payload_) {
             payload_hash = unsigned_payload;
+        } else if (!call.payload_sha256.empty()) {
+            // The caller hashed the body already: one pass over a large body, not two.
+            payload_hash = call.payload_sha256;
         } else if (stream_signed_bodies_ && body_length && *body_length >= options_.streaming_threshold) {
             payload_hash = streaming_payload;
             chunked = std::make_shared<aws_chunked_framing>(options_.streaming_chunk_size);

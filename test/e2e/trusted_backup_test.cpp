@@ -745,3 +745,62 @@ INSTANTIATE_TEST_SUITE_P(stores, trusted_backups, ::testing::Values(store_kind::
                          [](const auto& test_info) {
                              return test_info.param == store_kind::rgw ? "rgw" : "file";
                          });
+
+// SIGHUP re-reads the signing key file (rotation in place, under the same path): a file that is
+// no longer a key keeps the running key, says why in one line and the exporter keeps signing;
+// a good new key is used from the next upload on.
+TEST(backup_keys_reload, sighup_rotates_the_signing_key_and_a_bad_one_keeps_the_running_key) {
+    const auto dir = scratch_dir();
+    bucket b(store_kind::file, dir);
+    const auto keys = generate_keys(dir / "keys");
+    const auto next_keys = generate_keys(dir / "next-keys");
+    const auto certs = make_cluster_certs(dir);
+    const auto source = "reload-" + unique_suffix();
+    reference_cp cp(dir, certs, sample_config("alpha"));
+    agent_process exporter(dir, "exporter", exporter_settings(cp, certs, b.url(source), keys), b.env());
+    auto signed_by = [&](const key_files& k, const std::string& marker) {
+        const auto pair = read_pair(b, source);
+        return pair.config && pair.signature && pair.config->bytes.find(marker) != std::string::npos &&
+               agent::check_backup(policy_for(k, 0s),
+                                   {sha256_hex(pair.config->bytes), pair.config->bytes.size(), false},
+                                   pair.signature, std::nullopt, wall_clock::now())
+                   .ok();
+    };
+    ASSERT_TRUE(eventually([&] { return signed_by(keys, "alpha"); }, 30s)) << exporter.log();
+    const auto first_id = exporter.status_field("export", "signing_key_id");
+    ASSERT_FALSE(first_id.empty());
+
+    // Not a key any more: the running key stays, and the log says why in one line.
+    const auto first_pem = read_whole_file(keys.private_key, 4096).value();
+    ASSERT_TRUE(write_file_atomically(keys.private_key, "not a key\n"));
+    exporter.signal(SIGHUP);
+    ASSERT_TRUE(eventually(
+        [&] { return exporter.log().find("the configuration was not reloaded") != std::string::npos; }, 10s))
+        << exporter.log();
+    const auto log = exporter.log();
+    const auto line_start = log.rfind('\n', log.find("the configuration was not reloaded")) + 1;
+    const auto line = log.substr(line_start, log.find('\n', line_start) - line_start);
+    EXPECT_NE(line.find("cluster_fallback_config_signing_key"), std::string::npos) << line;
+    EXPECT_EQ(line.find(first_pem.substr(30, 20)), std::string::npos) << "a secret in the log: " << line;
+    EXPECT_EQ(exporter.status_field("export", "signing_key_id"), first_id);
+    const auto resigns = std::stoi(exporter.status_field("export", "resigns"));
+    ASSERT_TRUE(
+        eventually([&] { return std::stoi(exporter.status_field("export", "resigns")) > resigns; }, 20s))
+        << exporter.log();
+    EXPECT_TRUE(signed_by(keys, "alpha")) << exporter.log();
+
+    // The next key in place of the first: applied at once, and the next upload carries it.
+    ASSERT_TRUE(
+        write_file_atomically(keys.private_key, read_whole_file(next_keys.private_key, 4096).value()));
+    exporter.signal(SIGHUP);
+    ASSERT_TRUE(eventually(
+        [&] {
+            return exporter.log().find("applied=cluster_fallback_config_signing_key") != std::string::npos;
+        },
+        10s))
+        << exporter.log();
+    EXPECT_NE(exporter.status_field("export", "signing_key_id"), first_id);
+    cp.set_config(sample_config("beta"));
+    ASSERT_TRUE(eventually([&] { return signed_by(next_keys, "beta"); }, 30s)) << exporter.log();
+    EXPECT_FALSE(signed_by(keys, "beta"));
+}

@@ -361,3 +361,28 @@ TEST_F(s3_streaming, over_tls_a_body_goes_unsigned_when_configured_and_signed_by
         EXPECT_TRUE(read_whole_file(dir / "down.bin").value() == payload);
     }
 }
+
+// A body whose SHA-256 the caller knows (a signed backup's manifest names it) is signed with that
+// hash rather than hashed or streamed again; RGW checks it, so bytes that do not match it (the
+// file changed after it was hashed) are refused and leave no object.
+TEST_F(s3_streaming, a_known_payload_hash_is_signed_and_a_body_that_does_not_match_it_is_refused) {
+    auto s = store();
+    const auto body = random_bytes(3 * chunk + 17, 41);
+    const auto path = dir / "body.bin";
+    ASSERT_TRUE(write_file_atomically(path, body));
+    backends::put_options o;
+    o.payload_sha256 = sha256_hex(body);
+    auto put = run(s->put(prefix + "known.bin", backends::body_source::from_file(path), o));
+    ASSERT_TRUE(put.ok()) << put.error().to_string();
+    auto got = run(s->get(prefix + "known.bin"));
+    ASSERT_TRUE(got.ok());
+    EXPECT_TRUE(got->bytes == body);
+
+    o.payload_sha256 = sha256_hex(body + "x"); // not these bytes
+    auto refused = run(s->put(prefix + "mismatch.bin", backends::body_source::from_file(path), o));
+    ASSERT_FALSE(refused.ok());
+    auto absent = run(s->head(prefix + "mismatch.bin"));
+    ASSERT_FALSE(absent.ok());
+    EXPECT_EQ(absent.error().code, store_errc::not_found);
+    ASSERT_TRUE(run(s->remove(prefix + "known.bin")));
+}
