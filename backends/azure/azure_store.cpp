@@ -2,6 +2,7 @@
 
 #include "backends/azure/azure_protocol.hpp"
 #include "backends/azure/shared_key.hpp"
+#include "backends/http/store_errors.hpp"
 #include "backends/shared_token.hpp"
 #include "base/atomic_file.hpp"
 #include "base/digest.hpp"
@@ -28,6 +29,7 @@ using backends::object_data;
 using backends::object_info;
 using backends::store_errc;
 using backends::store_error;
+using backends::store_error_log;
 template <class T>
 using store_result = backends::store_result<T>;
 
@@ -504,14 +506,7 @@ private:
 
     store_error report(store_error e) const {
         e.message = redact_sas(std::move(e.message));
-        const bool ordinary = e.code == store_errc::not_found || e.code == store_errc::precondition_failed;
-        if (ordinary)
-            log::debug("Azure request refused", "op", e.operation, "status", e.http_status, "code",
-                       e.provider_code);
-        else
-            log::warn("Azure request failed", "op", e.operation, "status", e.http_status, "code",
-                      e.provider_code, "error", backends::to_string(e.code), "message", e.message);
-        return e;
+        return error_log_.report(std::move(e));
     }
     store_error failed(const http::response& res, std::string operation,
                        write_kind kind = write_kind::plain) const {
@@ -762,6 +757,7 @@ private:
     http::client web_;
     backends::shared_token tokens_;
     std::optional<wall_clock::time_point> last_date_;
+    store_error_log error_log_{"Azure"};
 };
 
 } // namespace

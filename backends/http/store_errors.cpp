@@ -1,5 +1,7 @@
 #include "backends/http/store_errors.hpp"
 
+#include "base/log.hpp"
+
 #include <fmt/format.h>
 
 namespace lifeboat::backends {
@@ -44,6 +46,20 @@ void finish_store_error(store_error& e, const http::response& res, write_kind ki
             fmt::format("outcome unknown: re-read ({})", e.message.empty() ? "server error" : e.message);
     if (res.attempts > 1)
         e.message += fmt::format(" ({} attempts)", res.attempts);
+}
+
+store_error store_error_log::report(store_error e) const {
+    const bool ordinary = e.code == store_errc::not_found || e.code == store_errc::precondition_failed;
+    const bool refused_again =
+        e.code == store_errc::access_denied &&
+        !warned_refusals_.insert(e.operation.substr(0, e.operation.find(' ')) + " " + e.provider_code).second;
+    if (ordinary || refused_again)
+        log::debug(store_name_ + " request refused", "op", e.operation, "status", e.http_status, "code",
+                   e.provider_code);
+    else
+        log::warn(store_name_ + " request failed", "op", e.operation, "status", e.http_status, "code",
+                  e.provider_code, "error", backends::to_string(e.code), "message", e.message);
+    return e;
 }
 
 } // namespace lifeboat::backends

@@ -1,5 +1,6 @@
 #include "backends/s3/s3_store.hpp"
 
+#include "backends/http/store_errors.hpp"
 #include "backends/http/xml.hpp"
 #include "backends/s3/s3_protocol.hpp"
 #include "backends/s3/sigv4.hpp"
@@ -27,6 +28,7 @@ using backends::object_data;
 using backends::object_info;
 using backends::store_errc;
 using backends::store_error;
+using backends::store_error_log;
 template <class T>
 using store_result = backends::store_result<T>;
 
@@ -503,24 +505,8 @@ private:
         return c;
     }
 
-    // An S3 error as the caller gets it, also written to the log: a missing key or a lost
-    // conditional write is an ordinary outcome (debug), anything else a warning. A refusal (403)
-    // is warned once per method and code: a node whose credentials may only read would otherwise
-    // log one for every write it tries, round after round; its callers say what it was for.
-    store_error report(store_error e) const {
-        const bool ordinary = e.code == store_errc::not_found || e.code == store_errc::precondition_failed;
-        const bool refused_again =
-            e.code == store_errc::access_denied &&
-            !warned_refusals_.insert(e.operation.substr(0, e.operation.find(' ')) + " " + e.provider_code)
-                 .second;
-        if (ordinary || refused_again)
-            log::debug("S3 request refused", "op", e.operation, "status", e.http_status, "code",
-                       e.provider_code);
-        else
-            log::warn("S3 request failed", "op", e.operation, "status", e.http_status, "code",
-                      e.provider_code, "error", backends::to_string(e.code), "message", e.message);
-        return e;
-    }
+    // An S3 error as the caller gets it, also written to the log (see store_error_log).
+    store_error report(store_error e) const { return error_log_.report(std::move(e)); }
     store_error failed(const http::response& res, std::string operation,
                        write_kind kind = write_kind::plain) const {
         return report(to_store_error(res, std::move(operation), kind));
@@ -817,7 +803,7 @@ private:
     bool if_match_quoted_ = false;
     wall_clock::duration clock_offset_{};
     std::optional<wall_clock::time_point> last_date_;
-    mutable std::set<std::string> warned_refusals_; // "PUT AccessDenied": see report()
+    store_error_log error_log_{"S3"};
 };
 
 } // namespace
