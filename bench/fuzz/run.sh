@@ -5,10 +5,13 @@
 # Prints one line per target: executions, executions per second, corpus size, crashes. A crash or
 # sanitizer report leaves its input in build/fuzz/fuzz-artifacts/<target>/ and fails the script.
 # On a shared machine: nice -n 19 bench/fuzz/run.sh 60
+# bench/run-all calls it as `run.sh BUILD_DIR` (the fuzz build is its own tree): then every
+# target runs FUZZ_SECONDS (default 30) and the table is the report's.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:?usage: bench/fuzz/run.sh SECONDS [TARGET...]}
 shift
+if [ -d "$seconds" ]; then seconds=${FUZZ_SECONDS:-30}; fi
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(reconfigure_frame config_table ws_frame s3_xml http_response gcs_json kong_conf storage_url backup_signature age)
@@ -18,10 +21,13 @@ fi
 cmake --preset fuzz >/dev/null
 build_start=$(date +%s)
 cmake --build build/fuzz -j "${JOBS:-2}" --target "${targets[@]/#/fuzz_}" >/dev/null
-echo "build: $(($(date +%s) - build_start)) s"
+echo "Each libFuzzer target (clang, ASan+UBSan, build/fuzz) for $seconds s, from its committed seeds and"
+echo "the corpus earlier runs grew; build took $(($(date +%s) - build_start)) s."
+echo
 
 failed=0
-printf '%-18s %12s %10s %8s %8s\n' target executions exec/s corpus crashes
+echo "| target | executions | exec/s | corpus | crashes |"
+echo "|---|---:|---:|---:|---:|"
 for t in "${targets[@]}"; do
   work=build/fuzz/fuzz-corpus/$t
   artifacts=build/fuzz/fuzz-artifacts/$t
@@ -37,7 +43,7 @@ for t in "${targets[@]}"; do
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   corpus=$(find "$work" -type f | wc -l)
   crashes=$(find "$artifacts" -type f | wc -l)
-  printf '%-18s %12s %10s %8s %8s\n' "$t" "${execs:-?}" "${rate:-?}" "$corpus" "$crashes"
+  echo "| $t | ${execs:-?} | ${rate:-?} | $corpus | $crashes |"
   if [ "$status" -ne 0 ] || [ "$crashes" -ne 0 ]; then
     failed=1
     echo "  $t: exit $status; log: $log; inputs: $artifacts/" >&2
