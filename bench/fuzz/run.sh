@@ -20,7 +20,10 @@ fi
 ./cmake/deps.sh fuzz
 cmake --preset fuzz >/dev/null
 build_start=$(date +%s)
-cmake --build build/fuzz -j "${JOBS:-2}" --target "${targets[@]/#/fuzz_}" >/dev/null
+if ! cmake --build build/fuzz -j "${JOBS:-2}" --target "${targets[@]/#/fuzz_}" >build/fuzz/fuzz-build.log 2>&1; then
+  grep -E 'FAILED|error' build/fuzz/fuzz-build.log | tail -n 15 >&2
+  exit 1
+fi
 echo "Each libFuzzer target (clang, ASan+UBSan, build/fuzz) for $seconds s, from its committed seeds and"
 echo "the corpus earlier runs grew; build took $(($(date +%s) - build_start)) s."
 echo
