@@ -12,6 +12,31 @@
 namespace lifeboat::backends {
 namespace json = boost::json;
 
+namespace {
+
+// The number JSON text `text` reads as, the way decode_manifest() reads it.
+double read_number(std::string_view text) {
+    boost::system::error_code ec;
+    auto v = json::parse(text, ec);
+    return ec || !v.is_number() ? std::nan("") : v.to_number<double>();
+}
+
+} // namespace
+
+// Boost.JSON 1.81 does not always read a number back to the nearest double (it scales by an inexact
+// power of ten), so the shortest text of a double can read back one unit off. A manifest's
+// timestamp is kept at a value that survives printing and reading unchanged, so that a decoded
+// manifest encodes to the very bytes it came from.
+double canonical_timestamp(double t) {
+    for (int i = 0; i < 8 && std::isfinite(t); ++i) {
+        const double back = read_number(fmt::format("{}", t));
+        if (back == t)
+            return t;
+        t = back;
+    }
+    return t;
+}
+
 std::string encode_manifest(const backup_manifest& m) {
     // json::serialize escapes the strings; the order is fixed so that equal manifests are equal bytes.
     return fmt::format(
@@ -65,6 +90,9 @@ result<backup_manifest, std::string> decode_manifest(std::string_view line) {
     m.cp_timestamp = ts->to_number<double>();
     if (!std::isfinite(m.cp_timestamp))
         return failure{std::string("the manifest's cp_timestamp is not a number")};
+    // A signer of an earlier release may have written a timestamp that reads back one unit off:
+    // take the value it stands for, which re-encodes unchanged (the signature covers the bytes).
+    m.cp_timestamp = canonical_timestamp(m.cp_timestamp);
     m.encrypted = enc->as_bool();
     m.signed_at = at->as_int64();
     return m;
@@ -78,6 +106,7 @@ std::string signature_key(std::string_view config_key, std::string_view object_s
 
 std::string make_signature_object(backup_manifest m, const ed25519::private_key& key) {
     m.key_id = key.public_part().id();
+    m.cp_timestamp = canonical_timestamp(m.cp_timestamp);
     std::string out = encode_manifest(m);
     out.push_back('\n');
     const auto sig = key.sign(out);

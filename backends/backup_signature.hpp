@@ -48,6 +48,11 @@ struct backup_manifest {
     std::uint64_t term = 0;     // the exporter's election term
 };
 
+// `t`, or the nearest value to it that prints and reads back unchanged; make_signature_object()
+// signs only such timestamps, and decode_manifest() returns only them, so that a decoded
+// manifest encodes to a line that decodes to the same manifest.
+double canonical_timestamp(double t);
+
 // The manifest as its one signed line (no newline): fixed field order, no spaces.
 std::string encode_manifest(const backup_manifest& m);
 result<backup_manifest, std::string> decode_manifest(std::string_view line);

@@ -4,6 +4,7 @@
 #include "backends/file/file_store.hpp"
 #include "backends/gcs/gcs_store.hpp"
 #include "backends/s3/s3_store.hpp"
+#include "base/printable.hpp"
 
 #include <fmt/format.h>
 
@@ -27,7 +28,8 @@ std::string redacted(std::string_view url) {
 }
 
 failure<std::string> bad(std::string_view url, std::string_view problem) {
-    return failure{fmt::format("storage URL \"{}\": {}", redacted(url), problem)};
+    // Both parts may quote the input: a control character in it must not break the line.
+    return failure{fmt::format("storage URL \"{}\": {}", printable(redacted(url)), printable(problem))};
 }
 
 std::string lower(std::string_view s) {

@@ -28,7 +28,17 @@ bool read_int(std::string_view s, std::size_t pos, std::size_t len, int& out) {
     return ec == std::errc() && p == b + len;
 }
 
-wall_clock::time_point from_fields(int y, int mo, int d, int h, int mi, int sec) {
+// The years a wall_clock time point holds in any build: libstdc++'s system_clock counts nanoseconds in
+// 64 bits, which reach from 1677 to 2262. A date a peer sends outside these bounds is refused, not
+// wrapped; no store, server clock or backup carries one.
+constexpr int earliest_year = 1900;
+constexpr int latest_year = 2200;
+
+std::optional<wall_clock::time_point> from_fields(int y, int mo, int d, int h, int mi, int sec) {
+    // timegm() would quietly normalise 2026-13-45 into another date: refuse fields out of range.
+    if (y < earliest_year || y > latest_year || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 ||
+        mi < 0 || mi > 59 || sec < 0 || sec > 60)
+        return std::nullopt;
     std::tm tm{};
     tm.tm_year = y - 1900;
     tm.tm_mon = mo - 1;
@@ -70,7 +80,10 @@ std::optional<wall_clock::time_point> parse_iso8601(std::string_view s) {
     if (!read_int(s, 0, 4, y) || !read_int(s, 5, 2, mo) || !read_int(s, 8, 2, d) || !read_int(s, 11, 2, h) ||
         !read_int(s, 14, 2, mi) || !read_int(s, 17, 2, sec))
         return std::nullopt;
-    auto t = from_fields(y, mo, d, h, mi, sec);
+    auto fields = from_fields(y, mo, d, h, mi, sec);
+    if (!fields)
+        return std::nullopt;
+    auto t = *fields;
     std::size_t pos = 19;
     if (pos < s.size() && s[pos] == '.') {
         ++pos;

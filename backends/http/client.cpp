@@ -3,6 +3,7 @@
 #include "backends/http/retry_state.hpp"
 #include "base/atomic_file.hpp"
 #include "base/percent_encoding.hpp"
+#include "base/printable.hpp"
 #include "base/offload.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -71,7 +72,7 @@ result<origin, std::string> origin::parse(std::string_view url) {
     if (!split)
         return failure{split.error()};
     if (split->target != "/")
-        return failure{fmt::format("'{}' is not an origin (scheme://host[:port], without a path)", url)};
+        return failure{fmt::format("'{}' is not an origin (scheme://host[:port], without a path)", printable(url))};
     return split->server;
 }
 
@@ -90,21 +91,21 @@ std::string origin::to_string() const {
 result<split_url_result, std::string> split_url(std::string_view url) {
     auto parsed = boost::urls::parse_uri(url);
     if (!parsed)
-        return failure{fmt::format("'{}' is not a URL: {}", url, parsed.error().message())};
+        return failure{fmt::format("'{}' is not a URL: {}", printable(url), parsed.error().message())};
     const auto& u = *parsed;
     split_url_result out;
     const auto scheme = u.scheme();
     if (scheme == "https")
         out.server.tls = true;
     else if (scheme != "http")
-        return failure{fmt::format("'{}': the scheme must be http or https", url)};
+        return failure{fmt::format("'{}': the scheme must be http or https", printable(url))};
     if (u.has_userinfo())
-        return failure{fmt::format("'{}': credentials in the URL are not supported", scheme)};
+        return failure{fmt::format("'{}': credentials in the URL are not supported", printable(scheme))};
     std::string host = u.host_address();
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
         host = host.substr(1, host.size() - 2);
     if (host.empty())
-        return failure{fmt::format("'{}' has no host", url)};
+        return failure{fmt::format("'{}' has no host", printable(url))};
     out.server.host = host;
     out.server.port = out.server.tls ? 443 : 80;
     if (u.has_port()) {
@@ -112,7 +113,7 @@ result<split_url_result, std::string> split_url(std::string_view url) {
         unsigned value = 0;
         auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
         if (ec != std::errc() || ptr != p.data() + p.size() || value == 0 || value > 65535)
-            return failure{fmt::format("'{}': bad port '{}'", url, p)};
+            return failure{fmt::format("'{}': bad port '{}'", printable(url), printable(p))};
         out.server.port = static_cast<std::uint16_t>(value);
     }
     out.target = std::string(u.encoded_path());
