@@ -244,6 +244,8 @@ reload_plan agent::reload(const settings& fresh) {
     pipeline_->update_handoff(config_);
     if (exporter_)
         exporter_->update(config_);
+    if (elector_)
+        elector_->set_interval(config_.election_interval);
     for (const auto& hook : on_reload)
         hook(config_);
     // The gateway next to the node may have been upgraded or given plugins: read its Admin API

@@ -8,14 +8,15 @@
 namespace lifeboat::agent {
 namespace {
 
-constexpr std::array<std::string_view, 8> live_keys{"log_level",
+constexpr std::array<std::string_view, 9> live_keys{"log_level",
                                                     "log_format",
                                                     "gateway_reload_command",
                                                     "gateway_reload_timeout",
                                                     "gateway_admin_token",
                                                     "gateway_admin_timeout",
                                                     "cluster_fallback_config_export_delay",
-                                                    "cluster_fallback_export_s3_config"};
+                                                    "cluster_fallback_export_s3_config",
+                                                    "election_interval"};
 
 // key -> value as `lifeboat config` prints it (render_effective), which covers every key.
 std::map<std::string, std::string> effective_values(const settings& s) {
@@ -77,6 +78,7 @@ settings with_live_values(settings running, const settings& fresh) {
     running.gateway_admin_timeout = fresh.gateway_admin_timeout;
     running.cluster_fallback_config_export_delay = fresh.cluster_fallback_config_export_delay;
     running.cluster_fallback_export_s3_config = fresh.cluster_fallback_export_s3_config;
+    running.election_interval = fresh.election_interval;
     return running;
 }
 

@@ -12,7 +12,8 @@
 namespace lifeboat::agent {
 
 // Keys whose new value the running agent takes on a re-read: the log's level and format, how
-// the gateway is reloaded and its Admin API's token and timeout, and the export delay.
+// the gateway is reloaded and its Admin API's token and timeout, the export delay and S3 options,
+// and the election interval.
 bool is_live_key(std::string_view key);
 
 struct reload_plan {

@@ -30,16 +30,11 @@ const char* action_name(const action& a) {
 }
 
 election_fsm::election_fsm(fsm_config config, jitter& random) : config_(std::move(config)), random_(random) {
-    if (config_.interval < milliseconds(1))
-        config_.interval = milliseconds(1);
     config_.lease_rounds = std::max(config_.lease_rounds, 2u);
     config_.terms_kept = std::max<std::uint64_t>(config_.terms_kept, 2);
     if (config_.node_id.empty())
         config_.node_id = "unnamed";
-    lease_ = config_.interval * config_.lease_rounds;
-    // The leader stops half an interval before anyone may take over from it: that margin absorbs
-    // clock-rate differences between nodes (client-go's RenewDeadline < LeaseDuration).
-    renew_deadline_ = lease_ - config_.interval / 2;
+    apply_interval(config_.interval);
     switch (config_.fencing) {
     case fencing_mode::automatic:
         fencing_ = fencing_state::unknown;
@@ -53,6 +48,22 @@ election_fsm::election_fsm(fsm_config config, jitter& random) : config_(std::mov
         break;
     }
     set_registration(config_.register_time);
+}
+
+void election_fsm::apply_interval(steady_duration interval) {
+    config_.interval = std::max<steady_duration>(interval, milliseconds(1));
+    lease_ = config_.interval * config_.lease_rounds;
+    // The leader stops half an interval before anyone may take over from it: that margin absorbs
+    // clock-rate differences between nodes (client-go's RenewDeadline < LeaseDuration).
+    renew_deadline_ = lease_ - config_.interval / 2;
+}
+
+void election_fsm::set_interval(steady_duration interval) {
+    const auto before = config_.interval;
+    apply_interval(interval);
+    if (config_.interval != before)
+        log::info("election interval changed", "interval_ms", ms(config_.interval), "was_ms", ms(before),
+                  "lease_ms", ms(lease_));
 }
 
 void election_fsm::set_registration(double register_time) {

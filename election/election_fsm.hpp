@@ -155,6 +155,12 @@ public:
     fencing_state fencing() const { return fencing_; }
     bool stopping() const { return stopping_; }
     const std::string& registration_key() const { return self_key_; }
+    // A new interval, from a configuration re-read (SIGHUP): the lease and the renew deadline
+    // follow it at once; the round already scheduled keeps its time and the ones after it use the
+    // new interval. Nodes judge each other's registrations by their own interval, so a fleet
+    // changes it on every exporter together (docs/election.md).
+    void set_interval(steady_duration interval);
+    steady_duration interval() const { return config_.interval; }
     steady_duration lease() const { return lease_; }
     steady_duration renew_deadline() const { return renew_deadline_; }
     election_status status(steady_time now) const;
@@ -196,6 +202,7 @@ private:
     bool self_alive(steady_time now) const;
     bool alive(const tracked& t, steady_time now) const;
     steady_duration lease_for(const tracked& t) const;
+    void apply_interval(steady_duration interval);
     void set_registration(double register_time);
     std::string registration_body();
     std::string term_body(std::uint64_t term) const;

@@ -45,8 +45,18 @@ elector::elector(backends::object_store& store, elector_options options)
     , options_(std::move(options))
     , random_(options_.seed ? jitter(*options_.seed) : jitter())
     , fsm_(make_fsm_config(options_), random_) {
-    if (options_.op_timeout <= std::chrono::milliseconds::zero())
+    op_timeout_from_interval_ = options_.op_timeout <= std::chrono::milliseconds::zero();
+    if (op_timeout_from_interval_)
         options_.op_timeout = std::max(options_.interval / 2, std::chrono::milliseconds(1000));
+}
+
+void elector::set_interval(std::chrono::milliseconds interval) {
+    options_.interval = interval;
+    if (op_timeout_from_interval_)
+        options_.op_timeout = std::max(options_.interval / 2, std::chrono::milliseconds(1000));
+    fsm_.set_interval(interval);
+    if (on_step)
+        on_step(); // the status shows the new interval and lease
 }
 
 // Every store request gets a deadline, so a hung connection delays a round but never stalls

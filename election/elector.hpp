@@ -108,6 +108,10 @@ public:
     election_status status() const;
     const std::string& registration_key() const { return fsm_.registration_key(); }
 
+    // A new election interval (SIGHUP): see election_fsm::set_interval. A request timeout that
+    // was derived from the interval (op_timeout 0) follows it.
+    void set_interval(std::chrono::milliseconds interval);
+
 private:
     template <class T>
     boost::asio::awaitable<backends::store_result<T>>
@@ -123,6 +127,7 @@ private:
     bool stop_requested_ = false;
     bool cancel_seen_ = false; // run() was cancelled while a store request was in flight
     bool running_ = false;
+    bool op_timeout_from_interval_ = false;
 };
 
 } // namespace lifeboat::election

@@ -734,8 +734,12 @@ std::shared_ptr<std::string> new_config_buffer() {
 }
 
 // A gzip stream ends with ISIZE, the input size mod 2^32: reserve that much (capped) so the
-// storage never grows by copying. Nothing relies on it being true.
+// storage never grows by copying. Nothing relies on it being true, and a peer can write anything
+// there: deflate expands at most 1032:1, so a claim beyond that is not believed (a 20-byte frame
+// claiming 256 MiB would otherwise reserve 256 MiB).
 std::size_t expected_inflated_size(std::string_view frame, std::size_t cap) {
+    constexpr std::size_t deflate_max_ratio = 1032;
+    cap = std::min(cap, frame.size() * deflate_max_ratio);
     if (frame.size() >= 18 && static_cast<unsigned char>(frame[0]) == 0x1f &&
         static_cast<unsigned char>(frame[1]) == 0x8b) {
         const auto* p = reinterpret_cast<const unsigned char*>(frame.data() + frame.size() - 4);

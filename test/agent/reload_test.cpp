@@ -24,9 +24,9 @@ TEST(reload, live_keys_and_restart_keys_are_told_apart) {
     const auto plan = plan_reload(running, fresh);
     EXPECT_EQ(plan.live,
               (std::vector<std::string>{"cluster_fallback_config_export_delay", "gateway_reload_command",
-                                        "gateway_reload_timeout", "log_level", "log_format"}));
-    EXPECT_EQ(plan.need_restart,
-              (std::vector<std::string>{"cluster_control_plane", "status_listen", "election_interval"}));
+                                        "gateway_reload_timeout", "election_interval", "log_level",
+                                        "log_format"}));
+    EXPECT_EQ(plan.need_restart, (std::vector<std::string>{"cluster_control_plane", "status_listen"}));
 }
 
 TEST(reload, a_changed_secret_is_noticed_although_it_prints_redacted) {
@@ -46,9 +46,11 @@ TEST(reload, only_the_live_values_are_taken) {
     fresh.gateway_admin_timeout = 3s;
     fresh.prefix = "/elsewhere";
     fresh.election_interval = 9s;
+    fresh.status_listen = "127.0.0.1:9999";
     const auto merged = with_live_values(running, fresh);
     EXPECT_EQ(merged.log_level, "warn");
     EXPECT_EQ(merged.gateway_admin_timeout, 3s);
+    EXPECT_EQ(merged.election_interval, 9s);
     EXPECT_EQ(merged.prefix, running.prefix);
-    EXPECT_EQ(merged.election_interval, running.election_interval);
+    EXPECT_EQ(merged.status_listen, running.status_listen);
 }

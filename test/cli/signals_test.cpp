@@ -84,7 +84,7 @@ struct silent_peer {
 TEST(signals, sighup_applies_live_keys_logs_the_rest_and_keeps_running) {
     conf_agent a;
     a.start("log_level = info\n");
-    write_conf(a.conf, a.base() + "log_level = debug\nlog_format = json\nelection_interval = 9\n");
+    write_conf(a.conf, a.base() + "log_level = debug\nlog_format = json\nnode_hostname = renamed\n");
     a.proc->signal(SIGHUP);
     ASSERT_TRUE(a.proc->wait_for_output("configuration changes wait for a restart", 10s)) << a.proc->err();
     const auto log = a.proc->err();
@@ -93,13 +93,12 @@ TEST(signals, sighup_applies_live_keys_logs_the_rest_and_keeps_running) {
               std::string::npos)
         << log;
     EXPECT_NE(
-        log.find(
-            R"("level":"warn","msg":"configuration changes wait for a restart","keys":"election_interval")"),
+        log.find(R"("level":"warn","msg":"configuration changes wait for a restart","keys":"node_hostname")"),
         std::string::npos)
         << log;
     EXPECT_TRUE(a.proc->running());
 
-    // The running agent kept its election interval: the next re-read still finds it changed, and
+    // The running agent kept its host name: the next re-read still finds it changed, and
     // says so again, while the keys it applied are no longer news.
     a.proc->signal(SIGHUP);
     auto count = [&](const std::string& needle) {
@@ -136,6 +135,48 @@ TEST(signals, sighup_with_an_invalid_file_keeps_the_running_configuration) {
     a.proc->signal(SIGHUP);
     ASSERT_TRUE(a.proc->wait_for_output("configuration reloaded: nothing changed", 10s)) << a.proc->err();
     EXPECT_TRUE(a.proc->running());
+}
+
+// An exporter takes a new election interval on SIGHUP: the next rounds run at it, and its
+// registration (which other exporters read) says so.
+TEST(signals, sighup_changes_the_election_interval_of_a_running_exporter) {
+    conf_agent a;
+    const auto bucket = a.dir / "bucket";
+    const std::string store =
+        "cluster_fallback_config_export = on\ncluster_fallback_config_storage = file://" + bucket.string() +
+        "\nnode_version = 3.9.0.0\n";
+    a.start(store + "election_interval = 10\n");
+    const auto election = bucket / "3.9.0.0" / "election";
+    auto registration = [&]() -> std::string {
+        std::error_code ec;
+        for (const auto& e : std::filesystem::directory_iterator(election, ec))
+            if (e.is_regular_file() && e.path().filename().string().find('-') != std::string::npos) {
+                std::ifstream in(e.path());
+                return std::string(std::istreambuf_iterator<char>(in), {});
+            }
+        return {};
+    };
+    ASSERT_TRUE(test::eventually(
+        [&] { return registration().find(R"("interval_ms":10000,)") != std::string::npos; }, 30s))
+        << registration() << a.proc->err();
+
+    write_conf(a.conf, a.base() + store + "election_interval = 1\n");
+    a.proc->signal(SIGHUP);
+    ASSERT_TRUE(a.proc->wait_for_output("election interval changed", 10s)) << a.proc->err();
+    EXPECT_NE(a.proc->err().find("interval_ms=1000 was_ms=10000"), std::string::npos) << a.proc->err();
+    EXPECT_NE(a.proc->err().find("applied=election_interval"), std::string::npos) << a.proc->err();
+    EXPECT_EQ(a.proc->err().find("configuration changes wait for a restart"), std::string::npos)
+        << a.proc->err();
+    // The round already scheduled (at most 10 s away) comes, and rewrites the registration with the
+    // new interval; the rounds after it run every second.
+    ASSERT_TRUE(test::eventually(
+        [&] { return registration().find(R"("interval_ms":1000,)") != std::string::npos; }, 50s))
+        << registration() << a.proc->err();
+    EXPECT_TRUE(a.proc->running());
+    a.proc->signal(SIGTERM);
+    const auto code = a.proc->wait(20s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0) << a.proc->err();
 }
 
 // An exporter whose store never answers holds the graceful stop for the whole grace period (its

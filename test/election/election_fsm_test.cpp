@@ -157,6 +157,42 @@ TEST(election_fsm, the_leader_stops_exporting_at_its_renew_deadline_before_anyon
     EXPECT_EQ(n.fsm.current_role(renewed + 25s), role::candidate);
 }
 
+// SIGHUP with a new election_interval: the lease and renew deadline follow at once, the round
+// already scheduled keeps its time, and the rounds after it run at the new interval.
+TEST(election_fsm, a_new_interval_applies_from_the_next_round) {
+    log::capture logs;
+    lone_leader n;
+    n.elect();
+    const auto round = n.now;
+    EXPECT_EQ(n.fsm.status(round).next_round_in, 10s);
+    n.fsm.set_interval(4s);
+    EXPECT_EQ(n.fsm.interval(), 4s);
+    EXPECT_EQ(n.fsm.lease(), 12s);          // 3 rounds
+    EXPECT_EQ(n.fsm.renew_deadline(), 10s); // half an interval before the lease ends
+    EXPECT_TRUE(logs.contains("election interval changed"));
+    EXPECT_TRUE(logs.contains("interval_ms=4000"));
+    EXPECT_TRUE(logs.contains("was_ms=10000"));
+    EXPECT_EQ(n.fsm.status(round).next_round_in, 10s); // the scheduled round keeps its time
+    // The leader's last renewal was at `round`: with the shorter lease it stops exporting sooner.
+    EXPECT_TRUE(n.fsm.may_export(round + 9s));
+    EXPECT_FALSE(n.fsm.may_export(round + 10s));
+
+    // The next round renews, then waits one new interval.
+    n.now = round + 10s;
+    auto reg = as<act::put_registration>(n.fsm.on_timer(n.now));
+    EXPECT_NE(reg.body.find(R"("interval_ms":4000)"), std::string::npos) << reg.body;
+    as<act::list>(n.fsm.on_registered(n.now, object_info{}));
+    auto w = as<act::wait>(n.fsm.on_listed(n.now, std::vector{listed("1000.25-n1", "e2")}));
+    EXPECT_EQ(w.until, n.now + 4s);
+    EXPECT_TRUE(n.fsm.may_export(n.now + 9s));
+    EXPECT_EQ(n.fsm.status(n.now).interval, 4s);
+
+    // The same interval again changes nothing and logs nothing.
+    logs.clear();
+    n.fsm.set_interval(4s);
+    EXPECT_FALSE(logs.contains("election interval changed"));
+}
+
 TEST(election_fsm, a_failed_list_keeps_the_previous_view) {
     log::capture logs;
     lone_leader n;
