@@ -130,29 +130,28 @@ using tls_stream = beast::ssl_stream<beast::tcp_stream>;
 
 // The TLS stream under the websocket, with a hook into Beast's teardown (the TLS and TCP close
 // after a close handshake, or after Beast answered a protocol violation with its own close).
-// Beast waits there for the peer without a bound; the hook tells the session machine, which
-// decides how long the peer may take (close_timeout) and then asks the driver to drop.
+// Beast would wait there for the peer, without a bound, before it reports how the websocket
+// ended; a hostile CP never hangs up. So the teardown is left to the driver: the hook tells the
+// session machine (which bounds the close by close_timeout), and Beast's operation completes at
+// once with the real cause (a close frame, the violation), which ends the session at once. The
+// driver then closes TLS and TCP itself (finish_close) until the peer hangs up or the machine
+// drops the connection.
 class cp_tls_stream : public tls_stream {
 public:
     using tls_stream::tls_stream;
     std::function<void()> on_teardown;
-    // The driver dropped the connection during a teardown: that teardown ends without an error
-    // of its own, so that Beast reports what caused the close (its reason is the real one).
-    bool dropped = false;
+    bool teardown_requested = false; // the websocket close is done: TLS and TCP are to be closed
 };
 
 template <class TeardownHandler>
-void async_teardown(beast::role_type role, cp_tls_stream& stream, TeardownHandler&& handler) {
+void async_teardown(beast::role_type, cp_tls_stream& stream, TeardownHandler&& handler) {
+    stream.teardown_requested = true;
     if (stream.on_teardown)
         stream.on_teardown();
     auto ex = asio::get_associated_executor(handler, stream.get_executor());
-    beast::async_teardown(role, static_cast<tls_stream&>(stream),
-                          asio::bind_executor(ex, [&stream, h = std::forward<TeardownHandler>(handler)](
-                                                      boost::system::error_code ec) mutable {
-                              if (stream.dropped)
-                                  ec = {};
-                              std::move(h)(ec);
-                          }));
+    asio::post(ex, [h = std::forward<TeardownHandler>(handler)]() mutable {
+        std::move(h)(boost::system::error_code{});
+    });
 }
 
 using wss_stream = websocket::stream<cp_tls_stream>;
@@ -298,7 +297,6 @@ struct dp_session::impl {
     void drop() {
         if (!conn)
             return;
-        conn->ws.next_layer().dropped = true;
         boost::system::error_code ignored;
         beast::get_lowest_layer(conn->ws).socket().close(ignored);
     }
@@ -578,25 +576,40 @@ struct dp_session::impl {
         std::string reason;
         end_kind kind = end_kind::failure;
         co_await (read_loop(reason, kind) || write_loop(reason));
+        if (reason.empty())
+            reason = "connection ended";
+        // A close frame or a violation ends the session now, while TLS and TCP still close.
+        if (!stopping && kind == end_kind::close_frame)
+            dispatch(fsm.on_close_received(now(), reason));
+        else if (!stopping && kind == end_kind::violation)
+            dispatch(fsm.on_protocol_violation(now(), reason));
+        if (conn->ws.next_layer().teardown_requested && fsm.close_pending())
+            co_await finish_close();
         connected_now = false;
         conn.reset();
         if (stopping) {
             notify(wake); // the timer loop ends with the connection
             co_return;
         }
-        if (reason.empty())
-            reason = "connection ended";
-        switch (kind) {
-        case end_kind::close_frame:
-            dispatch(fsm.on_close_frame(now(), reason));
-            break;
-        case end_kind::violation:
-            dispatch(fsm.on_protocol_violation(now(), reason));
-            break;
-        case end_kind::failure:
+        if (kind == end_kind::failure)
             dispatch(fsm.on_connection_lost(now(), reason));
-            break;
-        }
+        else
+            dispatch(fsm.on_connection_closed(now()));
+    }
+
+    // After the websocket close: TLS close_notify both ways, then the TCP close, as Beast's own
+    // teardown does, for as long as the machine allows (its drop_connection closes the socket
+    // under this wait; so does a terminal stop).
+    asio::awaitable<void> finish_close() {
+        const bool aborted = co_await cancelled();
+        if (aborted || aborting)
+            co_return;
+        auto& stream = static_cast<tls_stream&>(conn->ws.next_layer());
+        co_await asio::async_initiate<decltype(as_tuple_awaitable), void(boost::system::error_code)>(
+            [&stream](auto handler) {
+                beast::async_teardown(beast::role_type::client, stream, std::move(handler));
+            },
+            as_tuple_awaitable);
     }
 
     enum class end_kind { failure, close_frame, violation };
