@@ -1,34 +1,24 @@
 #include "protocol/dp_session.hpp"
 
-#include "base/digest.hpp"
 #include "base/log.hpp"
 #include "base/offload.hpp"
-#include "base/percent_encoding.hpp"
+#include "protocol/cp_connection.hpp"
 #include "protocol/envelope.hpp"
-#include "protocol/tls_util.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/json.hpp>
-#include <boost/url/parse.hpp>
 
 #include <fmt/format.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 #include <algorithm>
 #include <array>
 #include <deque>
 #include <functional>
-#include <map>
 
 namespace lifeboat::protocol {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
-namespace http = beast::http;
 namespace websocket = beast::websocket;
-namespace ssl = asio::ssl;
-using tcp = asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
 using asio::use_awaitable;
 
@@ -40,164 +30,22 @@ steady_time now() {
 
 constexpr auto as_tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
-struct host_port {
-    std::string host; // without brackets
-    std::string port;
-};
-std::optional<host_port> split_host_port(std::string_view s) {
-    if (s.empty())
-        return std::nullopt;
-    if (s.front() == '[') {
-        const auto close = s.find(']');
-        if (close == std::string_view::npos || close + 2 > s.size() || s[close + 1] != ':')
-            return std::nullopt;
-        return host_port{std::string(s.substr(1, close - 1)), std::string(s.substr(close + 2))};
-    }
-    const auto colon = s.rfind(':');
-    if (colon == std::string_view::npos || colon == 0 || colon + 1 >= s.size())
-        return std::nullopt;
-    return host_port{std::string(s.substr(0, colon)), std::string(s.substr(colon + 1))};
-}
-
-struct proxy_settings {
-    std::string host, port;
-    std::string authorization; // "Basic ..." or empty; a secret, never logged
-};
-
-result<proxy_settings, std::string> parse_proxy(const std::string& url) {
-    auto u = boost::urls::parse_uri(url);
-    if (!u)
-        return failure(std::string("proxy_server is not a URL"));
-    if (u->scheme() != "http")
-        return failure(fmt::format("proxy_server scheme {} is not supported (only http:// proxies)",
-                                   std::string(u->scheme())));
-    proxy_settings p;
-    p.host = std::string(u->encoded_host().decode());
-    if (p.host.size() > 2 && p.host.front() == '[' && p.host.back() == ']')
-        p.host = p.host.substr(1, p.host.size() - 2);
-    // Kong's parse_proxy_url defaults the port to 443 even for http://.
-    p.port = u->has_port() ? std::string(u->port()) : "443";
-    if (u->has_userinfo() && u->has_password())
-        p.authorization = "Basic " + base64_encode(std::string(u->encoded_user().decode()) + ":" +
-                                                   std::string(u->encoded_password().decode()));
-    return p;
-}
-
-std::string describe(const boost::system::error_code& ec) {
-    if (ec == websocket::error::message_too_big)
-        return "the control plane sent a frame over the cluster_max_payload limit";
-    if (ec == asio::error::eof || ec == ssl::error::stream_truncated || ec == asio::error::connection_reset ||
-        ec == beast::http::error::end_of_stream)
-        return "the control plane closed the connection";
-    if (ec == beast::error::timeout)
-        return "timed out";
-    if (ec == asio::error::connection_refused)
-        return "connection refused";
-    return ec.message();
-}
-
-// A reason for a failed TLS handshake, with what it usually means in a hybrid cluster.
-std::string describe_tls_failure(const boost::system::error_code& ec, SSL* ssl, cluster_mtls mode) {
-    std::string what = describe(ec);
-    const long verify = SSL_get_verify_result(ssl);
-    if (verify != X509_V_OK) {
-        what = fmt::format("the control plane's certificate is not trusted: {}",
-                           X509_verify_cert_error_string(verify));
-        if (mode == cluster_mtls::shared)
-            what += " (cluster_mtls = shared: the CP must present this node's cluster_cert)";
-        else
-            what += " (cluster_mtls = pki: it must chain to cluster_ca_cert and match the server name)";
-        return what;
-    }
-    if (what.find("alert") != std::string::npos)
-        what += " (the control plane refused this node's client certificate)";
-    return what;
-}
-
 struct outgoing {
     enum kind_t { text_json, ping } kind;
     std::string payload;
 };
 
-// A protocol violation that the websocket layer reports (the CP broke RFC 6455), as opposed to
-// an I/O failure.
-bool is_protocol_violation(const boost::system::error_code& ec) {
-    return ec.category() == make_error_code(websocket::error::bad_opcode).category() &&
-           ec != websocket::error::closed && ec != websocket::error::message_too_big;
-}
-
-using tls_stream = beast::ssl_stream<beast::tcp_stream>;
-
-// The TLS stream under the websocket, with a hook into Beast's teardown (the TLS and TCP close
-// after a close handshake, or after Beast answered a protocol violation with its own close).
-// Beast waits there for the peer without a bound; the hook tells the session machine, which
-// decides how long the peer may take (close_timeout) and then asks the driver to drop.
-class cp_tls_stream : public tls_stream {
-public:
-    using tls_stream::tls_stream;
-    std::function<void()> on_teardown;
-    // The driver dropped the connection during a teardown: that teardown ends without an error
-    // of its own, so that Beast reports what caused the close (its reason is the real one).
-    bool dropped = false;
-};
-
-template <class TeardownHandler>
-void async_teardown(beast::role_type role, cp_tls_stream& stream, TeardownHandler&& handler) {
-    if (stream.on_teardown)
-        stream.on_teardown();
-    auto ex = asio::get_associated_executor(handler, stream.get_executor());
-    beast::async_teardown(role, static_cast<tls_stream&>(stream),
-                          asio::bind_executor(ex, [&stream, h = std::forward<TeardownHandler>(handler)](
-                                                      boost::system::error_code ec) mutable {
-                              if (stream.dropped)
-                                  ec = {};
-                              std::move(h)(ec);
-                          }));
-}
-
-using wss_stream = websocket::stream<cp_tls_stream>;
-
-struct connection {
-    client_tls tls; // outlives the stream that uses it
-    wss_stream ws;
-    connection(asio::any_io_executor ex, client_tls t) : tls(std::move(t)), ws(ex, *tls.context) {}
-};
-
 } // namespace
 
-std::string dp_session::outlet_target(const dp_session_options& o) {
-    return "/v1/outlet?node_id=" + percent_encode(o.node_id) +
-           "&node_hostname=" + percent_encode(o.node_hostname) +
-           "&node_version=" + percent_encode(o.node_version);
-}
-
-std::string dp_session::basic_info(const dp_session_options& o) {
-    namespace json = boost::json;
-    json::array plugins;
-    const auto list = o.plugins.empty() ? bundled_plugins(o.node_version) : o.plugins;
-    for (const auto& p : list) {
-        json::object entry{{"name", p.name}};
-        if (!p.version.empty())
-            entry["version"] = p.version;
-        plugins.push_back(std::move(entry));
-    }
-    // process_conf is Kong's remove_sensitive() configuration; the CPs read nothing from it that
-    // matters to config delivery, so a few non-secret facts suffice.
-    json::object process_conf{{"role", "data_plane"},
-                              {"database", "off"},
-                              {"cluster_mtls", o.mtls == cluster_mtls::shared ? "shared" : "pki"},
-                              {"cluster_control_plane", o.control_plane},
-                              {"cluster_max_payload", o.max_payload},
-                              {"router_flavor", "traditional_compatible"}};
-    json::object info{
-        {"type", "basic_info"}, {"plugins", std::move(plugins)}, {"process_conf", std::move(process_conf)}};
-    if (!o.labels.empty()) {
-        json::object labels;
-        for (const auto& [k, v] : o.labels)
-            labels[k] = v;
-        info["labels"] = std::move(labels);
-    }
-    return json::serialize(info);
+node_description dp_session::node(const dp_session_options& o) {
+    return {.node_id = o.node_id,
+            .hostname = o.node_hostname,
+            .version = o.node_version,
+            .plugins = o.plugins,
+            .labels = o.labels,
+            .mtls = o.mtls,
+            .control_plane = o.control_plane,
+            .max_payload = o.max_payload};
 }
 
 struct dp_session::impl {
@@ -219,7 +67,7 @@ struct dp_session::impl {
     asio::steady_timer outbox_signal{ex};
 
     // The current connection.
-    std::unique_ptr<connection> conn;
+    std::unique_ptr<cp_connection> conn;
     std::deque<outgoing> outbox;
     bool close_requested = false;
     std::string close_reason;
@@ -261,7 +109,7 @@ struct dp_session::impl {
                 notify(connect_signal);
                 break;
             case dp_action::send_basic_info:
-                outbox.push_back({outgoing::text_json, dp_session::basic_info(opt)});
+                outbox.push_back({outgoing::text_json, basic_info(dp_session::node(opt))});
                 notify(outbox_signal);
                 break;
             case dp_action::send_ping:
@@ -296,11 +144,8 @@ struct dp_session::impl {
     // Closes the TCP connection under whatever is pending on it (a close handshake or teardown
     // the peer does not finish): every operation on it ends at once.
     void drop() {
-        if (!conn)
-            return;
-        conn->ws.next_layer().dropped = true;
-        boost::system::error_code ignored;
-        beast::get_lowest_layer(conn->ws).socket().close(ignored);
+        if (conn)
+            conn->close_socket();
     }
 
     static asio::awaitable<bool> cancelled() {
@@ -403,151 +248,8 @@ struct dp_session::impl {
 
     // ---- one connection ----
 
-    result<client_tls, std::string> make_tls_context() const {
-        tls_client_settings s;
-        s.cert = opt.cert;
-        s.key = opt.key;
-        s.ca = opt.mtls == cluster_mtls::shared ? opt.cert : opt.ca_cert;
-        s.pin_peer_to_own_cert = opt.mtls == cluster_mtls::shared;
-        if (opt.mtls == cluster_mtls::pki && opt.ca_cert.empty())
-            return failure(std::string("cluster_mtls = pki needs cluster_ca_cert"));
-        return make_client_tls_context(s);
-    }
-
-    asio::awaitable<result<void, std::string>> proxy_connect(tls_stream& stream, const host_port& target,
-                                                             const proxy_settings& proxy) {
-        auto& tcp_layer = beast::get_lowest_layer(stream);
-        http::request<http::empty_body> req{http::verb::connect, target.host + ":" + target.port, 11};
-        req.set(http::field::host, target.host + ":" + target.port);
-        if (!proxy.authorization.empty())
-            req.set(http::field::proxy_authorization, proxy.authorization);
-        tcp_layer.expires_after(opt.io_timeout);
-        auto [wec, wn] = co_await http::async_write(tcp_layer, req, as_tuple_awaitable);
-        if (wec)
-            co_return failure("proxy CONNECT failed: " + describe(wec));
-        beast::flat_buffer buffer;
-        http::response_parser<http::empty_body> parser;
-        parser.skip(true); // a 2xx answer to CONNECT has no body: the tunnel follows
-        auto [rec, rn] = co_await http::async_read_header(tcp_layer, buffer, parser, as_tuple_awaitable);
-        if (rec)
-            co_return failure("proxy CONNECT failed: " + describe(rec));
-        const auto& res = parser.get();
-        if (res.result_int() != 200)
-            co_return failure(fmt::format("proxy refused CONNECT: HTTP {} {}", res.result_int(),
-                                          std::string(res.reason())));
-        co_return ok_v;
-    }
-
-    asio::awaitable<result<std::unique_ptr<connection>, std::string>> establish() {
-        const auto target = split_host_port(opt.control_plane);
-        if (!target)
-            co_return failure(fmt::format("cluster_control_plane {:?} is not host:port", opt.control_plane));
-        std::optional<proxy_settings> proxy;
-        if (!opt.proxy.empty()) {
-            auto p = parse_proxy(opt.proxy);
-            if (!p)
-                co_return failure(std::move(p.error()));
-            proxy = std::move(p.value());
-        }
-        auto tls = make_tls_context();
-        if (!tls)
-            co_return failure(std::move(tls.error()));
-        auto c = std::make_unique<connection>(ex, std::move(tls.value()));
-        auto& tcp_layer = beast::get_lowest_layer(c->ws);
-
-        // TCP, to the CP or to the proxy.
-        const std::string& host = proxy ? proxy->host : target->host;
-        const std::string& port = proxy ? proxy->port : target->port;
-        boost::system::error_code aec;
-        const auto address = asio::ip::make_address(host, aec);
-        tcp_layer.expires_after(opt.io_timeout);
-        if (!aec) {
-            unsigned long p = 0;
-            try {
-                p = std::stoul(port);
-            } catch (...) {
-            }
-            if (p == 0 || p > 65535)
-                co_return failure(fmt::format("port {:?} is not a number", port));
-            auto [ec] = co_await tcp_layer.async_connect(
-                tcp::endpoint(address, static_cast<unsigned short>(p)), as_tuple_awaitable);
-            if (ec)
-                co_return failure(fmt::format("cannot connect to {}: {}",
-                                              proxy ? "the proxy" : opt.control_plane, describe(ec)));
-        } else {
-            tcp::resolver resolver(ex);
-            auto [rec, endpoints] = co_await resolver.async_resolve(host, port, as_tuple_awaitable);
-            if (rec)
-                co_return failure(fmt::format("cannot resolve {}: {}", host, describe(rec)));
-            auto [ec, ep] = co_await tcp_layer.async_connect(endpoints, as_tuple_awaitable);
-            if (ec)
-                co_return failure(fmt::format("cannot connect to {}: {}",
-                                              proxy ? "the proxy" : opt.control_plane, describe(ec)));
-        }
-        boost::system::error_code nec;
-        tcp_layer.socket().set_option(tcp::no_delay(true), nec);
-        // A terminal cancel that came between two steps reached no operation: stop here rather
-        // than start the next step (each is bounded, but only by io_timeout).
-        if (aborting)
-            co_return failure(std::string("stopped"));
-
-        if (proxy) {
-            auto tunnel = co_await proxy_connect(c->ws.next_layer(), *target, *proxy);
-            if (!tunnel)
-                co_return failure(std::move(tunnel.error()));
-        }
-
-        // TLS: SNI and the name checked are Kong's (kong_clustering in shared mode).
-        std::string sni = opt.mtls == cluster_mtls::shared
-                              ? std::string("kong_clustering")
-                              : (opt.server_name.empty() ? target->host : opt.server_name);
-        SSL* ssl_handle = c->ws.next_layer().native_handle();
-        boost::system::error_code ipec;
-        asio::ip::make_address(sni, ipec);
-        if (ipec) // RFC 6066: no SNI for an IP literal
-            SSL_set_tlsext_host_name(ssl_handle, sni.c_str());
-        c->ws.next_layer().set_verify_callback(make_peer_verifier(sni, c->tls.pinned_der));
-        tcp_layer.expires_after(opt.io_timeout);
-        auto [hec] =
-            co_await c->ws.next_layer().async_handshake(ssl::stream_base::client, as_tuple_awaitable);
-        if (hec)
-            co_return failure("TLS handshake failed: " + describe_tls_failure(hec, ssl_handle, opt.mtls));
-        if (aborting)
-            co_return failure(std::string("stopped"));
-
-        // WebSocket upgrade, as lua-resty-websocket sends it (Host is cluster_control_plane).
-        tcp_layer.expires_never();
-        websocket::stream_base::timeout to{};
-        to.handshake_timeout = opt.io_timeout;
-        to.idle_timeout = websocket::stream_base::none(); // liveness is the FSM's 45 s rule
-        to.keep_alive_pings = false;
-        c->ws.set_option(to);
-        c->ws.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
-            req.set(http::field::user_agent, "lifeboat/" LIFEBOAT_VERSION);
-        }));
-        c->ws.read_message_max(0); // read_loop enforces max_payload (see there)
-        c->ws.auto_fragment(false);
-        c->ws.binary(true);
-        websocket::response_type response;
-        auto [wec] = co_await c->ws.async_handshake(response, opt.control_plane,
-                                                    dp_session::outlet_target(opt), as_tuple_awaitable);
-        if (wec) {
-            if (wec == websocket::error::upgrade_declined)
-                co_return failure(fmt::format("websocket upgrade refused: HTTP {} {}", response.result_int(),
-                                              std::string(response.reason())));
-            std::string why =
-                "websocket handshake failed: " + describe_tls_failure(wec, ssl_handle, opt.mtls);
-            if (opt.mtls == cluster_mtls::shared &&
-                (wec == ssl::error::stream_truncated || wec == asio::error::eof))
-                why +=
-                    " (in cluster_mtls = shared the CP drops a node whose cluster_cert differs from its own)";
-            co_return failure(std::move(why));
-        }
-        co_return std::move(c);
-    }
-
     asio::awaitable<void> one_connection() {
-        auto established = co_await establish();
+        auto established = co_await connect_to_control_plane(ex, opt, aborting);
         const bool aborted = co_await cancelled();
         if (stopping || aborted)
             co_return;
@@ -578,25 +280,35 @@ struct dp_session::impl {
         std::string reason;
         end_kind kind = end_kind::failure;
         co_await (read_loop(reason, kind) || write_loop(reason));
+        if (reason.empty())
+            reason = "connection ended";
+        // A close frame or a violation ends the session now, while TLS and TCP still close.
+        if (!stopping && kind == end_kind::close_frame)
+            dispatch(fsm.on_close_received(now(), reason));
+        else if (!stopping && kind == end_kind::violation)
+            dispatch(fsm.on_protocol_violation(now(), reason));
+        if (conn->ws.next_layer().teardown_requested && fsm.close_pending())
+            co_await finish_close();
         connected_now = false;
         conn.reset();
         if (stopping) {
             notify(wake); // the timer loop ends with the connection
             co_return;
         }
-        if (reason.empty())
-            reason = "connection ended";
-        switch (kind) {
-        case end_kind::close_frame:
-            dispatch(fsm.on_close_frame(now(), reason));
-            break;
-        case end_kind::violation:
-            dispatch(fsm.on_protocol_violation(now(), reason));
-            break;
-        case end_kind::failure:
+        if (kind == end_kind::failure)
             dispatch(fsm.on_connection_lost(now(), reason));
-            break;
-        }
+        else
+            dispatch(fsm.on_connection_closed(now()));
+    }
+
+    // After the websocket close: TLS close_notify both ways, then the TCP close, as Beast's own
+    // teardown does, for as long as the machine allows (its drop_connection closes the socket
+    // under this wait; so does a terminal stop).
+    asio::awaitable<void> finish_close() {
+        const bool aborted = co_await cancelled();
+        if (aborted || aborting)
+            co_return;
+        co_await conn->close_transport();
     }
 
     enum class end_kind { failure, close_frame, violation };
@@ -765,10 +477,8 @@ struct dp_session::impl {
             emit(i, asio::cancellation_type::terminal);
         for (auto* signal : {&wake, &connect_signal, &delivery_signal, &outbox_signal})
             notify(*signal);
-        if (conn) {
-            boost::system::error_code ignored;
-            beast::get_lowest_layer(conn->ws).socket().close(ignored);
-        }
+        if (conn)
+            conn->close_socket();
     }
 };
 

@@ -10,6 +10,7 @@
 
 #include "protocol/config_snapshot.hpp"
 #include "protocol/dp_session_fsm.hpp"
+#include "protocol/kong_node.hpp"
 #include "protocol/kong_plugins.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -25,8 +26,6 @@
 #include <vector>
 
 namespace lifeboat::protocol {
-
-enum class cluster_mtls { shared, pki };
 
 struct dp_session_options {
     std::string control_plane; // host:port (cluster_control_plane)
@@ -82,11 +81,8 @@ public:
     // from the next connection on; an open session is closed and dialled again.
     void readvertise(std::string node_version, std::vector<plugin_info> plugins);
     const dp_session_options& options() const;
-
-    // The URL path and query Kong's DP requests, e.g. /v1/outlet?node_id=..&node_hostname=..
-    static std::string outlet_target(const dp_session_options& options);
-    // The basic_info frame (uncompressed JSON).
-    static std::string basic_info(const dp_session_options& options);
+    // What the node tells the CP about itself (see kong_node.hpp).
+    static node_description node(const dp_session_options& options);
 
 private:
     struct impl;

@@ -307,13 +307,16 @@ void dp_session_fsm::request_close(steady_time now, std::string reason, dp_actio
 // The connection is gone: no close is pending any more.
 void dp_session_fsm::connection_ended() {
     close_deadline_.reset();
-    closing_ = false;
+    close_ = close_phase::none;
 }
 
+// One deadline per connection: a second reason to close does not extend it, and a connection
+// already dropped is not given another.
 void dp_session_fsm::begin_close(steady_time now) {
-    closing_ = true;
-    if (!close_deadline_)
-        close_deadline_ = now + timing_.close_timeout;
+    if (close_ != close_phase::none)
+        return;
+    close_ = close_phase::closing;
+    close_deadline_ = now + timing_.close_timeout;
 }
 
 void dp_session_fsm::lost(steady_time now, std::string_view error, loss kind, dp_action_list& out) {
@@ -368,7 +371,7 @@ dp_action_list dp_session_fsm::on_close_received(steady_time now, std::string_vi
 
 dp_action_list dp_session_fsm::on_closing(steady_time now) {
     dp_action_list out;
-    if (closing_)
+    if (close_ != close_phase::none)
         return out; // already bounded
     begin_close(now);
     log::debug("closing the control plane connection", "timeout", seconds_text(timing_.close_timeout));
@@ -384,14 +387,27 @@ dp_action_list dp_session_fsm::on_close_frame(steady_time now, std::string_view 
 }
 
 dp_action_list dp_session_fsm::on_protocol_violation(steady_time now, std::string_view detail) {
-    connection_ended();
     dp_action_list out;
     if (status_.state != session_state::connected) {
         rearm(out);
         return out;
     }
     exchanged_ = true; // the CP spoke, badly: not a refusal
+    // Over now, not when the peer finishes the close the websocket layer started (a hostile CP
+    // never does): the transport's close is only bounded, and the cause is the violation.
+    begin_close(now);
     lost(now, detail, loss::violation, out);
+    return out;
+}
+
+dp_action_list dp_session_fsm::on_connection_closed(steady_time now) {
+    connection_ended();
+    dp_action_list out;
+    if (status_.state != session_state::connected) {
+        rearm(out);
+        return out;
+    }
+    lost(now, "the control plane closed the connection", loss::failure, out);
     return out;
 }
 
@@ -414,7 +430,7 @@ dp_action_list dp_session_fsm::on_stop(steady_time now) {
         return out;
     stopping_ = true;
     status_.next_attempt_at.reset();
-    if (status_.state == session_state::connected && !closing_)
+    if (status_.state == session_state::connected && close_ == close_phase::none)
         request_close(now, "lifeboat shutting down", out);
     rearm(out);
     return out;
@@ -427,6 +443,7 @@ dp_action_list dp_session_fsm::on_timer(steady_time now) {
         // Beast waits for the peer's close reply and TCP close without a bound: a CP that keeps the
         // connection open after a close must not hold the session (nor a stop).
         close_deadline_.reset();
+        close_ = close_phase::dropped;
         out.push_back({dp_action::drop_connection});
         log::warn("the control plane did not finish closing the connection; dropping it", "waited",
                   seconds_text(timing_.close_timeout));
@@ -437,7 +454,7 @@ dp_action_list dp_session_fsm::on_timer(steady_time now) {
     }
     switch (status_.state) {
     case session_state::connected:
-        if (closing_)
+        if (close_ != close_phase::none)
             break; // the driver reports how the connection ended
         if (now - last_frame_at_ >= timing_.dead_after) {
             const auto reason =
@@ -474,7 +491,7 @@ void dp_session_fsm::rearm(dp_action_list& out) {
     std::optional<steady_time> at;
     if (stopping_)
         ;
-    else if (status_.state == session_state::connected && closing_)
+    else if (status_.state == session_state::connected && close_ != close_phase::none)
         ; // a closing connection: only the close deadline (below)
     else if (status_.state == session_state::connected) {
         at = std::min(next_ping_at_, last_frame_at_ + timing_.dead_after);

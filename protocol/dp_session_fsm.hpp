@@ -122,12 +122,19 @@ public:
     // A close handshake or teardown began on the connection (whoever started it, including the
     // websocket layer's answer to a protocol violation): it must end within close_timeout.
     dp_action_list on_closing(steady_time now);
-    // The connection ended after a close frame from the CP.
+    // The connection ended after a close frame from the CP (on_close_received, then
+    // on_connection_closed).
     dp_action_list on_close_frame(steady_time now, std::string_view detail);
-    // The connection ended because the CP broke the WebSocket protocol (a continuation without a
-    // start, reserved bits, an oversized control frame, an unknown opcode...).
+    // The CP broke the WebSocket protocol (a continuation without a start, reserved bits, an
+    // oversized control frame, an unknown opcode...); the websocket layer answered with its own
+    // close frame. The session is over at once, as for a close frame: disconnected with this
+    // cause, the usual reconnect delay, and the peer has what is left of close_timeout to hang up.
     dp_action_list on_protocol_violation(steady_time now, std::string_view detail);
     dp_action_list on_connection_lost(steady_time now, std::string_view error);
+    // The connection is closed after a close whose cause the machine already has (a close frame,
+    // a violation, a stop, a close it asked for): no close is pending any more. Should the
+    // machine still think the session open, the CP hung up.
+    dp_action_list on_connection_closed(steady_time now);
     // Stop: close an open connection politely (within close_timeout), then nothing more:
     // no pings, no reconnects.
     dp_action_list on_stop(steady_time now);
@@ -144,6 +151,9 @@ public:
     const std::string& current_hash() const { return status_.config_hash; }
     bool delivering() const { return delivering_ != nullptr; }
     bool stopping() const { return stopping_; }
+    // A close on the current connection is under way and within its deadline: the driver lets
+    // the peer finish it (TLS close_notify, TCP close) until it does or drop_connection comes.
+    bool close_pending() const { return close_ == close_phase::closing; }
 
 private:
     void enter(session_state s, steady_time now, dp_action_list& out);
@@ -168,9 +178,11 @@ private:
     session_status status_;
     bool started_ = false;
     bool stopping_ = false;
-    // A close in progress on the current connection must be over by then.
+    // The close of the current connection: none yet; under way (no more pings on it; it must be
+    // over by close_deadline_); or dropped at the deadline (never armed again for it).
+    enum class close_phase { none, closing, dropped };
+    close_phase close_ = close_phase::none;
     std::optional<steady_time> close_deadline_;
-    bool closing_ = false; // a close began on the current connection: no more pings on it
 
     // connected
     steady_time last_frame_at_{};

@@ -7,12 +7,12 @@
 #include "base/time_format.hpp"
 #include "protocol/envelope.hpp"
 #include "protocol/kong_hash.hpp"
+#include "protocol/kong_node.hpp"
 #include "protocol/tls_util.hpp"
 #include "protocol/ws_frame.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/json.hpp>
-#include <boost/url/parse.hpp>
 
 #include <fmt/format.h>
 
@@ -364,21 +364,12 @@ struct reference_cp::impl {
             co_return;
         }
         const auto& req = parser.get();
-        auto target =
-            boost::urls::parse_origin_form(std::string_view(req.target().data(), req.target().size()));
-        if (!target || target->path() != "/v1/outlet") {
+        const auto query = parse_outlet_target(std::string_view(req.target().data(), req.target().size()));
+        if (!query) {
             co_await answer(stream, http::status::not_found, "not found\n");
             co_return;
         }
-        std::optional<std::string> node_id, hostname, version;
-        for (const auto& param : target->params()) {
-            if (param.key == "node_id")
-                node_id = param.value;
-            else if (param.key == "node_hostname")
-                hostname = param.value;
-            else if (param.key == "node_version")
-                version = param.value;
-        }
+        const auto& [node_id, hostname, version] = *query;
         const auto suffix = fmt::format("id: {}, host: {}, ip: {}, version: {}", node_id.value_or("-"),
                                         hostname.value_or("-"), ip, version.value_or("-"));
         if (!node_id || !version) {
@@ -418,32 +409,10 @@ struct reference_cp::impl {
         if (first.op != ws::opcode::binary)
             return fmt::format("failed to receive websocket basic info frame: got a {} frame",
                                ws::to_string(first.op));
-        json::error_code ec;
-        const json::value info = json::parse(first.payload, ec);
-        if (ec || !info.is_object())
-            return std::string("failed to decode websocket basic info data");
-        const auto* type = info.get_object().if_contains("type");
-        if (!type || !type->is_string() || type->get_string() != "basic_info")
-            return fmt::format("invalid basic info data type: {}", type && type->is_string()
-                                                                       ? std::string(type->get_string())
-                                                                       : std::string("unknown"));
-        const auto* plugins = info.get_object().if_contains("plugins");
-        if (!plugins || !(plugins->is_array() || plugins->is_object()))
-            return std::string("missing plugins in basic info data");
-        if (plugins->is_array()) {
-            std::vector<plugin_info> list;
-            for (const auto& p : plugins->get_array()) {
-                if (!p.is_object())
-                    continue;
-                const auto* name = p.get_object().if_contains("name");
-                if (!name || !name->is_string())
-                    continue;
-                const auto* ver = p.get_object().if_contains("version");
-                list.push_back({std::string(name->get_string()),
-                                ver && ver->is_string() ? std::string(ver->get_string()) : std::string()});
-            }
-            c.plugins = to_plugin_map(list);
-        }
+        auto plugins = parse_basic_info(first.payload);
+        if (!plugins)
+            return std::move(plugins.error());
+        c.plugins = to_plugin_map(plugins.value());
         // check_kong_version_compatibility
         const auto dp = parse_kong_version(c.version);
         if (!dp)

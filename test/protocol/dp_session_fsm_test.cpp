@@ -600,6 +600,106 @@ TEST(dp_session_fsm, a_protocol_violation_is_dropped_within_the_close_timeout) {
     EXPECT_TRUE(has(c.fsm.on_timer(reconnect_at), dp_action::connect));
 }
 
+// Issue #19 item 5, as the driver feeds it: the websocket layer answers a violation with its own
+// close and starts the teardown (on_closing), then reports the violation in the same instant.
+// The session is over then and there: disconnected with the violation as the cause, the usual
+// reconnect delay; the peer keeps close_timeout to hang up, then the connection is dropped.
+TEST(dp_session_fsm, a_protocol_violation_ends_the_session_at_once_and_its_close_is_bounded) {
+    dp_timing timing;
+    timing.close_timeout = 2s;
+    connected_fsm c(timing);
+    c.fsm.on_pong(t0 + 1s);
+    log::capture logs;
+    const auto violation_at = t0 + 4s;
+    auto a = c.fsm.on_closing(violation_at);
+    EXPECT_EQ(wake_at(a), violation_at + 2s); // the close deadline
+    EXPECT_EQ(c.fsm.status().state, session_state::connected);
+    a = c.fsm.on_protocol_violation(violation_at, "the control plane broke the websocket protocol: "
+                                                       "The WebSocket continuation frame was unexpected");
+    EXPECT_EQ(c.fsm.status().state, session_state::disconnected);
+    EXPECT_EQ(c.fsm.status().since, violation_at);
+    EXPECT_EQ(
+        c.fsm.status().last_error,
+        "the control plane broke the websocket protocol: The WebSocket continuation frame was unexpected");
+    EXPECT_FALSE(c.fsm.status().refused);
+    EXPECT_TRUE(has(a, dp_action::status_changed));
+    EXPECT_FALSE(has(a, dp_action::close_session)); // the websocket layer already sent its close
+    ASSERT_EQ(logs.lines().size(), 1u);
+    EXPECT_NE(
+        logs.lines()[0].find("warn: msg=\"control plane broke the websocket protocol; session dropped\" "
+                             "error=\"the control plane broke the websocket protocol: The WebSocket "
+                             "continuation frame was unexpected\" retry_in="),
+        std::string::npos)
+        << logs.lines()[0];
+    const auto reconnect_at = *c.fsm.status().next_attempt_at;
+    EXPECT_GE(reconnect_at - violation_at, 5s);
+    EXPECT_LE(reconnect_at - violation_at, 10s);
+    EXPECT_FALSE(wake_at(a)); // the close deadline stays the next wake-up, before the reconnect
+    EXPECT_TRUE(c.fsm.close_pending());
+
+    // The peer holds the connection: no pings meanwhile, dropped at the deadline, not before.
+    a = c.fsm.on_timer(violation_at + 2s - 1ms);
+    EXPECT_FALSE(has(a, dp_action::drop_connection));
+    EXPECT_FALSE(has(a, dp_action::send_ping));
+    logs.clear();
+    a = c.fsm.on_timer(violation_at + 2s);
+    EXPECT_EQ(of_kind(a, dp_action::drop_connection).size(), 1u);
+    EXPECT_EQ(wake_at(a), reconnect_at);
+    EXPECT_FALSE(c.fsm.close_pending());
+    EXPECT_TRUE(logs.contains(
+        "warn: msg=\"the control plane did not finish closing the connection; dropping it\" waited=2.000s"));
+
+    // The driver reports the closed connection: the cause stays the violation.
+    a = c.fsm.on_connection_closed(violation_at + 2s + 1ms);
+    EXPECT_FALSE(has(a, dp_action::status_changed));
+    EXPECT_EQ(c.fsm.status().state, session_state::disconnected);
+    EXPECT_EQ(
+        c.fsm.status().last_error,
+        "the control plane broke the websocket protocol: The WebSocket continuation frame was unexpected");
+    EXPECT_EQ(*c.fsm.status().next_attempt_at, reconnect_at);
+    EXPECT_TRUE(has(c.fsm.on_timer(reconnect_at), dp_action::connect));
+}
+
+// A peer that hangs up in time after a violation (or a close frame) is not dropped, and the next
+// connection starts with no close pending.
+TEST(dp_session_fsm, a_peer_that_hangs_up_after_a_violation_is_not_dropped) {
+    dp_timing timing;
+    timing.close_timeout = 2s;
+    connected_fsm c(timing);
+    c.fsm.on_pong(t0 + 1s);
+    // Without on_closing first: the violation alone bounds the close.
+    auto a = c.fsm.on_protocol_violation(t0 + 3s, "the control plane broke the websocket protocol: x");
+    EXPECT_EQ(c.fsm.status().state, session_state::disconnected);
+    EXPECT_EQ(wake_at(a), t0 + 5s);
+    EXPECT_TRUE(c.fsm.on_closing(t0 + 3s).empty()); // one deadline per close
+    a = c.fsm.on_connection_closed(t0 + 3500ms);
+    EXPECT_FALSE(c.fsm.close_pending());
+    const auto reconnect_at = *c.fsm.status().next_attempt_at;
+    EXPECT_EQ(wake_at(a), reconnect_at);
+    EXPECT_FALSE(has(c.fsm.on_timer(t0 + 5s), dp_action::drop_connection));
+    ASSERT_TRUE(has(c.fsm.on_timer(reconnect_at), dp_action::connect));
+    c.fsm.on_connected(reconnect_at + 10ms);
+    EXPECT_FALSE(c.fsm.close_pending());
+    EXPECT_FALSE(has(c.fsm.on_timer(reconnect_at + 3s), dp_action::drop_connection));
+    EXPECT_EQ(c.fsm.status().state, session_state::connected);
+}
+
+// A close handshake whose cause never reached the machine, and the connection closed after it:
+// the CP hung up, an ordinary loss with the usual delay.
+TEST(dp_session_fsm, a_connection_closed_while_the_session_is_open_is_a_loss) {
+    connected_fsm c;
+    c.fsm.on_pong(t0 + 1s);
+    c.fsm.on_closing(t0 + 2s);
+    EXPECT_EQ(c.fsm.status().state, session_state::connected);
+    log::capture logs;
+    c.fsm.on_connection_closed(t0 + 2100ms);
+    EXPECT_EQ(c.fsm.status().state, session_state::disconnected);
+    EXPECT_EQ(c.fsm.status().last_error, "the control plane closed the connection");
+    EXPECT_TRUE(logs.contains("warn: msg=\"control plane session lost\""));
+    EXPECT_GE(*c.fsm.status().next_attempt_at - (t0 + 2100ms), 5s);
+    EXPECT_FALSE(c.fsm.close_pending());
+}
+
 // A close that completes in time leaves no drop behind for the next connection.
 TEST(dp_session_fsm, a_close_that_completes_in_time_is_not_dropped) {
     dp_timing timing;

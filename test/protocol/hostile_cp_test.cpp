@@ -124,7 +124,12 @@ struct hostile_case {
     std::string name;
     std::string bytes;
     std::string expected_error; // a part of /status control_plane.last_error
+    std::string end_log;        // the agent's log line that ends the session
 };
+
+constexpr std::string_view violation_log = "control plane broke the websocket protocol; session dropped";
+constexpr std::string_view close_frame_log = "control plane closed the session";
+constexpr std::string_view drop_log = "the control plane did not finish closing the connection; dropping it";
 
 struct agent_against {
     fs::path dir = scratch_dir();
@@ -172,22 +177,27 @@ struct agent_against {
 TEST(hostile_control_plane, a_protocol_violation_or_a_close_ends_the_session_at_once_and_the_agent_redials) {
     const std::vector<hostile_case> cases{
         {"continuation_without_start", pong + frame(0x80, "abc"),
-         "the control plane broke the websocket protocol: The WebSocket continuation frame was unexpected"},
+         "the control plane broke the websocket protocol: The WebSocket continuation frame was unexpected",
+         std::string(violation_log)},
         {"rsv1_without_permessage_deflate", pong + frame(0xC2, "abc"),
          "the control plane broke the websocket protocol: The WebSocket frame contained illegal reserved "
-         "bits"},
+         "bits",
+         std::string(violation_log)},
         {"close_reason_of_200_bytes", pong + frame(0x88, close_payload(1000, std::string(200, 'r'))),
-         "the control plane broke the websocket protocol: The WebSocket control frame size was invalid"},
+         "the control plane broke the websocket protocol: The WebSocket control frame size was invalid",
+         std::string(violation_log)},
         {"unknown_opcode", pong + frame(0x83, ""),
-         "the control plane broke the websocket protocol: The WebSocket frame contained an illegal opcode"},
+         "the control plane broke the websocket protocol: The WebSocket frame contained an illegal opcode",
+         std::string(violation_log)},
         {"masked_frame_from_the_server", pong + std::string("\x82\x83\x01\x02\x03\x04", 6) + "abc",
-         "the control plane broke the websocket protocol: The WebSocket frame was masked"},
+         "the control plane broke the websocket protocol: The WebSocket frame was masked",
+         std::string(violation_log)},
         {"close_frame_then_tcp_kept_open", pong + frame(0x88, close_payload(1001, "bye")),
-         "close frame (code 1001: bye)"},
+         "close frame (code 1001: bye)", std::string(close_frame_log)},
         // Kong's own close frame (no status code), as its CP sends it, with the TCP left open.
         {"kong_close_frame_then_tcp_kept_open",
          pong + read_file(source_dir() / "test/protocol/kong_frames/cp_close_no_code.bin"),
-         "close frame (code "},
+         "close frame (code ", std::string(close_frame_log)},
     };
     std::vector<std::unique_ptr<raw_cp>> cps;
     std::vector<std::unique_ptr<agent_against>> agents;
@@ -195,10 +205,9 @@ TEST(hostile_control_plane, a_protocol_violation_or_a_close_ends_the_session_at_
         cps.push_back(std::make_unique<raw_cp>(c.bytes));
         agents.push_back(std::make_unique<agent_against>(cps.back()->address(), c.name));
     }
-    // The bound: the close timeout (10 s) for a violation, at once for a close frame, plus the
-    // agent's start and a wide margin for a loaded machine (how fast is not the question here:
-    // without the fix the agents stayed "connected" until cluster_dead_after, 45 s, and then
-    // showed "no frame for 45 s" as the cause, which no bound lets through).
+    // A generous bound for the agent's start and a loaded machine: how fast is not measured here.
+    // What proves "at once" is the order of the agent's log below (the session ends before the
+    // close timeout drops the connection), which no machine load can reorder.
     constexpr auto bound = 40s;
     // All agents are watched at once: each must be seen "disconnected" with its cause.
     std::vector<bool> seen(cases.size(), false);
@@ -229,6 +238,16 @@ TEST(hostile_control_plane, a_protocol_violation_or_a_close_ends_the_session_at_
         EXPECT_TRUE(eventually([&] { return cps[i]->connections() >= 2; }, 40s))
             << "the agent did not dial again:\n"
             << agents[i]->proc->err();
+        // The CP held the connection open: the session ended (state, cause, reconnect delay) at
+        // once, and only the close timeout (10 s, before the redial at 12-14 s) dropped the
+        // connection. Before, the agent waited for the CP to hang up first, and said
+        // "connected" all that time.
+        const std::string log = agents[i]->proc->err();
+        const auto ended = log.find(cases[i].end_log);
+        const auto dropped = log.find(drop_log);
+        ASSERT_NE(ended, std::string::npos) << log;
+        ASSERT_NE(dropped, std::string::npos) << log;
+        EXPECT_LT(ended, dropped) << log;
     }
 }
 
