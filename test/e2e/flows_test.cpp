@@ -377,3 +377,40 @@ TEST(flows, an_import_takes_the_exporters_hash_from_the_object_metadata) {
     EXPECT_EQ(dp.status_field("config", "hash"), exporter_hash);
     EXPECT_EQ(dp.status_field("config", "source"), "fallback");
 }
+
+// Issue 14: the upload starts before the cache write (alongside it), never before validation: a
+// config the exporter refuses never reaches the bucket, and each valid one is uploaded once.
+TEST(flows, a_cp_config_that_fails_validation_never_reaches_the_bucket) {
+    const auto dir = scratch_dir();
+    const auto prefix = "flows-" + unique_suffix();
+    const auto key = prefix + "/3.9.0.0/config.json";
+    const auto certs = make_cluster_certs(dir);
+    reference_cp cp(dir, certs, sample_config("alpha"));
+    auto settings = exporter_settings(cp.address(), certs, prefix);
+    // The reference CP refuses what is not a declarative config; what it sends and this node
+    // refuses is a config larger than the node takes (the decoder stops at the limit).
+    settings["cluster_max_config_size"] = "16k";
+    agent_process exporter(dir, "exporter", settings, rgw_env());
+    ASSERT_TRUE(eventually([&] { return exporter.status_field("export", "uploads") == "1"; }, 30s))
+        << exporter.log();
+    EXPECT_EQ(rgw_object_json(key), json_or_null(sample_config("alpha")));
+
+    ASSERT_GT(sample_config("too-large", 1000).size(), std::size_t(16) << 10);
+    cp.set_config(sample_config("too-large", 1000));
+    ASSERT_TRUE(eventually(
+        [&] {
+            return exporter.log().find("invalid config from the control plane dropped") != std::string::npos;
+        },
+        30s))
+        << exporter.log() << "\nCP:\n"
+        << cp.proc()->err();
+    EXPECT_EQ(exporter.status_field("export", "uploads"), "1");
+    EXPECT_EQ(rgw_object_json(key), json_or_null(sample_config("alpha")));
+    cp.set_config(sample_config("beta"));
+    ASSERT_TRUE(eventually([&] { return exporter.status_field("export", "uploads") == "2"; }, 30s))
+        << exporter.log();
+    EXPECT_EQ(rgw_object_json(key), json_or_null(sample_config("beta")));
+    // Offered before its cache write and again once accepted, each config went up once.
+    EXPECT_EQ(exporter.status_field("export", "skipped"), "0") << exporter.log();
+    EXPECT_EQ(exporter.log().find("export skipped"), std::string::npos) << exporter.log();
+}
