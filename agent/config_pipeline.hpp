@@ -106,6 +106,11 @@ public:
 
     // Called after each config is accepted (cached), with the snapshot; the exporter listens.
     std::function<void(const protocol::snapshot_ptr&)> on_applied;
+    // Called by apply() with a validated config from the CP or the bucket just before its cache
+    // entry is written: the exporter starts its upload then, so the cache write and its fsyncs (a
+    // large share of a 50 MiB export) run alongside the upload instead of before it. on_applied
+    // follows once the config is accepted; a listener of both sees the same snapshot twice.
+    std::function<void(const protocol::snapshot_ptr&)> on_validated;
     // Called when a config reaches the gateway later, through a retry (the session pings its hash).
     std::function<void(const std::string& hash)> on_delivered_late;
 

@@ -222,6 +222,9 @@ void exporter::offer(const protocol::snapshot_ptr& snapshot) {
     // Kong exports what the CP sends; a config from the cache or the bucket is not news to it.
     if (snapshot->source != protocol::config_source::control_plane)
         return;
+    if (last_offered_.lock() == snapshot)
+        return; // offered already, before its cache write: an upload of it may be under way or done
+    last_offered_ = snapshot;
     pending_ = snapshot;
     status_.pending_hash = snapshot->hash;
     wakeup_.wake();

@@ -50,6 +50,8 @@ public:
     // (<prefix>/<version>/config.json, with the version), fenced like the main key.
     void also_export(std::vector<std::pair<std::string, std::string>> keys_and_versions);
 
+    // The pipeline offers each config twice (before its cache write and once accepted): the
+    // second offer of the same snapshot is ignored, so it is uploaded once.
     void offer(const protocol::snapshot_ptr& snapshot);
     // The CP session went up or down: the backup is re-signed for freshness only while it is up.
     void control_plane_changed(bool up);
@@ -94,6 +96,8 @@ private:
     bool export_empty_;
     std::string empty_skipped_hash_; // logged once per config
     protocol::snapshot_ptr pending_;
+    // The snapshot offered last; weak, so an exported config's buffer is not kept alive by it.
+    std::weak_ptr<const protocol::config_snapshot> last_offered_;
     wakeup_timer wakeup_;
     backoff_policy backoff_{std::chrono::milliseconds(500), std::chrono::seconds(30),
                             std::chrono::milliseconds(200)};

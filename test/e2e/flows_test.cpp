@@ -1,5 +1,6 @@
 // The resilience flows end to end: real lifeboat agents, the reference CP, the Ceph RGW fixture,
 // and awscli as an independent S3 client to read and write the bucket.
+#include "agent/config_cache.hpp"
 #include "base/atomic_file.hpp"
 #include "fleet.hpp"
 
@@ -7,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <signal.h>
 
 using namespace lifeboat;
@@ -376,4 +378,90 @@ TEST(flows, an_import_takes_the_exporters_hash_from_the_object_metadata) {
     ASSERT_TRUE(eventually([&] { return applied(dp, gateway, sample_config("tagged")); }, 30s)) << dp.log();
     EXPECT_EQ(dp.status_field("config", "hash"), exporter_hash);
     EXPECT_EQ(dp.status_field("config", "source"), "fallback");
+}
+
+// Issue 14: the upload starts before the cache write (alongside it), never before validation: a
+// config the exporter refuses never reaches the bucket, and each valid one is uploaded once.
+TEST(flows, a_cp_config_that_fails_validation_never_reaches_the_bucket) {
+    const auto dir = scratch_dir();
+    const auto prefix = "flows-" + unique_suffix();
+    const auto key = prefix + "/3.9.0.0/config.json";
+    const auto certs = make_cluster_certs(dir);
+    reference_cp cp(dir, certs, sample_config("alpha"));
+    auto settings = exporter_settings(cp.address(), certs, prefix);
+    // The reference CP refuses what is not a declarative config; what it sends and this node
+    // refuses is a config larger than the node takes (the decoder stops at the limit).
+    settings["cluster_max_config_size"] = "16k";
+    agent_process exporter(dir, "exporter", settings, rgw_env());
+    ASSERT_TRUE(eventually([&] { return exporter.status_field("export", "uploads") == "1"; }, 30s))
+        << exporter.log();
+    EXPECT_EQ(rgw_object_json(key), json_or_null(sample_config("alpha")));
+
+    ASSERT_GT(sample_config("too-large", 1000).size(), std::size_t(16) << 10);
+    cp.set_config(sample_config("too-large", 1000));
+    ASSERT_TRUE(eventually(
+        [&] {
+            return exporter.log().find("invalid config from the control plane dropped") != std::string::npos;
+        },
+        30s))
+        << exporter.log() << "\nCP:\n"
+        << cp.proc()->err();
+    EXPECT_EQ(exporter.status_field("export", "uploads"), "1");
+    EXPECT_EQ(rgw_object_json(key), json_or_null(sample_config("alpha")));
+    cp.set_config(sample_config("beta"));
+    ASSERT_TRUE(eventually([&] { return exporter.status_field("export", "uploads") == "2"; }, 30s))
+        << exporter.log();
+    EXPECT_EQ(rgw_object_json(key), json_or_null(sample_config("beta")));
+    // Offered before its cache write and again once accepted, each config went up once.
+    EXPECT_EQ(exporter.status_field("export", "skipped"), "0") << exporter.log();
+    EXPECT_EQ(exporter.log().find("export skipped"), std::string::npos) << exporter.log();
+}
+
+// Issue 14: the cache write and the upload overlap. A kill -9 while both run (the agent is killed
+// as soon as it logs the large config's arrival) leaves a whole cache entry, the old config's or
+// the new one's, and a whole object in the bucket; the restarted exporter then brings both to
+// the new config.
+TEST(flows, kill_9_while_the_upload_and_the_cache_write_overlap_leaves_a_whole_cache_and_object) {
+    const auto dir = scratch_dir();
+    const auto prefix = "flows-" + unique_suffix();
+    const auto key = prefix + "/3.9.0.0/config.json";
+    const auto certs = make_cluster_certs(dir);
+    const auto small = sample_config("small");
+    const auto large = sample_config("large", 40000); // ~20 MB: the write and the upload take a while
+    reference_cp cp(dir, certs, small);
+    const auto settings = exporter_settings(cp.address(), certs, prefix);
+    std::filesystem::path node_prefix;
+    auto cached_text = [&]() -> std::string {
+        auto c = agent::config_cache(node_prefix).load(64 << 20);
+        EXPECT_NE(c.status, agent::cache_load_status::corrupt) << c.error;
+        return c.snapshot ? std::string(c.snapshot->config_json) : std::string();
+    };
+    {
+        agent_process exporter(dir, "exporter", settings, rgw_env());
+        node_prefix = exporter.prefix();
+        ASSERT_TRUE(eventually([&] { return exporter.status_field("export", "uploads") == "1"; }, 30s))
+            << exporter.log();
+        cp.set_config(large);
+        auto arrivals = [&] {
+            const auto log = exporter.log();
+            std::size_t n = 0;
+            for (auto at = log.find("new config from the control plane"); at != std::string::npos;
+                 at = log.find("new config from the control plane", at + 1))
+                ++n;
+            return n;
+        };
+        ASSERT_TRUE(eventually([&] { return arrivals() >= 2; }, 60s)) << exporter.log();
+        exporter.kill9();
+        const auto cached = cached_text();
+        std::cout << "killed with the " << (cached == large ? "new" : "old") << " config in the cache, the "
+                  << (rgw_object_json(key) == json_or_null(large) ? "new" : "old") << " one in the bucket\n";
+        EXPECT_TRUE(cached == small || cached == large) << "the cache holds neither config whole";
+        const auto object = rgw_object_json(key);
+        EXPECT_TRUE(object == json_or_null(small) || object == json_or_null(large))
+            << "the bucket holds neither config whole";
+    }
+    agent_process restarted(dir, "exporter", settings, rgw_env());
+    ASSERT_TRUE(eventually([&] { return rgw_object_json(key) == json_or_null(large); }, 60s))
+        << restarted.log();
+    ASSERT_TRUE(eventually([&] { return cached_text() == large; }, 30s)) << restarted.log();
 }
