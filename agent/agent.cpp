@@ -71,14 +71,14 @@ agent::agent(asio::any_io_executor executor, settings config, std::string node_i
     auto handoff = make_handoff(executor_, config_);
     status_.handoff.kind = handoff ? handoff->kind() : "none";
     pipeline_ = std::make_unique<config_pipeline>(executor_, config_, status_, std::move(handoff));
-    cached_ = pipeline_->load_cache();
+    // The cache is loaded by start(), on the disk pool (seconds for a 200 MiB config): the parts
+    // that depend on it are built here as if there were none, and settled once it is loaded
+    // (start_after_cache()). The session does not run before then.
 
     if (!config_.cluster_control_plane.empty()) {
-        auto options = session_options(config_, node_id, advertised_);
-        if (cached_)
-            options.initial_config_hash = cached_->hash;
-        session_ = std::make_unique<protocol::dp_session>(executor_, std::move(options),
-                                                          static_cast<protocol::dp_session_observer&>(*this));
+        session_ =
+            std::make_unique<protocol::dp_session>(executor_, session_options(config_, node_id, advertised_),
+                                                   static_cast<protocol::dp_session_observer&>(*this));
         pipeline_->on_delivered_late = [this](const std::string& hash) { session_->set_current_hash(hash); };
     }
 
@@ -87,7 +87,8 @@ agent::agent(asio::any_io_executor executor, settings config, std::string node_i
     const auto url = backends::parse_storage_url(config_.cluster_fallback_config_storage);
     const std::string key_prefix = url ? url->prefix : std::string();
     const std::string config_key = backends::config_key(key_prefix, config_.node_version);
-    if (config_.cluster_fallback_config_import && !cached_) {
+    if (config_.cluster_fallback_config_import) {
+        // Built (and its key files read) whatever the cache holds: a cache found corrupt needs it.
         trust_policy trust;
         trust.max_age = config_.cluster_fallback_config_max_age;
         trust.node_version = config_.node_version;
@@ -108,17 +109,11 @@ agent::agent(asio::any_io_executor executor, settings config, std::string node_i
                                        *pipeline_, status_.import, std::move(trust));
         importer_->allow_versions(key_prefix, config_.node_version,
                                   config_.cluster_fallback_config_import_versions);
-    } else if (config_.cluster_fallback_config_import) {
-        status_.import.state = "not_needed"; // a restarted node serves its cache; the bucket is not read
     }
-    if (!config_.declarative_config.empty() && !cached_) {
+    if (!config_.declarative_config.empty()) {
         last_resort_ = std::make_unique<declarative_fallback>(
             executor_, config_.declarative_config, config_.cluster_max_config_size, importer_ != nullptr,
             config_.cluster_fallback_config_import_timeout, *pipeline_, status_.declarative);
-    } else if (!config_.declarative_config.empty()) {
-        status_.declarative.enabled = true;
-        status_.declarative.path = config_.declarative_config.string();
-        status_.declarative.state = "not_needed"; // a restarted node serves its cache
     }
     if (config_.cluster_fallback_config_export) {
         election::elector_options eo;
@@ -178,19 +173,14 @@ agent::~agent() = default;
 void agent::start() {
     supervisor_.spawn("status_server", [this] { return status_server_->run(); });
     supervisor_.spawn("handoff_retries", [this] { return pipeline_->run_handoff_retries(); });
-    supervisor_.spawn("loop_monitor", [this] { return monitor_loop(process_loop_status()); });
-    if (cached_) {
-        // A restarted node serves its last config at once, even while the CP is down.
-        supervisor_.spawn(
-            "apply_cache",
-            [this]() -> asio::awaitable<void> {
-                if (!pipeline_->has_config())
-                    co_await pipeline_->apply(cached_);
-            },
-            supervisor::kind::one_shot);
-    }
-    if (session_)
-        supervisor_.spawn("cp_session", [this] { return session_->run(); });
+    supervisor_.spawn("loop_monitor", [this] { return monitor_loop(status_.loop); });
+    supervisor_.spawn(
+        "load_cache",
+        [this]() -> asio::awaitable<void> {
+            cached_ = co_await pipeline_->load_cache();
+            start_after_cache();
+        },
+        supervisor::kind::one_shot);
     if (session_ && mirrors_gateway(config_))
         supervisor_.spawn("gateway_mirror", [this]() -> asio::awaitable<void> {
             asio::steady_timer timer(executor_);
@@ -202,16 +192,6 @@ void agent::start() {
                 co_await reread_gateway();
             }
         });
-    if (importer_) {
-        supervisor_.spawn("importer", [this] { return importer_->run(); });
-        if (!session_)
-            importer_->control_plane_unreachable(); // no CP to wait for
-    }
-    if (last_resort_) {
-        supervisor_.spawn("declarative_config", [this] { return last_resort_->run(); });
-        if (!session_)
-            last_resort_->control_plane_unreachable(); // no CP to wait for
-    }
     if (elector_) {
         supervisor_.spawn("election", [this]() -> asio::awaitable<void> {
             // Status refresh rides along: the election changes only once per round.
@@ -227,6 +207,53 @@ void agent::start() {
               config_.cluster_fallback_config_import ? "on" : "off", "export",
               config_.cluster_fallback_config_export ? "on" : "off", "storage",
               store_ ? store_->describe() : "(none)", "cache", status_.cache.state);
+}
+
+void agent::start_after_cache() {
+    if (cached_) {
+        // The session's first pings name the cached config, so that a CP with the same one does
+        // not send it again: built again with its hash (it has not run yet).
+        if (session_) {
+            auto options = session_options(config_, status_.node_id, advertised_);
+            options.initial_config_hash = cached_->hash;
+            session_ = std::make_unique<protocol::dp_session>(
+                executor_, std::move(options), static_cast<protocol::dp_session_observer&>(*this));
+        }
+        // A restarted node serves its cache; the bucket and the local file are not read.
+        if (importer_) {
+            importer_.reset();
+            status_.import = import_status{};
+            status_.import.enabled = true;
+            status_.import.state = "not_needed";
+        }
+        if (last_resort_) {
+            last_resort_.reset();
+            status_.declarative = declarative_status{};
+            status_.declarative.enabled = true;
+            status_.declarative.path = config_.declarative_config.string();
+            status_.declarative.state = "not_needed";
+        }
+        // A restarted node serves its last config at once, even while the CP is down.
+        supervisor_.spawn(
+            "apply_cache",
+            [this]() -> asio::awaitable<void> {
+                if (!pipeline_->has_config())
+                    co_await pipeline_->apply(cached_);
+            },
+            supervisor::kind::one_shot);
+    }
+    if (session_)
+        supervisor_.spawn("cp_session", [this] { return session_->run(); });
+    if (importer_) {
+        supervisor_.spawn("importer", [this] { return importer_->run(); });
+        if (!session_)
+            importer_->control_plane_unreachable(); // no CP to wait for
+    }
+    if (last_resort_) {
+        supervisor_.spawn("declarative_config", [this] { return last_resort_->run(); });
+        if (!session_)
+            last_resort_->control_plane_unreachable(); // no CP to wait for
+    }
 }
 
 asio::awaitable<void> agent::shutdown(steady_duration grace) {

@@ -68,6 +68,9 @@ private:
     void on_status(const protocol::session_status& s) override;
     boost::asio::awaitable<bool> on_config(protocol::snapshot_ptr snapshot) override;
     void refresh_election_status();
+    // Once the cache is loaded (on the disk pool): the session, the importer and the local file
+    // settled by what it holds, and started.
+    void start_after_cache();
     void show_advertisement();
 
     boost::asio::any_io_executor executor_;

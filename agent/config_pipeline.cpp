@@ -31,25 +31,30 @@ config_pipeline::config_pipeline(asio::any_io_executor executor, const settings&
     status_.cache.path = cache_.manifest_path().string();
 }
 
-protocol::snapshot_ptr config_pipeline::load_cache() {
-    auto loaded = cache_.load(max_config_size_);
+asio::awaitable<protocol::snapshot_ptr> config_pipeline::load_cache() {
+    status_.cache.state = "loading";
+    auto loaded = co_await offload([&cache = cache_, max = max_config_size_] { return cache.load(max); });
     switch (loaded.status) {
     case cache_load_status::empty:
         status_.cache.state = "empty";
-        return nullptr;
+        co_return nullptr;
     case cache_load_status::corrupt:
         status_.cache.state = "corrupt";
         status_.cache.last_error = loaded.error;
         log::error("config cache is corrupt and is not used", "error", loaded.error);
-        return nullptr;
+        co_return nullptr;
     case cache_load_status::loaded:
         status_.cache.state = "loaded";
         status_.cache.hash = loaded.snapshot->hash;
         log::info("config cache loaded", "hash", loaded.snapshot->hash, "bytes", loaded.snapshot->size(),
                   "first_source", protocol::to_string(loaded.stored_source));
-        return loaded.snapshot;
+        co_return loaded.snapshot;
     }
-    return nullptr;
+    co_return nullptr;
+}
+
+incoming_config::~incoming_config() {
+    files_->abandon(); // a batch still on the pool finishes; its files go when it is back
 }
 
 void incoming_config::start(std::optional<std::uint64_t> size) {
@@ -57,9 +62,7 @@ void incoming_config::start(std::optional<std::uint64_t> size) {
     table_.reset();
     const auto expected = static_cast<std::size_t>(std::min<std::uint64_t>(size.value_or(0), max_size_));
     reader_.restart(expected);
-    cache_.restart();
-    if (handoff_)
-        handoff_->restart();
+    files_->restart();
 }
 
 std::optional<std::string> incoming_config::write(std::string_view bytes) {
@@ -68,9 +71,7 @@ std::optional<std::string> incoming_config::write(std::string_view bytes) {
     // Validation first: an invalid piece is never written anywhere.
     if (!reader_.feed(bytes))
         return reader_.error();
-    cache_.write(bytes);
-    if (handoff_)
-        handoff_->write(bytes);
+    files_->write(bytes); // on the disk pool
     return std::nullopt;
 }
 
@@ -85,8 +86,8 @@ result<void, std::string> incoming_config::finish() {
 }
 
 std::unique_ptr<incoming_config> config_pipeline::receive() {
-    return std::unique_ptr<incoming_config>(
-        new incoming_config(cache_.stage(), handoff_ ? handoff_->stage() : nullptr, max_config_size_));
+    return std::unique_ptr<incoming_config>(new incoming_config(
+        executor_, cache_.stage(), handoff_ ? handoff_->stage() : nullptr, max_config_size_));
 }
 
 asio::awaitable<void> config_pipeline::wait_for_slot() {
@@ -154,6 +155,9 @@ asio::awaitable<bool> config_pipeline::apply(protocol::snapshot_ptr snapshot) {
 
 asio::awaitable<bool> config_pipeline::apply_incoming(std::unique_ptr<incoming_config> incoming,
                                                       const protocol::config_hashes* known) {
+    // The last pieces may still be on their way to the disk: the files are ours once they are in.
+    co_await incoming->files_->drained();
+    auto& files = incoming->files_->files();
     co_await wait_for_slot();
     apply_slot slot(*this);
     if (has_config_beyond_local_file() || !incoming->table_) {
@@ -188,8 +192,8 @@ asio::awaitable<bool> config_pipeline::apply_incoming(std::unique_ptr<incoming_c
         const auto started = std::chrono::steady_clock::now();
         // (Two statements, not a ?: with a co_await in each arm: GCC 12 destroys the result of
         // such an expression too early.)
-        if (incoming->handoff_)
-            outcome = co_await incoming->handoff_->deliver(*first);
+        if (files.handoff)
+            outcome = co_await files.handoff->deliver(*first);
         else
             outcome = co_await handoff_->deliver(*first);
         took = std::chrono::steady_clock::now() - started;
@@ -209,7 +213,7 @@ asio::awaitable<bool> config_pipeline::apply_incoming(std::unique_ptr<incoming_c
     {
         // A staged file holds every byte that arrived: the storage, whitespace around the table included.
         const auto& s = *snapshot.value();
-        auto& staged = incoming->cache_;
+        auto& staged = files.cache;
         auto stored = co_await offload([&] { return cache_.commit(staged, s, *s.storage); });
         book_cache_write(s, stored);
     }

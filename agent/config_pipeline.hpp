@@ -16,6 +16,7 @@
 #include "agent/config.hpp"
 #include "agent/config_cache.hpp"
 #include "agent/handoff.hpp"
+#include "agent/staged_pieces.hpp"
 #include "agent/status.hpp"
 #include "base/backoff.hpp"
 #include "protocol/config_snapshot.hpp"
@@ -33,29 +34,39 @@
 namespace lifeboat::agent {
 
 // A config on its way in, piece by piece. Built by config_pipeline::receive(); nothing of it
-// is visible (cache, gateway) before config_pipeline::apply_incoming().
+// is visible (cache, gateway) before config_pipeline::apply_incoming(). Each piece is validated
+// on the loop as it lands (a piece's worth of parsing); its disk writes run on the disk pool
+// (agent/staged_pieces.hpp), and ready() holds the transfer back while too many wait.
 class incoming_config {
 public:
+    ~incoming_config();
+    incoming_config(const incoming_config&) = delete;
+    incoming_config& operator=(const incoming_config&) = delete;
+
     // A transfer of the whole config (re)starts: everything written before is dropped.
     void start(std::optional<std::uint64_t> size);
     // The next piece. An error line when the config is invalid: stop sending. A failing
     // temporary file is not an error here (the config is then written from memory at the end).
     std::optional<std::string> write(std::string_view bytes);
+    // Back-pressure for the store (object_sink::ready): returns once the disk has caught up enough.
+    boost::asio::awaitable<void> ready() { return files_->ready(); }
     // Every piece is in: the whole text must be a valid config. Returns the reason when not.
     result<void, std::string> finish();
     // The reason the config was refused, if it was (write() or finish()).
     const std::string& invalid_reason() const { return reader_.error(); }
+    // The pieces waiting for the disk (bytes), and the most there ever were.
+    std::size_t queued_bytes() const { return files_->queued_bytes(); }
+    std::size_t peak_queued_bytes() const { return files_->peak_queued_bytes(); }
 
 private:
     friend class config_pipeline;
-    incoming_config(cache_stage cache, std::unique_ptr<handoff_stage> handoff, std::size_t max_size)
-        : cache_(std::move(cache))
-        , handoff_(std::move(handoff))
+    incoming_config(boost::asio::any_io_executor loop, cache_stage cache,
+                    std::unique_ptr<handoff_stage> handoff, std::size_t max_size)
+        : files_(staged_pieces::make(std::move(loop), incoming_files{std::move(cache), std::move(handoff)}))
         , max_size_(max_size) {}
 
     protocol::config_table_reader reader_;
-    cache_stage cache_;
-    std::unique_ptr<handoff_stage> handoff_; // nullptr: the hand-off takes the whole config at the end
+    std::shared_ptr<staged_pieces> files_; // the cache's and the gateway's temporary files
     std::size_t max_size_;
     bool started_ = false;
     std::optional<protocol::validated_config_table> table_; // set by finish()
@@ -67,8 +78,10 @@ public:
                     std::unique_ptr<gateway_handoff> handoff);
 
     // Loads the cache at start-up. Returns the cached snapshot (source `cache`) or nullptr; a
-    // corrupt cache is logged, shown in status, and ignored.
-    protocol::snapshot_ptr load_cache();
+    // corrupt cache is logged, shown in status, and ignored. The reading, checking (SHA-256) and
+    // validation run on the disk pool: a 200 MiB cache takes seconds, and /healthz, the election
+    // and the status server go on meanwhile.
+    boost::asio::awaitable<protocol::snapshot_ptr> load_cache();
 
     // Caches and hands off `snapshot`. Returns true once the gateway has it (always true with no
     // hand-off configured). A snapshot from the cache is not written back to it.

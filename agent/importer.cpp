@@ -142,9 +142,9 @@ asio::awaitable<void> importer::run() {
         if (attempt == 0)
             log::info("control plane not reachable and no config: fetching the fallback config", "storage",
                       store_.describe(), "key", key);
-        // The object streams into the pipeline: validated, and written to the cache's and the
-        // gateway's temporary files, while it downloads. Nothing is visible before it is complete
-        // and valid; an invalid backup is refused at its first bad byte.
+        // The object streams into the pipeline: validated on the loop piece by piece, and written
+        // to the cache's and the gateway's temporary files on the disk pool, while it downloads. Nothing is
+        // visible before it is complete and valid; an invalid backup is refused at its first bad byte.
         auto incoming = pipeline_.receive();
         // An age-encrypted backup is decrypted between the verifier (which hashes the stored
         // bytes) and the pipeline: only authenticated plaintext reaches the staged files.
@@ -155,6 +155,9 @@ asio::awaitable<void> importer::run() {
         // Hashed on the way only when verifying (SHA-256 costs a share of the download).
         if (verifier_.enabled())
             sink = verifier_.wrap(std::move(sink));
+        // The pieces are written to the staged files on the disk pool; the store reads on only
+        // while fewer than a few MiB of them wait (memory stays bounded, the loop stays free).
+        sink.ready = [&in = *incoming] { return in.ready(); };
         auto got = co_await store_.get_streamed(key, max_config_size_, std::move(sink));
         // With trusted keys, the signature is checked before anything else is decided: before
         // finish() and before apply_incoming() commits the staged cache and gateway files.

@@ -11,11 +11,6 @@ namespace lifeboat::agent {
 
 namespace asio = boost::asio;
 
-loop_status& process_loop_status() {
-    static loop_status figures;
-    return figures;
-}
-
 std::chrono::nanoseconds thread_cpu_time() {
     timespec ts{};
     ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);

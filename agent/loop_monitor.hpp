@@ -8,7 +8,11 @@
 //     or hashing a large config) shows as about a second; waiting for a CPU on a loaded machine
 //     does not count, so this figure holds on a busy CI runner. Time blocked in a system call
 //     is not CPU time: that shows in `late` only.
-// Both keep their largest value since the start, in /status (`loop`) and /metrics.
+// Both keep their largest value since the agent started, in /status (`loop`) and /metrics. The
+// figures are the agent's own (agent_status::loop), not the process's: an operator reads them as
+// this agent's, and a process that runs several agents (the tests) keeps one set per agent, from
+// the start of that agent's monitor. Agents that share a thread share what they measure: busy is
+// that thread's CPU time, whichever agent's work it was.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -18,7 +22,8 @@
 
 namespace lifeboat::agent {
 
-// The largest figures since the start (served by /status `loop` and /metrics).
+// The largest figures since the agent's start (served by /status `loop` and /metrics). The agent's
+// monitor writes them and the status server reads them, both on that agent's loop thread.
 struct loop_status {
     static constexpr double long_turn_ms = 50; // issue 19: no CPU-heavy work holds the loop longer
     double max_late_ms = 0;                    // a tick's lateness (wall clock; machine load counts)
@@ -26,10 +31,6 @@ struct loop_status {
     std::uint64_t long_turns = 0;              // ticks with busy >= long_turn_ms
     std::uint64_t ticks = 0;
 };
-
-// The process's figures: one agent, one event loop. The agent's monitor writes them and the
-// status server reads them, both on that loop's thread.
-loop_status& process_loop_status();
 
 // The CPU time the calling thread has used (CLOCK_THREAD_CPUTIME_ID: user and system).
 std::chrono::nanoseconds thread_cpu_time();

@@ -125,7 +125,7 @@ bool agent_status::ready(std::string& why) const {
 }
 
 boost::json::object to_json(const agent_status& s) {
-    const auto& loop = process_loop_status();
+    const auto& loop = s.loop;
     namespace json = boost::json;
     const auto reasons = s.degraded_reasons();
     std::string ready_why;
@@ -318,7 +318,7 @@ boost::json::object to_json(const agent_status& s) {
              {"last_error", text_or_null(s.backup.last_error)},
          }},
         {"task_restarts", s.task_restarts},
-        {"loop", // the process's own event loop (agent/loop_monitor.hpp)
+        {"loop", // this agent's event loop, by its own monitor (agent/loop_monitor.hpp)
          {
              {"max_late_ms", loop.max_late_ms},
              {"max_busy_ms", loop.max_busy_ms},
@@ -329,7 +329,7 @@ boost::json::object to_json(const agent_status& s) {
 }
 
 std::string to_prometheus(const agent_status& s) {
-    const auto& loop = process_loop_status();
+    const auto& loop = s.loop;
     std::string out;
     auto metric = [&](std::string_view name, std::string_view type, std::string_view help, double value,
                       std::string_view labels = {}) {

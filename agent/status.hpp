@@ -3,6 +3,7 @@
 // one io_context thread, so there is no locking. docs/operations.md explains every field.
 #pragma once
 
+#include "agent/loop_monitor.hpp"
 #include "base/time_format.hpp"
 
 #include <boost/json/object.hpp>
@@ -52,7 +53,7 @@ struct config_status {
 };
 
 struct cache_status {
-    std::string state = "empty"; // empty | loaded | written | corrupt | error
+    std::string state = "empty"; // loading | empty | loaded | written | corrupt | error
     std::string path;
     std::string hash;
     std::optional<wall_time> written_at;
@@ -202,6 +203,7 @@ struct agent_status {
     backup_status backup;
     std::uint64_t task_restarts = 0;
     status_endpoint_status endpoint;
+    loop_status loop; // the event loop this agent runs on, as its own monitor measures it
 
     // healthy: nothing needs attention. degraded: something does; the reasons say what.
     std::vector<std::string> degraded_reasons() const;

@@ -118,6 +118,10 @@ struct object_sink {
     // The next bytes. An error line stops the read at once: get_streamed() fails with local_io
     // carrying that line, and nothing is retried.
     std::function<std::optional<std::string>(std::string_view bytes)> write;
+    // Optional back-pressure: when set, awaited after each write() before the store reads more.
+    // A sink whose work runs elsewhere (the importer writes its pieces on the disk pool) holds the
+    // transfer back while its queue is full, so that a fast download never piles up in memory.
+    std::function<boost::asio::awaitable<void>()> ready;
 };
 
 enum class store_kind { s3, gcs, file, azure };

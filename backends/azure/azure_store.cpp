@@ -237,7 +237,8 @@ public:
                                  [hash, write = std::move(sink.write)](std::string_view bytes) {
                                      hash->update(bytes);
                                      return write(bytes);
-                                 }};
+                                 },
+                                 std::move(sink.ready)};
         auto res = co_await execute(std::move(c), operation);
         if (!res)
             co_return failure{res.error()};

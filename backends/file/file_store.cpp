@@ -250,6 +250,8 @@ public:
                 break;
             if (auto refused = sink.write ? sink.write(*piece) : std::nullopt)
                 co_return failure{store_error{store_errc::local_io, 0, "", *refused, op}};
+            if (sink.ready)
+                co_await sink.ready();
         }
         if (!reader.complete())
             co_return failure{changed_size(op, key)};

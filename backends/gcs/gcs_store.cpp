@@ -103,7 +103,7 @@ public:
                                     if (start)
                                         start(size);
                                 },
-                                sink.write}};
+                                sink.write, sink.ready}};
         });
     }
 

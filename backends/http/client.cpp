@@ -789,6 +789,8 @@ client::impl::exchange(Stream& stream, connection& conn, const request& req,
                         stream_sink->write ? stream_sink->write(std::string_view(buf, got)) : std::nullopt)
                     co_return failure{attempt_failure{errc::local_io, fmt::format("{}: {}", what, *refused),
                                                       true, true, false, res.status}};
+                if (stream_sink->ready)
+                    co_await stream_sink->ready();
             } else if (res.body.size() < memory_cap) {
                 const auto room = static_cast<std::size_t>(memory_cap - res.body.size());
                 if (got > room && success)

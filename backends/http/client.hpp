@@ -149,6 +149,8 @@ struct to_stream {
     // Each body chunk, in order. An error line stops the request at once; it fails with
     // local_io and is never retried (the caller refused the bytes, another attempt would too).
     std::function<std::optional<std::string>(std::string_view chunk)> write;
+    // When set, awaited after each write() before the next read (backends::object_sink::ready).
+    std::function<boost::asio::awaitable<void>()> ready;
 };
 using response_sink = std::variant<to_memory, to_file, to_stream>;
 

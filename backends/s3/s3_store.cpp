@@ -298,7 +298,8 @@ public:
             co_return failure{*bad};
         s3_call c;
         c.key = key;
-        c.sink = http::to_stream{max_size, std::move(sink.start), std::move(sink.write)};
+        c.sink =
+            http::to_stream{max_size, std::move(sink.start), std::move(sink.write), std::move(sink.ready)};
         co_return co_await get_object(std::move(c));
     }
 

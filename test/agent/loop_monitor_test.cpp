@@ -2,6 +2,7 @@
 // are CPU time of the loop thread, not wall-clock bounds: a loaded machine delays the thread but
 // does not make it use more CPU, so these hold under CI's -j2.
 #include "agent/loop_monitor.hpp"
+#include "agent/status.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -70,4 +71,25 @@ TEST(loop_monitor, short_turns_and_waiting_do_not_count_as_busy) {
     EXPECT_GE(status.max_late_ms, 250);
     EXPECT_LT(status.max_busy_ms, 30);
     EXPECT_EQ(status.long_turns, 0u);
+}
+
+TEST(loop_monitor, the_figures_are_each_agents_own) {
+    // Two agents in one process (as the tests run them): each /status and /metrics shows the
+    // figures its own monitor keeps, not a process-wide set.
+    agent::agent_status first;
+    agent::agent_status second;
+    first.loop.max_busy_ms = 7;
+    first.loop.long_turns = 0;
+    first.loop.ticks = 40;
+    second.loop.max_busy_ms = 120;
+    second.loop.long_turns = 2;
+    second.loop.ticks = 3;
+    const auto a = agent::to_json(first);
+    const auto b = agent::to_json(second);
+    EXPECT_EQ(a.at("loop").at("max_busy_ms").to_number<double>(), 7);
+    EXPECT_EQ(a.at("loop").at("ticks").to_number<std::uint64_t>(), 40u);
+    EXPECT_EQ(b.at("loop").at("max_busy_ms").to_number<double>(), 120);
+    EXPECT_EQ(b.at("loop").at("long_turns").to_number<std::uint64_t>(), 2u);
+    EXPECT_NE(agent::to_prometheus(first).find("lifeboat_loop_max_busy_seconds 0.007\n"), std::string::npos);
+    EXPECT_NE(agent::to_prometheus(second).find("lifeboat_loop_long_turns_total 2\n"), std::string::npos);
 }
