@@ -278,6 +278,12 @@ reload_plan agent::reload(const settings& fresh) {
         exporter_->update(config_);
     if (elector_)
         elector_->set_interval(config_.election_interval);
+    // Rotated credential files (the usual way keys change under a running node) are read again.
+    if (store_) {
+        if (auto reread = store_->reload_credentials(); !reread)
+            log::error("SIGHUP: the storage credentials were not read again; the running ones stay", "reason",
+                       reread.error());
+    }
     for (const auto& hook : on_reload)
         hook(config_);
     // The gateway next to the node may have been upgraded or given plugins: read its Admin API

@@ -165,6 +165,12 @@ public:
     // The store's clock as of its last response (HTTP `Date`), for the doctor's clock-skew
     // check; nullopt when the store has not answered yet or has no clock (the file store).
     virtual std::optional<wall_clock::time_point> last_server_date() const { return std::nullopt; }
+
+    // A configuration re-read (SIGHUP): read the credentials again from the files the environment
+    // names (a key or token file rotated under the same path), from the next request on. The
+    // environment variables themselves are the process's and do not change. An error (one line)
+    // means the running credentials stay.
+    virtual result<void, std::string> reload_credentials() { return ok_v; }
 };
 
 } // namespace lifeboat::backends

@@ -27,6 +27,12 @@ public:
     // The store got a 401 with `token`: the next caller fetches a new one.
     void invalidate(std::string_view token) { tokens_.invalidate(token); }
 
+    // New credentials (SIGHUP): the cached token came from the old ones; the next caller fetches.
+    void forget() {
+        if (auto token = tokens_.valid_token(gcs::token_cache::clock::now()))
+            tokens_.invalidate(*token);
+    }
+
     // The current token, fetched with `fetch` (a coroutine returning
     // store_result<gcs::access_token>) when the cache says so. A caller that waited for another's
     // fetch gets that fetch's error, under its own operation's name.

@@ -182,6 +182,13 @@ public:
 
     std::optional<wall_clock::time_point> last_server_date() const override { return last_date_; }
 
+    // Account keys, SAS tokens and client secrets come from the environment, which does not
+    // change; a bearer token is fetched again, which reads a rotated federated token file.
+    result<void, std::string> reload_credentials() override {
+        tokens_.forget();
+        return ok_v;
+    }
+
     asio::awaitable<store_result<object_info>> head(std::string key) override {
         const auto operation = op("HEAD", key);
         if (auto bad = check_key(key, operation))

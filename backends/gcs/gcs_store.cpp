@@ -20,6 +20,14 @@ namespace {
 
 namespace asio = boost::asio;
 
+// A service-account or authorized-user JSON file (GOOGLE_APPLICATION_CREDENTIALS).
+result<gcs::credentials, std::string> read_credentials_file(const std::string& path) {
+    auto text = read_whole_file(path, std::size_t(1) << 20);
+    if (!text)
+        return failure{fmt::format("GOOGLE_APPLICATION_CREDENTIALS: {}", text.error())};
+    return gcs::parse_credentials_json(*text, "GOOGLE_APPLICATION_CREDENTIALS " + path);
+}
+
 store_error from_http_error(const http::error& e, std::string operation) {
     store_errc code = store_errc::network;
     switch (e.code) {
@@ -60,6 +68,17 @@ public:
     store_kind kind() const override { return store_kind::gcs; }
     std::string describe() const override { return "gcs://" + options_.bucket; }
     std::optional<wall_clock::time_point> last_server_date() const override { return last_date_; }
+
+    result<void, std::string> reload_credentials() override {
+        if (!options_.credentials_file.empty()) {
+            auto c = read_credentials_file(options_.credentials_file);
+            if (!c)
+                return failure{c.error()};
+            options_.credentials = std::move(c).value();
+        }
+        tokens_.forget();
+        return ok_v;
+    }
 
     asio::awaitable<store_result<object_info>> head(std::string key) override {
         const auto op = operation("HEAD", key);
@@ -475,14 +494,11 @@ result<gcs_options, std::string> gcs_options::from_environment(std::string bucke
             return failure{c.error()};
         o.credentials = std::move(c).value();
     } else if (!env.google_application_credentials.empty()) {
-        const std::string origin = "GOOGLE_APPLICATION_CREDENTIALS " + env.google_application_credentials;
-        auto text = read_whole_file(env.google_application_credentials, std::size_t(1) << 20);
-        if (!text)
-            return failure{fmt::format("GOOGLE_APPLICATION_CREDENTIALS: {}", text.error())};
-        auto c = gcs::parse_credentials_json(*text, origin);
+        auto c = read_credentials_file(env.google_application_credentials);
         if (!c)
             return failure{c.error()};
         o.credentials = std::move(c).value();
+        o.credentials_file = env.google_application_credentials;
     } else if (emulator) {
         o.credentials = gcs::anonymous{};
     } else {

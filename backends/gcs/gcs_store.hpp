@@ -26,6 +26,8 @@ struct gcs_options {
     std::string bucket;
     std::string endpoint = "https://storage.googleapis.com"; // origin only
     gcs::credentials credentials = gcs::metadata_server{};
+    // GOOGLE_APPLICATION_CREDENTIALS when the credentials came from it: read again on SIGHUP.
+    std::string credentials_file;
     std::string ca_bundle;             // PEM of trusted CAs; empty: the system store
     std::size_t list_page_size = 1000; // maxResults per list request
     std::chrono::seconds token_refresh_margin{300};

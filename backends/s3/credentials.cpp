@@ -39,7 +39,7 @@ credential_cache::credential_cache(std::chrono::seconds refresh_before,
     , retry_after_failure_(retry_after_failure) {}
 
 credential_cache::action credential_cache::next(wall_clock::time_point now) const {
-    if (!current_ || invalidated_)
+    if (!current_ || invalidated_ || refresh_requested_)
         return action::fetch;
     if (!current_->expiration)
         return action::use_cached;
@@ -55,6 +55,7 @@ credential_cache::action credential_cache::next(wall_clock::time_point now) cons
 void credential_cache::on_fetched(credentials fresh, wall_clock::time_point now) {
     current_ = std::move(fresh);
     invalidated_ = false;
+    refresh_requested_ = false;
     not_before_.reset();
     // Credentials that already sit inside the refresh window (a provider handing out short
     // ones) would otherwise be fetched again on every request.
@@ -64,6 +65,7 @@ void credential_cache::on_fetched(credentials fresh, wall_clock::time_point now)
 
 std::optional<credentials> credential_cache::on_failed(wall_clock::time_point now) {
     not_before_ = now + retry_after_failure_;
+    refresh_requested_ = false;
     if (!current_ || invalidated_)
         return std::nullopt;
     if (current_->expiration && now >= *current_->expiration)
@@ -215,6 +217,7 @@ struct credential_chain::impl {
     http::client& web;
     credential_settings settings;
     credential_cache cache;
+    bool reread_requested = false; // SIGHUP asked for the source to be read again
     provider chosen = provider::unresolved;
     std::string chosen_name;
     credentials static_creds;     // environment and profile keys
@@ -523,12 +526,15 @@ struct credential_chain::impl {
         else
             outcome.emplace(co_await fetch_from(chosen));
         auto& fetched = *outcome;
+        const bool reread = std::exchange(reread_requested, false);
         if (fetched) {
             const bool refresh = cache.current().has_value();
             cache.on_fetched(*fetched, now);
-            if (fetched->expiration || !refresh)
-                log::info(refresh ? "S3 credentials refreshed" : "S3 credentials loaded", "source",
-                          fetched->source, "expires", expiry_text(*fetched));
+            if (fetched->expiration || !refresh || reread)
+                log::info(reread    ? "S3 credentials read again"
+                          : refresh ? "S3 credentials refreshed"
+                                    : "S3 credentials loaded",
+                          "source", fetched->source, "expires", expiry_text(*fetched));
             co_return std::move(*fetched);
         }
         if (auto still = cache.on_failed(now)) {
@@ -549,6 +555,13 @@ boost::asio::awaitable<result<credentials, std::string>> credential_chain::get()
 }
 void credential_chain::invalidate() {
     impl_->cache.invalidate();
+}
+void credential_chain::reread() {
+    impl_->cache.refresh_soon();
+    impl_->reread_requested = true;
+    // Resolve the chain again: static credentials (a profile) are held from the first read, and
+    // the file, or which source applies, may have changed.
+    impl_->chosen = provider::unresolved;
 }
 std::string credential_chain::source() const {
     return impl_->chosen_name;

@@ -53,6 +53,9 @@ public:
     std::optional<credentials> on_failed(wall_clock::time_point now);
     // The store said the credentials are expired or invalid: fetch on next use.
     void invalidate();
+    // A configuration re-read (SIGHUP): fetch on next use, as a refresh: if that fetch fails, the
+    // cached credentials stay in use while they are valid.
+    void refresh_soon() { refresh_requested_ = true; }
     const std::optional<credentials>& current() const { return current_; }
 
 private:
@@ -61,6 +64,7 @@ private:
     std::chrono::seconds retry_after_failure_;
     std::optional<wall_clock::time_point> not_before_; // no fetch before this after a failure
     bool invalidated_ = false;
+    bool refresh_requested_ = false;
 };
 
 // A parsed AWS ini file: section -> key -> value. Config-file sections are named as written
@@ -81,6 +85,9 @@ public:
     // Valid credentials, fetched or refreshed as needed. The error names every place looked at.
     boost::asio::awaitable<result<credentials, std::string>> get();
     void invalidate();
+    // SIGHUP: resolve the chain again at the next request (a rotated credentials file or token
+    // file under the same path); the current credentials stay if that fails.
+    void reread();
     // "environment", "web identity (arn:aws:iam::1:role/x)", "profile prod (/root/.aws/credentials)", ...
     std::string source() const;
 

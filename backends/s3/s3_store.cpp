@@ -260,6 +260,11 @@ public:
 
     std::optional<wall_clock::time_point> last_server_date() const override { return last_date_; }
 
+    result<void, std::string> reload_credentials() override {
+        credentials_.reread();
+        return ok_v;
+    }
+
     asio::awaitable<store_result<object_info>> head(std::string key) override {
         if (auto bad = check_key(key, "HEAD"))
             co_return failure{*bad};

@@ -93,6 +93,26 @@ TEST(credential_cache, invalidated_credentials_are_not_reused) {
     EXPECT_FALSE(cache.on_failed(t0 + 1s).has_value());
 }
 
+// SIGHUP: credentials that never expire (a shared credentials file) are fetched again at the next
+// request; if that read fails, the running ones stay, and the cache goes back to its schedule.
+TEST(credential_cache, a_reread_fetches_once_and_keeps_the_running_credentials_if_it_fails) {
+    s3::credential_cache cache(300s, 30s);
+    const wall_clock::time_point t0{std::chrono::hours(1000)};
+    cache.on_fetched({"AKIAOLD", "secret", "", std::nullopt, "profile default"}, t0);
+    EXPECT_EQ(cache.next(t0 + 1s), s3::credential_cache::action::use_cached);
+    cache.refresh_soon();
+    EXPECT_EQ(cache.next(t0 + 1s), s3::credential_cache::action::fetch);
+    auto kept = cache.on_failed(t0 + 1s);
+    ASSERT_TRUE(kept.has_value());
+    EXPECT_EQ(kept->access_key_id, "AKIAOLD");
+    EXPECT_EQ(cache.next(t0 + 2s), s3::credential_cache::action::use_cached);
+    cache.refresh_soon();
+    EXPECT_EQ(cache.next(t0 + 3s), s3::credential_cache::action::fetch);
+    cache.on_fetched({"AKIANEW", "secret2", "", std::nullopt, "profile default"}, t0 + 3s);
+    EXPECT_EQ(cache.next(t0 + 4s), s3::credential_cache::action::use_cached);
+    EXPECT_EQ(cache.current()->access_key_id, "AKIANEW");
+}
+
 TEST(credential_cache, short_lived_credentials_are_not_fetched_on_every_request) {
     s3::credential_cache cache(300s, 30s);
     const wall_clock::time_point t0{std::chrono::hours(1000)};

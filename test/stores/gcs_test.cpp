@@ -573,6 +573,39 @@ TEST_F(gcs_fixture, a_key_the_token_endpoint_rejects_is_bad_credentials) {
     EXPECT_EQ(r.error().to_string().find("PRIVATE"), std::string::npos);
 }
 
+// SIGHUP (object_store::reload_credentials): GOOGLE_APPLICATION_CREDENTIALS is read again. A key
+// the token endpoint refuses is replaced under the same path and taken from the next request; a
+// file that no longer parses is refused in one line and the running credentials stay.
+TEST_F(gcs_fixture, a_rotated_credentials_file_is_read_again_on_reload) {
+    const auto dir = test::scratch_dir();
+    const auto key_file = dir / "key.json";
+    const auto stranger = test::make_test_service_account();
+    ASSERT_TRUE(write_file_atomically(key_file, stranger.json(fake.token_uri())));
+    store_environment env;
+    env.google_application_credentials = key_file.string();
+    auto o = gcs_options::from_environment("bkt", env);
+    ASSERT_TRUE(o) << o.error();
+    o->endpoint = fake.origin();
+    o->jitter_seed = 1;
+    auto s = make_gcs_store(io.get_executor(), std::move(o).value());
+    ASSERT_TRUE(s) << s.error();
+    store = std::move(s).value();
+    auto rejected = put("k", "v");
+    ASSERT_FALSE(rejected);
+    EXPECT_EQ(rejected.error().code, store_errc::bad_credentials);
+
+    ASSERT_TRUE(write_file_atomically(key_file, account().json(fake.token_uri())));
+    ASSERT_TRUE(store->reload_credentials());
+    ASSERT_TRUE(put("k", "v"));
+
+    ASSERT_TRUE(write_file_atomically(key_file, "{not json"));
+    auto refused = store->reload_credentials();
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.error().find("GOOGLE_APPLICATION_CREDENTIALS"), std::string::npos) << refused.error();
+    EXPECT_EQ(refused.error().find('\n'), std::string::npos);
+    EXPECT_TRUE(run(store->head("k"))); // the running credentials stay
+}
+
 TEST_F(gcs_fixture, the_metadata_server_supplies_tokens_for_workload_identity) {
     open(gcs::metadata_server{fake.origin()});
     ASSERT_TRUE(put("k", "v"));
