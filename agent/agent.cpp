@@ -145,6 +145,10 @@ agent::agent(asio::any_io_executor executor, settings config, std::string node_i
         if (exporter_)
             exporter_->on_exported = [this] { backup_watcher_->poke(); };
     }
+    pipeline_->on_accepting = [this](const protocol::snapshot_ptr& s) {
+        if (exporter_)
+            exporter_->prepare(s);
+    };
     pipeline_->on_applied = [this](const protocol::snapshot_ptr& s) {
         if (exporter_)
             exporter_->offer(s);

@@ -132,6 +132,8 @@ asio::awaitable<bool> config_pipeline::apply(protocol::snapshot_ptr snapshot) {
     // The local file is not cached: it is still there after a restart, and a cached copy would
     // stop the next start from importing the backup.
     if (snapshot->source != config_source::cache && snapshot->source != config_source::declarative_config) {
+        if (on_accepting)
+            on_accepting(snapshot);
         auto stored = co_await offload([&] { return cache_.store(*snapshot); });
         book_cache_write(*snapshot, stored);
     }

@@ -106,6 +106,9 @@ public:
 
     // Called after each config is accepted (cached), with the snapshot; the exporter listens.
     std::function<void(const protocol::snapshot_ptr&)> on_applied;
+    // Called when a new config is about to be cached, before on_applied, with the same snapshot:
+    // the exporter starts its own pass over the bytes (hash, encryption) alongside the cache write.
+    std::function<void(const protocol::snapshot_ptr&)> on_accepting;
     // Called when a config reaches the gateway later, through a retry (the session pings its hash).
     std::function<void(const std::string& hash)> on_delivered_late;
 

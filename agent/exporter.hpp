@@ -26,6 +26,7 @@ namespace lifeboat::agent {
 
 class exporter {
 public:
+    ~exporter();
     // `key`: <prefix>/<node_version>/config.json in the storage (backends::config_key).
     exporter(boost::asio::any_io_executor executor, const settings& s, std::string key, std::string node_id,
              election::elector& elector, export_status& status, backends::object_store& store);
@@ -51,6 +52,11 @@ public:
     void also_export(std::vector<std::pair<std::string, std::string>> keys_and_versions);
 
     void offer(const protocol::snapshot_ptr& snapshot);
+    // A config from the CP is about to be cached (config_pipeline::on_accepting): a leader that
+    // signs or encrypts starts the pass over its bytes that the upload needs first (the SHA-256,
+    // or the encryption into a file) on the disk pool now, while the cache is written and
+    // fsynced, instead of after offer(). Nothing is written to the bucket before offer().
+    void prepare(const protocol::snapshot_ptr& snapshot);
     // The CP session went up or down: the backup is re-signed for freshness only while it is up.
     void control_plane_changed(bool up);
 
@@ -69,6 +75,13 @@ private:
                           const backends::put_options& opts,
                           const std::optional<backends::backup_manifest>& manifest,
                           const std::shared_ptr<const backup_signer>& signer);
+    // The pass prepare() started for `snap` with these keys, once finished; null when there is
+    // none (then the export does the pass itself).
+    struct prepared_pass;
+    boost::asio::awaitable<std::shared_ptr<prepared_pass>>
+    take_prepared(const protocol::snapshot_ptr& snap,
+                  const std::shared_ptr<const backup_encryption>& encryption);
+    void drop_prepared();
     // Writes a fresh signature for what this node signed last, when due.
     boost::asio::awaitable<void> resign_if_due();
     // Deletes superseded signature objects (agent/signature_pruner.hpp), when due.
@@ -94,6 +107,9 @@ private:
     bool export_empty_;
     std::string empty_skipped_hash_; // logged once per config
     protocol::snapshot_ptr pending_;
+    std::shared_ptr<prepared_pass> prepared_; // the newest prepare()
+    std::uint64_t seals_ = 0;                 // names each sealed file
+    boost::asio::any_io_executor executor_;
     wakeup_timer wakeup_;
     backoff_policy backoff_{std::chrono::milliseconds(500), std::chrono::seconds(30),
                             std::chrono::milliseconds(200)};

@@ -916,6 +916,16 @@ TEST(backup_keys_reload, sighup_replaces_the_encryption_recipients_and_a_bad_lis
     cp.set_config(sample_config("gamma"));
     ASSERT_TRUE(eventually([&] { return sealed_for(next, "gamma"); }, 30s)) << exporter.log();
     EXPECT_TRUE(sealed_for(mine, "gamma"));
+    // Each upload's age file (sealed while the cache was written) goes after its upload.
+    auto scratch_files = [&] {
+        std::vector<std::string> names;
+        for (const auto& e : std::filesystem::directory_iterator(exporter.prefix()))
+            if (e.path().filename().string().starts_with("fallback-export.age"))
+                names.push_back(e.path().filename().string());
+        return names;
+    };
+    EXPECT_TRUE(eventually([&] { return scratch_files().empty(); }, 10s))
+        << "left behind: " << (scratch_files().empty() ? "" : scratch_files().front());
 }
 
 // SIGHUP re-reads the files of cluster_fallback_config_trusted_keys (a rotation in place): a file
