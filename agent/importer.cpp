@@ -6,6 +6,8 @@
 #include "election/fenced_write.hpp"
 #include "protocol/envelope.hpp"
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
 #include <optional>
 #include <string_view>
 
@@ -155,7 +157,17 @@ asio::awaitable<void> importer::run() {
         // Hashed on the way only when verifying (SHA-256 costs a share of the download).
         if (verifier_.enabled())
             sink = verifier_.wrap(std::move(sink));
-        auto got = co_await store_.get_streamed(key, max_config_size_, std::move(sink));
+        // With trusted keys, the signature object is read while the backup downloads.
+        auto download = [&]() -> asio::awaitable<backends::store_result<backends::object_info>> {
+            co_return co_await store_.get_streamed(key, max_config_size_, std::move(sink));
+        };
+        backends::store_result<backends::object_info> got = backends::object_info{};
+        if (verifier_.enabled()) {
+            using namespace asio::experimental::awaitable_operators;
+            got = co_await (download() && verifier_.prefetch(store_, key));
+        } else {
+            got = co_await download();
+        }
         // With trusted keys, the signature is checked before anything else is decided: before
         // finish() and before apply_incoming() commits the staged cache and gateway files.
         std::optional<refusal> refused;
