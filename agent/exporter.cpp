@@ -117,8 +117,12 @@ void exporter::drop_prepared() {
 asio::awaitable<std::shared_ptr<exporter::prepared_pass>>
 exporter::take_prepared(const protocol::snapshot_ptr& snap,
                         const std::shared_ptr<const backup_encryption>& encryption) {
-    if (!prepared_ || prepared_->snapshot != snap || prepared_->encryption != encryption)
+    if (!prepared_ || prepared_->snapshot != snap)
         co_return nullptr;
+    if (prepared_->encryption != encryption) { // sealed for the recipients before a SIGHUP
+        drop_prepared();
+        co_return nullptr;
+    }
     auto p = std::exchange(prepared_, nullptr);
     while (!p->done)
         co_await p->finished.wait(std::chrono::hours(1));
