@@ -149,6 +149,10 @@ agent::agent(asio::any_io_executor executor, settings config, std::string node_i
         if (exporter_)
             exporter_->prepare(s);
     };
+    pipeline_->on_cached = [this](const protocol::snapshot_ptr& s, const std::string& sha256) {
+        if (exporter_)
+            exporter_->cached(s, sha256);
+    };
     pipeline_->on_applied = [this](const protocol::snapshot_ptr& s) {
         if (exporter_)
             exporter_->offer(s);

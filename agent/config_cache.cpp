@@ -41,14 +41,15 @@ cache_stage config_cache::stage() const {
     return cache_stage(prefix_);
 }
 
-result<void, std::string> config_cache::store(const protocol::config_snapshot& s) const {
+result<void, std::string> config_cache::store(const protocol::config_snapshot& s,
+                                              std::string* sha256_hex_out) const {
     auto staged = stage();
     staged.write(s.config_json);
-    return commit(staged, s, s.config_json);
+    return commit(staged, s, s.config_json, sha256_hex_out);
 }
 
 result<void, std::string> config_cache::commit(cache_stage& staged, const protocol::config_snapshot& s,
-                                               std::string_view written) const {
+                                               std::string_view written, std::string* sha256_hex_out) const {
     auto& file = staged.file_;
     if (file.usable() && file.size() != written.size())
         file.abort(); // not what the caller says was written: never cache it
@@ -68,11 +69,14 @@ result<void, std::string> config_cache::commit(cache_stage& staged, const protoc
     if (auto r = file.commit(); !r)
         return failure{r.error()};
     const auto& h = s.hashes;
+    auto sha = sha256_hex(written);
+    if (sha256_hex_out)
+        *sha256_hex_out = sha;
     json::object manifest{
         {"format", 1},
         {"file", file_name},
         {"size", size},
-        {"sha256", sha256_hex(written)},
+        {"sha256", std::move(sha)},
         {"hash", s.hash},
         {"hashes", json::object{{"config", h.config},
                                 {"routes", h.routes},

@@ -58,7 +58,10 @@ public:
     explicit config_cache(std::filesystem::path prefix);
 
     cache_load_result load(std::size_t max_size) const;
-    result<void, std::string> store(const protocol::config_snapshot& snapshot) const;
+    // `sha256_hex`, when given, receives the config's SHA-256 that the manifest records (a
+    // signing exporter names it in its manifest instead of hashing the config again).
+    result<void, std::string> store(const protocol::config_snapshot& snapshot,
+                                    std::string* sha256_hex = nullptr) const;
 
     // A config file written piece by piece; commit() makes it the cache entry of `snapshot`,
     // exactly as store(snapshot) would. `written` is what the stage was given, in memory: the
@@ -66,7 +69,7 @@ public:
     // handed to the gateway before it is cached (Kong's object) does not wait for it.
     cache_stage stage() const;
     result<void, std::string> commit(cache_stage& stage, const protocol::config_snapshot& snapshot,
-                                     std::string_view written) const;
+                                     std::string_view written, std::string* sha256_hex = nullptr) const;
 
     std::filesystem::path manifest_path() const { return prefix_ / "cache.json"; }
 

@@ -134,8 +134,11 @@ asio::awaitable<bool> config_pipeline::apply(protocol::snapshot_ptr snapshot) {
     if (snapshot->source != config_source::cache && snapshot->source != config_source::declarative_config) {
         if (on_accepting)
             on_accepting(snapshot);
-        auto stored = co_await offload([&] { return cache_.store(*snapshot); });
+        std::string sha256;
+        auto stored = co_await offload([&] { return cache_.store(*snapshot, &sha256); });
         book_cache_write(*snapshot, stored);
+        if (stored && on_cached)
+            on_cached(snapshot, sha256);
     }
     const bool large =
         snapshot->size() >= trim_after_bytes || (current_ && current_->size() >= trim_after_bytes);

@@ -109,6 +109,9 @@ public:
     // Called when a new config is about to be cached, before on_applied, with the same snapshot:
     // the exporter starts its own pass over the bytes (hash, encryption) alongside the cache write.
     std::function<void(const protocol::snapshot_ptr&)> on_accepting;
+    // Called when that config was cached, before on_applied, with the SHA-256 of its bytes that
+    // the cache computed (the exporter signs it instead of hashing the config again).
+    std::function<void(const protocol::snapshot_ptr&, const std::string& sha256_hex)> on_cached;
     // Called when a config reaches the gateway later, through a retry (the session pings its hash).
     std::function<void(const std::string& hash)> on_delivered_late;
 

@@ -49,7 +49,7 @@ exporter::exporter(asio::any_io_executor executor, const settings& s, std::strin
 struct exporter::prepared_pass {
     explicit prepared_pass(asio::any_io_executor executor) : finished(std::move(executor)) {}
     protocol::snapshot_ptr snapshot;
-    std::shared_ptr<const backup_encryption> encryption; // null: the config's SHA-256 only
+    std::shared_ptr<const backup_encryption> encryption; // null: the cache's SHA-256 (cached())
     bool done = false;
     bool wanted = true; // false: no export takes it; its file goes when the pass ends
     std::string sha256; // of the config (signing without encryption)
@@ -70,9 +70,21 @@ exporter::~exporter() {
         prepared_->wanted = false;
 }
 
+void exporter::cached(const protocol::snapshot_ptr& snapshot, const std::string& sha256_hex) {
+    if (snapshot->source != protocol::config_source::control_plane || !signer_ || encryption_ ||
+        sha256_hex.size() != 64)
+        return;
+    drop_prepared();
+    auto p = std::make_shared<prepared_pass>(executor_);
+    p->snapshot = snapshot;
+    p->sha256 = sha256_hex;
+    p->done = true;
+    prepared_ = p;
+}
+
 void exporter::prepare(const protocol::snapshot_ptr& snapshot) {
-    if (snapshot->source != protocol::config_source::control_plane || !elector_.is_leader() ||
-        (!signer_ && !encryption_))
+    // Signing only: the cache computes the config's SHA-256 anyway (cached()).
+    if (snapshot->source != protocol::config_source::control_plane || !elector_.is_leader() || !encryption_)
         return;
     drop_prepared();
     auto p = std::make_shared<prepared_pass>(executor_);
@@ -83,13 +95,9 @@ void exporter::prepare(const protocol::snapshot_ptr& snapshot) {
     auto pass = [](std::shared_ptr<prepared_pass> state, std::shared_ptr<const std::string> bytes,
                    std::string tag) -> asio::awaitable<void> {
         try {
-            if (state->encryption)
-                state->sealed = co_await offload([&] { return state->encryption->seal(*bytes, tag); });
-            else
-                state->sha256 = co_await offload([&] { return sha256_hex(*bytes); });
+            state->sealed = co_await offload([&] { return state->encryption->seal(*bytes, tag); });
         } catch (const std::exception& e) {
             state->sealed = failure(std::string(e.what()));
-            state->sha256.clear();
         }
         state->done = true;
         state->finished.wake();

@@ -53,10 +53,13 @@ public:
 
     void offer(const protocol::snapshot_ptr& snapshot);
     // A config from the CP is about to be cached (config_pipeline::on_accepting): a leader that
-    // signs or encrypts starts the pass over its bytes that the upload needs first (the SHA-256,
-    // or the encryption into a file) on the disk pool now, while the cache is written and
-    // fsynced, instead of after offer(). Nothing is written to the bucket before offer().
+    // encrypts starts the encryption into a file that the upload needs first on the disk pool
+    // now, while the cache is written and fsynced, instead of after offer(). Nothing is written
+    // to the bucket before offer().
     void prepare(const protocol::snapshot_ptr& snapshot);
+    // The cache wrote `snapshot` and computed the SHA-256 of its bytes: a leader that signs
+    // without encrypting names it in the manifest instead of hashing the config again.
+    void cached(const protocol::snapshot_ptr& snapshot, const std::string& sha256_hex);
     // The CP session went up or down: the backup is re-signed for freshness only while it is up.
     void control_plane_changed(bool up);
 
