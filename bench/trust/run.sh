@@ -8,8 +8,9 @@
 #   signed  cluster_fallback_config_signing_key (a signature object written first, then config.json)
 #   sealed  signing plus cluster_fallback_config_encryption_recipients (the config encrypted to an
 #           age file on the disk pool, hashed while it is written, signed, uploaded from the file)
-# A signing exporter starts its pass over the config (the SHA-256, or the encryption) on the disk
-# pool as the config is about to be cached, alongside the cache write (exporter::prepare).
+# An encrypting exporter starts the encryption on the disk pool as the config is about to be
+# cached, alongside the cache write (exporter::prepare); a signing one names the SHA-256 that the
+# cache write computes (exporter::cached).
 #
 # For each config size (SIZES_MIB, default "1 50"; bench/protocol/kong_config_gen's synthetic Kong
 # configs) and RUNS rounds (default 5), the same new config is pushed to each exporter in turn,
@@ -226,8 +227,8 @@ echo "plain: neither signing nor encryption; signed: cluster_fallback_config_sig
 echo "plus cluster_fallback_config_encryption_recipients (one X25519 recipient). Target: at most 1.1x plain."
 echo "\"CP push -> object in bucket\" is the CP's \"config sent\" line to the exporter's \"config exported\""
 echo "line (ms resolution): transfer, inflate, validation, cache write, then the export. The exporter's own"
-echo "time is from the config in hand to the object in the bucket (HEAD, what is left of the hashing or"
-echo "encryption started alongside the cache write, signature PUT, PUT)."
+echo "time is from the config in hand to the object in the bucket (HEAD, what is left of the encryption"
+echo "started alongside the cache write, signature PUT, PUT)."
 echo "Each round pushes the same new config to the three exporters one after the other, the order rotating."
 
 echo
