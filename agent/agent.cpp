@@ -140,10 +140,13 @@ agent::agent(asio::any_io_executor executor, settings config, std::string node_i
         if (exporter_)
             exporter_->on_exported = [this] { backup_watcher_->poke(); };
     }
-    // The export starts before the cache write, alongside it (offer() ignores the second offer).
+    // The export starts before the cache write, alongside it (offer() ignores the second offer);
+    // a signing or encrypting leader first starts its pass over the bytes on the disk pool.
     pipeline_->on_validated = [this](const protocol::snapshot_ptr& s) {
-        if (exporter_)
+        if (exporter_) {
+            exporter_->prepare(s);
             exporter_->offer(s);
+        }
     };
     pipeline_->on_applied = [this](const protocol::snapshot_ptr& s) {
         if (exporter_)

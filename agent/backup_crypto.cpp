@@ -113,9 +113,17 @@ result<std::optional<backup_encryption>, std::string> backup_encryption::of(cons
         backup_encryption(std::move(recipients).value(), s.prefix / "fallback-export.age.tmp"));
 }
 
-void backup_encryption::discard() const {
+void backup_encryption::remove_scratch(const std::filesystem::path& path) {
     std::error_code ignored;
-    std::filesystem::remove(scratch_, ignored);
+    std::filesystem::remove(path, ignored);
+}
+
+void backup_encryption::remove_leftovers() const {
+    std::error_code ec;
+    const auto stem = scratch_.filename().string();
+    for (const auto& entry : std::filesystem::directory_iterator(scratch_.parent_path(), ec))
+        if (const auto name = entry.path().filename().string(); name.starts_with(stem))
+            remove_scratch(entry.path());
 }
 
 result<std::vector<crypto::age_identity>, std::string>

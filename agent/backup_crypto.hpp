@@ -58,7 +58,7 @@ private:
 };
 
 // The exporter's side (cluster_fallback_config_encryption_recipients): each upload is encrypted
-// into one scratch file, which is uploaded from disk and removed afterwards.
+// into a scratch file, which is uploaded from disk and removed afterwards.
 class backup_encryption {
 public:
     backup_encryption(std::vector<crypto::age_recipient> recipients, std::filesystem::path scratch)
@@ -67,10 +67,15 @@ public:
     // The recipients of `s` and a scratch file under its prefix; nullopt when encryption is off.
     static result<std::optional<backup_encryption>, std::string> of(const settings& s);
 
-    result<encrypted_object, std::string> seal(std::string_view config) const {
-        return encrypt_to_file(config, recipients_, scratch_);
+    // Each seal writes a file of its own, named by `tag` (the exporter numbers them), so that one
+    // being sealed ahead (exporter::prepare) never overwrites the file an upload is reading, nor
+    // one being removed; remove_scratch() removes it after the upload.
+    result<encrypted_object, std::string> seal(std::string_view config, std::string_view tag) const {
+        return encrypt_to_file(config, recipients_, scratch_.string() + "." + std::string(tag));
     }
-    void discard() const;
+    static void remove_scratch(const std::filesystem::path& path);
+    // Scratch files a killed exporter left behind (at start).
+    void remove_leftovers() const;
     std::size_t recipient_count() const { return recipients_.size(); }
     // The recipients as `age1...` strings, in order (to tell whether a re-read changed them).
     std::vector<std::string> recipient_list() const {

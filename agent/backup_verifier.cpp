@@ -50,6 +50,20 @@ read_signature_object(backends::object_store& store, std::string key) {
     co_return failure{"cannot read the signature object: " + got.error().to_string()};
 }
 
+asio::awaitable<void> backup_verifier::prefetch(backends::object_store& store, std::string config_key) {
+    prefetched_.reset();
+    auto head = co_await store.head(config_key);
+    if (!head)
+        co_return; // check() reads what it needs
+    const auto it = head->metadata.find(backends::signature_metadata::object_sha256);
+    if (it == head->metadata.end() || !is_lower_hex(it->second, 64))
+        co_return;
+    auto key = backends::signature_key(config_key, it->second);
+    auto object = co_await read_signature_object(store, key);
+    if (object)
+        prefetched_ = prefetched_signature{std::move(key), std::move(object).value()};
+}
+
 asio::awaitable<verification_outcome> backup_verifier::check(backends::object_store& store,
                                                              const std::string& config_key,
                                                              const backends::object_info& info) {
@@ -60,7 +74,13 @@ asio::awaitable<verification_outcome> backup_verifier::check(backends::object_st
     got.size = state_->size;
     got.encrypted = state_->head == age_magic;
 
-    auto own = co_await read_signature_object(store, backends::signature_key(config_key, got.sha256_hex));
+    const auto own_key = backends::signature_key(config_key, got.sha256_hex);
+    auto prefetched = std::exchange(prefetched_, std::nullopt);
+    result<std::optional<std::string>, std::string> own = std::optional<std::string>();
+    if (prefetched && prefetched->key == own_key)
+        own = std::move(prefetched->object);
+    else
+        own = co_await read_signature_object(store, own_key);
     if (!own) {
         out.error = own.error();
         co_return out;

@@ -46,6 +46,12 @@ public:
     // What the inner sink refused, if it did (only with verification on).
     const std::optional<std::string>& inner_error() const { return state_->inner_error; }
 
+    // While the object downloads: reads the signature object that the object's metadata names
+    // (object_sha256, which a lifeboat exporter sets), so that check() need not wait for one more
+    // request after the download. Only a guess, never trusted: check() takes it only when the
+    // bytes received hash to that very name, and reads the signature object itself otherwise.
+    boost::asio::awaitable<void> prefetch(backends::object_store& store, std::string config_key);
+
     // After a complete read: fetch the signature object and decide.
     boost::asio::awaitable<verification_outcome>
     check(backends::object_store& store, const std::string& config_key, const backends::object_info& info);
@@ -59,6 +65,11 @@ private:
     };
     trust_policy policy_;
     std::shared_ptr<stream_state> state_ = std::make_shared<stream_state>();
+    struct prefetched_signature {
+        std::string key;                   // the signature object's key
+        std::optional<std::string> object; // its bytes; nullopt: there was none
+    };
+    std::optional<prefetched_signature> prefetched_;
 };
 
 // The signature object at `key`: its bytes, nullopt when there is none, or an error line.

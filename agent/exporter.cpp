@@ -5,6 +5,9 @@
 #include "base/log.hpp"
 #include "base/offload.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+
 #include <stdexcept>
 
 namespace lifeboat::agent {
@@ -22,6 +25,7 @@ exporter::exporter(asio::any_io_executor executor, const settings& s, std::strin
     , store_(store)
     , resign_(s.cluster_fallback_config_max_age)
     , export_empty_(s.cluster_fallback_config_export_empty)
+    , executor_(executor)
     , wakeup_(executor) {
     if (!s.cluster_fallback_config_signing_key.empty()) {
         // load_config() read this key already; failing here (the file went away) stops the start.
@@ -38,6 +42,94 @@ exporter::exporter(asio::any_io_executor executor, const settings& s, std::strin
     if (*encryption)
         encryption_ = std::make_shared<const backup_encryption>(std::move(**encryption));
     status_.encryption_recipients = encryption_ ? encryption_->recipient_count() : 0;
+    if (encryption_)
+        encryption_->remove_leftovers();
+}
+
+struct exporter::prepared_pass {
+    explicit prepared_pass(asio::any_io_executor executor) : finished(std::move(executor)) {}
+    protocol::snapshot_ptr snapshot;
+    std::shared_ptr<const backup_encryption> encryption; // null: signing only, the pass hashes
+    bool done = false;
+    bool wanted = true; // false: no export takes it; its file goes when the pass ends
+    std::string sha256; // of the config (signing without encryption)
+    std::optional<result<encrypted_object, std::string>> sealed;
+    wakeup_timer finished;
+};
+
+namespace {
+
+asio::awaitable<void> remove_scratch_file(std::filesystem::path path) {
+    co_await offload([&] { backup_encryption::remove_scratch(path); });
+}
+
+} // namespace
+
+exporter::~exporter() {
+    if (prepared_)
+        prepared_->wanted = false;
+}
+
+void exporter::prepare(const protocol::snapshot_ptr& snapshot) {
+    if (snapshot->source != protocol::config_source::control_plane || !elector_.is_leader() ||
+        (!encryption_ && !signer_))
+        return;
+    drop_prepared();
+    auto p = std::make_shared<prepared_pass>(executor_);
+    p->snapshot = snapshot;
+    p->encryption = encryption_;
+    prepared_ = p;
+    // Parameters, not lambda captures: they live in the coroutine's frame.
+    auto pass = [](std::shared_ptr<prepared_pass> state, std::shared_ptr<const std::string> bytes,
+                   std::string tag) -> asio::awaitable<void> {
+        try {
+            if (state->encryption)
+                state->sealed = co_await offload([&] { return state->encryption->seal(*bytes, tag); });
+            else
+                state->sha256 = co_await offload([&] { return sha256_hex(*bytes); });
+        } catch (const std::exception& e) {
+            if (state->encryption)
+                state->sealed = failure(std::string(e.what()));
+        }
+        state->done = true;
+        state->finished.wake();
+        if (!state->wanted && state->sealed && *state->sealed) {
+            auto path = (*state->sealed)->path;
+            co_await remove_scratch_file(std::move(path));
+        }
+    };
+    // Each sealed file has a name of its own: one being removed on the pool is never one that is
+    // being written.
+    auto bytes = snapshot->shared_config_json();
+    auto tag = std::to_string(++seals_);
+    asio::co_spawn(executor_, pass(p, std::move(bytes), std::move(tag)), asio::detached);
+}
+
+void exporter::drop_prepared() {
+    auto p = std::exchange(prepared_, nullptr);
+    if (!p)
+        return;
+    p->wanted = false;
+    if (p->done && p->sealed && *p->sealed)
+        asio::co_spawn(executor_, remove_scratch_file((*p->sealed)->path), asio::detached);
+}
+
+asio::awaitable<std::shared_ptr<exporter::prepared_pass>>
+exporter::take_prepared(const protocol::snapshot_ptr& snap,
+                        const std::shared_ptr<const backup_encryption>& encryption) {
+    if (!prepared_ || prepared_->snapshot != snap)
+        co_return nullptr;
+    if (prepared_->encryption != encryption) { // sealed for the recipients before a SIGHUP
+        drop_prepared();
+        co_return nullptr;
+    }
+    auto p = std::exchange(prepared_, nullptr);
+    while (!p->done)
+        co_await p->finished.wait(std::chrono::hours(1));
+    const bool ok = p->encryption ? p->sealed && p->sealed->ok() : !p->sha256.empty();
+    if (!ok) // the export makes the pass itself, and reports its error if it fails again
+        co_return nullptr;
+    co_return p;
 }
 
 result<std::vector<std::string>, std::string> exporter::reload_keys(const settings& fresh) {
@@ -259,6 +351,8 @@ asio::awaitable<void> exporter::run() {
         }
         const bool skip = co_await skip_empty(snap);
         if (skip) {
+            if (prepared_ && prepared_->snapshot == snap)
+                drop_prepared();
             if (pending_ == snap) {
                 pending_.reset();
                 status_.pending_hash.clear();
@@ -279,10 +373,20 @@ asio::awaitable<void> exporter::run() {
         const auto started = std::chrono::steady_clock::now();
         // Encrypted: the age file is what is signed and uploaded (from disk).
         std::optional<encrypted_object> sealed;
+        // Started while the cache was written (prepare()): done by now, or soon.
+        const auto prepared = co_await take_prepared(snap, encryption);
         if (encryption) {
             // On the disk pool: encrypting, hashing and writing a 200 MiB config takes a second or
             // more, which must not stop the pings, the election's rounds and /status.
-            auto e = co_await offload([&] { return encryption->seal(*bytes); });
+            result<encrypted_object, std::string> e = failure(std::string("not sealed"));
+            if (prepared)
+                e = *prepared->sealed;
+            else {
+                // A named local, not a lambda capture in the co_await: GCC 12 destroys such
+                // temporaries twice.
+                const auto tag = std::to_string(++seals_);
+                e = co_await offload([&] { return encryption->seal(*bytes, tag); });
+            }
             if (!e) {
                 ++status_.failures;
                 ++status_.failures_total;
@@ -306,6 +410,8 @@ asio::awaitable<void> exporter::run() {
             const auto term = elector_.status().my_term;
             if (sealed)
                 manifest = signer->describe(sealed->sha256_hex, sealed->size, true, *snap, term);
+            else if (prepared)
+                manifest = signer->describe(prepared->sha256, bytes->size(), false, *snap, term);
             else // hashes the whole config: on the disk pool, as the encryption above
                 manifest = co_await offload([&] { return signer->describe(*bytes, *snap, term); });
             auto signed_put = co_await signer->write(store_, key_, *manifest, wall_clock::now(), s3_fields_);
@@ -314,8 +420,10 @@ asio::awaitable<void> exporter::run() {
                 ++status_.failures_total;
                 status_.last_error = "signature: " + signed_put.error().to_string();
                 const auto delay = backoff_.delay(failures++, jitter_);
-                if (sealed)
-                    co_await offload([&] { encryption->discard(); });
+                if (sealed) {
+                    auto path = sealed->path; // a named local: see above
+                    co_await remove_scratch_file(std::move(path));
+                }
                 log::warn("export failed: the signature could not be written; retrying", "hash", snap->hash,
                           "error", status_.last_error, "retry_in_ms",
                           std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
@@ -349,11 +457,12 @@ asio::awaitable<void> exporter::run() {
                 r.detail = "extra version " + failed;
             }
         }
-        if (sealed)
-            co_await offload([&] { encryption->discard(); });
         const auto ms =
             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
                 .count();
+        // The upload is over: the file goes on the pool while the export is booked and logged.
+        if (sealed)
+            asio::co_spawn(executor_, remove_scratch_file(sealed->path), asio::detached);
         using election::fenced_outcome;
         switch (r.outcome) {
         case fenced_outcome::uploaded:

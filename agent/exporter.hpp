@@ -26,6 +26,7 @@ namespace lifeboat::agent {
 
 class exporter {
 public:
+    ~exporter();
     // `key`: <prefix>/<node_version>/config.json in the storage (backends::config_key).
     exporter(boost::asio::any_io_executor executor, const settings& s, std::string key, std::string node_id,
              election::elector& elector, export_status& status, backends::object_store& store);
@@ -53,6 +54,11 @@ public:
     // The pipeline offers each config twice (before its cache write and once accepted): the
     // second offer of the same snapshot is ignored, so it is uploaded once.
     void offer(const protocol::snapshot_ptr& snapshot);
+    // A config from the CP was validated (config_pipeline::on_validated), just before offer(): a
+    // leader that encrypts starts the encryption into the file the upload needs, and one that only
+    // signs the SHA-256 its manifest names, on the disk pool now, while the cache is written and
+    // fsynced. Nothing is written to the bucket before offer().
+    void prepare(const protocol::snapshot_ptr& snapshot);
     // The CP session went up or down: the backup is re-signed for freshness only while it is up.
     void control_plane_changed(bool up);
 
@@ -71,6 +77,13 @@ private:
                           const backends::put_options& opts,
                           const std::optional<backends::backup_manifest>& manifest,
                           const std::shared_ptr<const backup_signer>& signer);
+    // The pass prepare() started for `snap` with these keys, once finished; null when there is
+    // none (then the export does the pass itself).
+    struct prepared_pass;
+    boost::asio::awaitable<std::shared_ptr<prepared_pass>>
+    take_prepared(const protocol::snapshot_ptr& snap,
+                  const std::shared_ptr<const backup_encryption>& encryption);
+    void drop_prepared();
     // Writes a fresh signature for what this node signed last, when due.
     boost::asio::awaitable<void> resign_if_due();
     // Deletes superseded signature objects (agent/signature_pruner.hpp), when due.
@@ -98,6 +111,9 @@ private:
     protocol::snapshot_ptr pending_;
     // The snapshot offered last; weak, so an exported config's buffer is not kept alive by it.
     std::weak_ptr<const protocol::config_snapshot> last_offered_;
+    std::shared_ptr<prepared_pass> prepared_; // the newest prepare()
+    std::uint64_t seals_ = 0;                 // names each sealed file
+    boost::asio::any_io_executor executor_;
     wakeup_timer wakeup_;
     backoff_policy backoff_{std::chrono::milliseconds(500), std::chrono::seconds(30),
                             std::chrono::milliseconds(200)};

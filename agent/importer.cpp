@@ -6,6 +6,8 @@
 #include "election/fenced_write.hpp"
 #include "protocol/envelope.hpp"
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
 #include <optional>
 #include <string_view>
 
@@ -158,7 +160,17 @@ asio::awaitable<void> importer::run() {
         // The pieces are written to the staged files on the disk pool; the store reads on only
         // while fewer than a few MiB of them wait (memory stays bounded, the loop stays free).
         sink.ready = [&in = *incoming] { return in.ready(); };
-        auto got = co_await store_.get_streamed(key, max_config_size_, std::move(sink));
+        // With trusted keys, the signature object is read while the backup downloads.
+        auto download = [&]() -> asio::awaitable<backends::store_result<backends::object_info>> {
+            co_return co_await store_.get_streamed(key, max_config_size_, std::move(sink));
+        };
+        backends::store_result<backends::object_info> got = backends::object_info{};
+        if (verifier_.enabled()) {
+            using namespace asio::experimental::awaitable_operators;
+            got = co_await (download() && verifier_.prefetch(store_, key));
+        } else {
+            got = co_await download();
+        }
         // With trusted keys, the signature is checked before anything else is decided: before
         // finish() and before apply_incoming() commits the staged cache and gateway files.
         std::optional<refusal> refused;

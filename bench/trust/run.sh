@@ -8,6 +8,9 @@
 #   signed  cluster_fallback_config_signing_key (a signature object written first, then config.json)
 #   sealed  signing plus cluster_fallback_config_encryption_recipients (the config encrypted to an
 #           age file on the disk pool, hashed while it is written, signed, uploaded from the file)
+# A leading exporter starts the encryption (signing only: the config's SHA-256) on the disk pool
+# once the config is validated, alongside the cache write (exporter::prepare), and the export
+# itself starts then too (config_pipeline::on_validated).
 #
 # For each config size (SIZES_MIB, default "1 50"; bench/protocol/kong_config_gen's synthetic Kong
 # configs) and RUNS rounds (default 5), the same new config is pushed to each exporter in turn,
@@ -18,6 +21,14 @@
 # fenced upload). Medians, and each mode as a ratio of plain (the issue's target: at most 1.1x).
 # The last sealed object is decrypted with the `age` command and compared with the config, and
 # the last signed one's signature object is fetched, so a mode that silently did nothing fails.
+#
+# Then the import of those three backups (IMPORT_RUNS rounds, default RUNS, the order rotating):
+# each round starts, per mode, a new importer (`lifeboat run`, no cache, its CP unreachable,
+# gateway_handoff file) with cluster_fallback_config_trusted_keys for signed and sealed, and
+# cluster_fallback_config_decryption_identity for sealed; the figure is the importer's "fetching
+# the fallback config" line to its "fallback config applied" line (GET, hashing, signature check,
+# decryption, validation, cache write and the gateway's file). The gateway's file is compared
+# with the config, so an import that took something else fails.
 # Builds nothing (needs the lifeboat and pipeline_config_gen targets). Starts RGW
 # (test/harness/rgw.sh) when none answers, stops it afterwards.
 set -euo pipefail
@@ -26,6 +37,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 LIFEBOAT=$BUILD/cli/lifeboat
 GEN=$BUILD/bench/pipeline/pipeline_config_gen
 RUNS=${RUNS:-5}
+IMPORT_RUNS=${IMPORT_RUNS:-$RUNS}
 SIZES_MIB=${SIZES_MIB:-1 50}
 MODES=(plain signed sealed)
 E=http://127.0.0.1:17480
@@ -124,13 +136,43 @@ push() {
   exported=$(count "$dir/ex.log" 'config exported')
   cp "$WORK/config-$size-$n.json" "$dir/next.json"
   mv "$dir/next.json" "$dir/cp.json" # the CP polls its file every second
-  wait_for 60 eval '[[ $(count "$dir/cp.log" "config sent to data plane") -gt $before ]]' ||
+  wait_for 180 eval '[[ $(count "$dir/cp.log" "config sent to data plane") -gt $before ]]' ||
     { echo "run.sh: the $mode CP did not push" >&2; tail "$dir/cp.log" >&2; exit 1; }
   wait_for 180 eval '[[ $(count "$dir/ex.log" "config exported") -gt $exported ]]' ||
     { echo "run.sh: the $mode export of round $n is missing" >&2; tail "$dir/ex.log" >&2; exit 1; }
   echo $(($(log_ms "$dir/ex.log" "config exported") - $(log_ms "$dir/cp.log" "config sent to data plane"))) \
     >>"$WORK/total-$mode.$size"
   grep -F "config exported" "$dir/ex.log" | tail -1 | grep -oE ' ms=[0-9]+' | cut -c5- >>"$WORK/export-$mode.$size"
+}
+
+# import_one SIZE MODE ROUND: a new importer of MODE's backup; records its time and stops it.
+import_one() {
+  local size=$1 mode=$2 n=$3 dir=$WORK/import-$2-$3 extra=() pid
+  mkdir -p "$dir"
+  case $mode in
+    signed) extra=(--set cluster_fallback_config_trusted_keys="$WORK/keys/signing.pub.pem") ;;
+    sealed) extra=(--set cluster_fallback_config_trusted_keys="$WORK/keys/signing.pub.pem"
+      --set cluster_fallback_config_decryption_identity="$WORK/keys/encryption.key") ;;
+  esac
+  "${agent_env[@]}" "$LIFEBOAT" run --set prefix="$dir/prefix" --set status_listen="unix:$dir/status.sock" \
+    --set cluster_control_plane="127.0.0.1:$(free_port)" --set cluster_cert="$WORK/cluster.crt" \
+    --set cluster_cert_key="$WORK/cluster.key" --set node_version=$VERSION \
+    --set cluster_fallback_config_import=on \
+    --set cluster_fallback_config_storage="s3://$BUCKET/$PREFIX/$mode$size" \
+    --set gateway_handoff=file --set gateway_config_path="$dir/kong.json" "${extra[@]}" 2>"$dir/im.log" &
+  pid=$!
+  PIDS+=($pid)
+  wait_for 180 grep -s -q -F "fallback config applied" "$dir/im.log" ||
+    { echo "run.sh: the $mode import of round $n did not finish" >&2; tail "$dir/im.log" >&2; exit 1; }
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  cmp -s "$dir/kong.json" "$WORK/config-$size-$RUNS.json" ||
+    python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1])) != json.load(open(sys.argv[2])))' \
+      "$dir/kong.json" "$WORK/config-$size-$RUNS.json" ||
+    { echo "run.sh: the $mode import gave the gateway another config" >&2; exit 1; }
+  echo $(($(log_ms "$dir/im.log" "fallback config applied") - $(log_ms "$dir/im.log" "fetching the fallback config"))) \
+    >>"$WORK/import-$mode.$size"
+  rm -rf "$dir"
 }
 
 for size in $SIZES_MIB; do
@@ -157,6 +199,10 @@ for size in $SIZES_MIB; do
   cmp -s "$WORK/plain.json" "$WORK/config-$size-$RUNS.json" || { echo "run.sh: the plain backup differs" >&2; exit 1; }
   stop_all
   rm -rf "$WORK/plain" "$WORK/signed" "$WORK/sealed"
+  for ((n = 1; n <= IMPORT_RUNS; n++)); do
+    order=("${MODES[@]:$((n % 3))}" "${MODES[@]:0:$((n % 3))}")
+    for mode in "${order[@]}"; do import_one "$size" "$mode" "$n"; done
+  done
   cp "$WORK/config-$size-$RUNS.json" "$WORK/size-$size.json"
   rm -f "$WORK"/config-"$size"-*.json
 done
@@ -181,5 +227,26 @@ echo "plain: neither signing nor encryption; signed: cluster_fallback_config_sig
 echo "plus cluster_fallback_config_encryption_recipients (one X25519 recipient). Target: at most 1.1x plain."
 echo "\"CP push -> object in bucket\" is the CP's \"config sent\" line to the exporter's \"config exported\""
 echo "line (ms resolution): transfer, inflate, validation, cache write, then the export. The exporter's own"
-echo "time is from the config in hand to the object in the bucket (HEAD, encryption, signature PUT, PUT)."
+echo "time is from the config in hand to the object in the bucket (HEAD, what is left of the encryption"
+echo "started alongside the cache write, signature PUT, PUT)."
 echo "Each round pushes the same new config to the three exporters one after the other, the order rotating."
+
+echo
+echo "### Import of a signed, and of a signed and encrypted, backup against the same import of a plain one (median of $IMPORT_RUNS, ms)"
+echo
+echo "| config (JSON) | backup | fetching -> applied | ratio to plain |"
+echo "|---|---|---:|---:|"
+for size in $SIZES_MIB; do
+  pi=$(median <"$WORK/import-plain.$size")
+  for mode in "${MODES[@]}"; do
+    awk -v js="$(mib "$WORK/size-$size.json")" -v m="$mode" -v t="$(median <"$WORK/import-$mode.$size")" \
+      -v p="$pi" 'BEGIN { p = p > 0 ? p : 1; printf "| %s | %s | %d | **%.2fx** |\n", js, m, t, t / p }'
+  done
+done
+echo
+echo "Each importer is a new \`lifeboat run\` (no cache, its CP unreachable, gateway_handoff = file);"
+echo "signed and sealed importers set cluster_fallback_config_trusted_keys, sealed ones also"
+echo "cluster_fallback_config_decryption_identity. \"fetching -> applied\" is the importer's \"fetching the"
+echo "fallback config\" line to its \"fallback config applied\" line (ms resolution): the GET, the"
+echo "SHA-256 of the stored bytes and the signature check, decryption, validation, the cache write and"
+echo "the gateway's file. Target: at most 1.1x plain."

@@ -129,8 +129,27 @@ agent_process::agent_process(const std::filesystem::path& dir, std::string name,
     start();
 }
 
+agent_process::agent_process(const std::filesystem::path& dir, std::string name,
+                             std::map<std::string, std::string> settings,
+                             std::map<std::string, std::string> env, std::filesystem::path conf_file)
+    : dir_(dir)
+    , prefix_(dir / (name + "-prefix"))
+    , name_(std::move(name))
+    , addr_("127.0.0.1:" + std::to_string(free_port()))
+    , settings_(std::move(settings))
+    , env_(std::move(env))
+    , conf_file_(std::move(conf_file)) {
+    settings_["prefix"] = prefix_.string();
+    settings_["status_listen"] = addr_;
+    start();
+}
+
 void agent_process::start() {
     std::vector<std::string> args{lifeboat_bin().string(), "run"};
+    if (!conf_file_.empty()) {
+        args.push_back("--conf");
+        args.push_back(conf_file_.string());
+    }
     for (const auto& [k, v] : settings_) {
         args.push_back("--set");
         args.push_back(k + "=" + v);

@@ -49,6 +49,10 @@ public:
     // `settings`: key -> value passed with --set; prefix and status_listen are filled in.
     agent_process(const std::filesystem::path& dir, std::string name,
                   std::map<std::string, std::string> settings, std::map<std::string, std::string> env = {});
+    // The same, also reading `conf_file` (--conf): what a test changes before a SIGHUP.
+    agent_process(const std::filesystem::path& dir, std::string name,
+                  std::map<std::string, std::string> settings, std::map<std::string, std::string> env,
+                  std::filesystem::path conf_file);
     void start();
     void signal(int sig);
     void kill9();
@@ -67,6 +71,7 @@ private:
     std::filesystem::path dir_, prefix_;
     std::string name_, addr_;
     std::map<std::string, std::string> settings_, env_;
+    std::filesystem::path conf_file_;
     std::unique_ptr<process> proc_;
 };
 

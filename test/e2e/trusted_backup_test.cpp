@@ -804,3 +804,235 @@ TEST(backup_keys_reload, sighup_rotates_the_signing_key_and_a_bad_one_keeps_the_
     ASSERT_TRUE(eventually([&] { return signed_by(next_keys, "beta"); }, 30s)) << exporter.log();
     EXPECT_FALSE(signed_by(keys, "beta"));
 }
+
+namespace {
+
+// The one log line that holds `needle` (empty when none does).
+std::string log_line_with(const std::string& log, const std::string& needle) {
+    const auto at = log.find(needle);
+    if (at == std::string::npos)
+        return {};
+    const auto start = log.rfind('\n', at) == std::string::npos ? 0 : log.rfind('\n', at) + 1;
+    return log.substr(start, log.find('\n', start) - start);
+}
+
+// A backup as a signing exporter writes it: config.json (or its age file) and the signature of
+// exactly its bytes, signed now by `key`.
+void plant_signed(bucket& b, const std::string& prefix, const std::string& bytes, bool encrypted,
+                  const ed25519::private_key& key) {
+    backends::backup_manifest m;
+    m.node_version = "3.9.0.0";
+    m.object_sha256 = sha256_hex(bytes);
+    m.object_size = bytes.size();
+    m.encrypted = encrypted;
+    m.cp_timestamp = 1700000000;
+    m.key_id = key.public_part().id();
+    m.term = 1;
+    m.signed_at =
+        std::chrono::duration_cast<std::chrono::seconds>(wall_clock::now().time_since_epoch()).count();
+    b.put(config_key(prefix), bytes, {{backends::signature_metadata::object_sha256, m.object_sha256}});
+    b.put(backends::signature_key(config_key(prefix), m.object_sha256),
+          backends::make_signature_object(m, key));
+}
+
+std::map<std::string, std::string> importer_settings(const cluster_certs& certs, const std::string& storage,
+                                                     const std::filesystem::path& gateway) {
+    return {{"cluster_control_plane", "127.0.0.1:" + std::to_string(free_port())},
+            {"cluster_cert", certs.cert.string()},
+            {"cluster_cert_key", certs.key.string()},
+            {"cluster_fallback_config_import", "on"},
+            {"cluster_fallback_config_storage", storage},
+            {"gateway_handoff", "file"},
+            {"gateway_config_path", gateway.string()},
+            {"cluster_reconnect_delay_min", "0.5"},
+            {"cluster_reconnect_delay_max", "1"},
+            {"node_version", "3.9.0.0"}};
+}
+
+// The importer's count of refusals for `reason` (its /metrics).
+std::uint64_t refusals(const agent_process& p, const std::string& reason) {
+    const auto metrics = p.get("/metrics").second;
+    const auto name = "lifeboat_import_refusals_total{reason=\"" + reason + "\"} ";
+    const auto at = metrics.find(name);
+    return at == std::string::npos ? 0 : std::stoull(metrics.substr(at + name.size()));
+}
+
+} // namespace
+
+// SIGHUP re-reads cluster_fallback_config_encryption_recipients (from the configuration file): a
+// malformed recipient keeps the running ones and says why in one line, and the exporter keeps
+// encrypting to them; good new recipients are used from the next upload on.
+TEST(backup_keys_reload, sighup_replaces_the_encryption_recipients_and_a_bad_list_keeps_the_running_ones) {
+    const auto dir = scratch_dir();
+    bucket b(store_kind::file, dir);
+    const auto keys = generate_keys(dir / "keys");
+    const auto mine = generate_age_key(dir / "age-mine");
+    const auto next = generate_age_key(dir / "age-next");
+    const auto certs = make_cluster_certs(dir);
+    const auto source = "reload-age-" + unique_suffix();
+    const auto conf = dir / "lifeboat.conf";
+    auto write_conf = [&](const std::string& recipients) {
+        ASSERT_TRUE(write_file_atomically(
+            conf, "cluster_fallback_config_encryption_recipients = " + recipients + "\n"));
+    };
+    write_conf(mine.recipient);
+    reference_cp cp(dir, certs, sample_config("alpha"));
+    agent_process exporter(dir, "exporter", exporter_settings(cp, certs, b.url(source), keys), b.env(), conf);
+    // Whether the backup is `marker`'s config, encrypted so that `k` (and only whom it names) reads it.
+    auto sealed_for = [&](const age_key& k, const std::string& marker) {
+        const auto pair = read_pair(b, source);
+        if (!pair.config || !pair.signature || !pair.config->bytes.starts_with("age-encryption.org/v1\n"))
+            return false;
+        auto d = age_command({"-d", "-i", k.identity.string()}, pair.config->bytes);
+        return d.exit_code == 0 && d.out.find(marker) != std::string::npos;
+    };
+    ASSERT_TRUE(eventually([&] { return sealed_for(mine, "alpha"); }, 30s)) << exporter.log();
+    EXPECT_EQ(exporter.status_field("export", "encryption_recipients"), "1");
+
+    // Not a recipient: the running one stays, the log says why in one line.
+    write_conf("age1notarecipient");
+    exporter.signal(SIGHUP);
+    ASSERT_TRUE(eventually(
+        [&] { return exporter.log().find("the configuration was not reloaded") != std::string::npos; }, 10s))
+        << exporter.log();
+    const auto line = log_line_with(exporter.log(), "the configuration was not reloaded");
+    EXPECT_NE(line.find("cluster_fallback_config_encryption_recipients"), std::string::npos) << line;
+    EXPECT_EQ(exporter.status_field("export", "encryption_recipients"), "1");
+    cp.set_config(sample_config("beta"));
+    ASSERT_TRUE(eventually([&] { return sealed_for(mine, "beta"); }, 30s)) << exporter.log();
+    EXPECT_FALSE(sealed_for(next, "beta"));
+
+    // Two good recipients: applied at once, and the next upload is encrypted to them.
+    write_conf(next.recipient + "," + mine.recipient);
+    exporter.signal(SIGHUP);
+    ASSERT_TRUE(eventually(
+        [&] {
+            return exporter.log().find("applied=cluster_fallback_config_encryption_recipients") !=
+                   std::string::npos;
+        },
+        10s))
+        << exporter.log();
+    EXPECT_EQ(exporter.status_field("export", "encryption_recipients"), "2");
+    cp.set_config(sample_config("gamma"));
+    ASSERT_TRUE(eventually([&] { return sealed_for(next, "gamma"); }, 30s)) << exporter.log();
+    EXPECT_TRUE(sealed_for(mine, "gamma"));
+    // Each upload's age file (sealed while the cache was written) goes after its upload.
+    auto scratch_files = [&] {
+        std::vector<std::string> names;
+        for (const auto& e : std::filesystem::directory_iterator(exporter.prefix()))
+            if (e.path().filename().string().starts_with("fallback-export.age"))
+                names.push_back(e.path().filename().string());
+        return names;
+    };
+    EXPECT_TRUE(eventually([&] { return scratch_files().empty(); }, 10s))
+        << "left behind: " << (scratch_files().empty() ? "" : scratch_files().front());
+}
+
+// SIGHUP re-reads the files of cluster_fallback_config_trusted_keys (a rotation in place): a file
+// that is no longer a key keeps the running keys (verification never turns off) and says why in
+// one line; a good one is used from the next import attempt on.
+TEST(backup_keys_reload, sighup_rereads_the_trusted_keys_and_a_bad_file_keeps_the_running_ones) {
+    const auto dir = scratch_dir();
+    bucket b(store_kind::file, dir);
+    const auto keys = generate_keys(dir / "keys");
+    const auto next_keys = generate_keys(dir / "next-keys");
+    const auto certs = make_cluster_certs(dir);
+    const auto prefix = "reload-trust-" + unique_suffix();
+    // The bucket holds a backup signed by the next key, which the importer does not trust yet.
+    plant_signed(b, prefix, sample_config("alpha"), false,
+                 *ed25519::private_key::load(next_keys.private_key));
+    const auto trusted = dir / "trusted.pem";
+    ASSERT_TRUE(write_file_atomically(trusted, read_whole_file(keys.public_key, 4096).value()));
+    const auto gateway = dir / "gw" / "kong.json";
+    std::filesystem::create_directories(gateway.parent_path());
+    auto conf = importer_settings(certs, b.url(prefix), gateway);
+    conf["cluster_fallback_config_trusted_keys"] = trusted.string();
+    agent_process importer(dir, "importer", conf, b.env());
+    ASSERT_TRUE(eventually([&] { return refusals(importer, "unknown_key") >= 1; }, 30s)) << importer.log();
+
+    // Not a key: the running key stays, the log says why in one line, and imports keep being refused.
+    ASSERT_TRUE(write_file_atomically(trusted, "not a key\n"));
+    importer.signal(SIGHUP);
+    ASSERT_TRUE(eventually(
+        [&] { return importer.log().find("the configuration was not reloaded") != std::string::npos; }, 10s))
+        << importer.log();
+    const auto line = log_line_with(importer.log(), "the configuration was not reloaded");
+    EXPECT_NE(line.find("cluster_fallback_config_trusted_keys"), std::string::npos) << line;
+    const auto refused = refusals(importer, "unknown_key");
+    ASSERT_TRUE(eventually([&] { return refusals(importer, "unknown_key") > refused; }, 60s))
+        << importer.log();
+    EXPECT_FALSE(std::filesystem::exists(gateway));
+    EXPECT_EQ(importer.status_field("cache", "state"), "empty");
+
+    // The next key in the file: applied, and the next attempt imports the backup it signed.
+    ASSERT_TRUE(write_file_atomically(trusted, read_whole_file(next_keys.public_key, 4096).value()));
+    importer.signal(SIGHUP);
+    ASSERT_TRUE(eventually(
+        [&] {
+            return importer.log().find("applied=cluster_fallback_config_trusted_keys") != std::string::npos;
+        },
+        10s))
+        << importer.log();
+    ASSERT_TRUE(eventually([&] { return applied(importer, gateway, sample_config("alpha")); }, 60s))
+        << importer.log();
+    EXPECT_EQ(importer.status_field("import", "signed_by"),
+              ed25519::public_key::load(next_keys.public_key)->id());
+}
+
+// SIGHUP re-reads cluster_fallback_config_decryption_identity: a file that is no longer an age
+// identity keeps the running one and says why in one line (never the secret); a good one decrypts
+// from the next import attempt on.
+TEST(backup_keys_reload, sighup_rereads_the_decryption_identity_and_a_bad_file_keeps_the_running_one) {
+    const auto dir = scratch_dir();
+    bucket b(store_kind::file, dir);
+    const auto keys = generate_keys(dir / "keys");
+    const auto mine = generate_age_key(dir / "age-mine");
+    const auto other = generate_age_key(dir / "age-other");
+    const auto certs = make_cluster_certs(dir);
+    const auto prefix = "reload-identity-" + unique_suffix();
+    // The bucket holds a backup encrypted to `mine` (by the `age` command); the importer holds `other`.
+    auto sealed = age_command({"-r", mine.recipient}, sample_config("alpha"));
+    ASSERT_EQ(sealed.exit_code, 0) << sealed.err;
+    plant_signed(b, prefix, sealed.out, true, *ed25519::private_key::load(keys.private_key));
+    const auto identity = dir / "identity.key";
+    const auto other_secret = read_whole_file(other.identity, 4096).value();
+    ASSERT_TRUE(write_file_atomically(identity, other_secret));
+    ASSERT_EQ(::chmod(identity.c_str(), 0600), 0);
+    const auto gateway = dir / "gw" / "kong.json";
+    std::filesystem::create_directories(gateway.parent_path());
+    auto conf = importer_settings(certs, b.url(prefix), gateway);
+    conf["cluster_fallback_config_trusted_keys"] = keys.public_key.string();
+    conf["cluster_fallback_config_decryption_identity"] = identity.string();
+    agent_process importer(dir, "importer", conf, b.env());
+    ASSERT_TRUE(eventually([&] { return refusals(importer, "not_a_recipient") >= 1; }, 30s))
+        << importer.log();
+
+    // Not an identity: the running one stays, the log says why in one line, no secret in it.
+    ASSERT_TRUE(write_file_atomically(identity, "AGE-SECRET-KEY-1NOTANIDENTITY\n"));
+    importer.signal(SIGHUP);
+    ASSERT_TRUE(eventually(
+        [&] { return importer.log().find("the configuration was not reloaded") != std::string::npos; }, 10s))
+        << importer.log();
+    const auto line = log_line_with(importer.log(), "the configuration was not reloaded");
+    EXPECT_NE(line.find("cluster_fallback_config_decryption_identity"), std::string::npos) << line;
+    EXPECT_EQ(importer.log().find("AGE-SECRET-KEY"), std::string::npos) << "a secret in the log";
+    const auto refused = refusals(importer, "not_a_recipient");
+    ASSERT_TRUE(eventually([&] { return refusals(importer, "not_a_recipient") > refused; }, 60s))
+        << importer.log();
+    EXPECT_FALSE(std::filesystem::exists(gateway));
+
+    // `mine` in the file: applied, and the next attempt decrypts and imports the backup.
+    ASSERT_TRUE(write_file_atomically(identity, read_whole_file(mine.identity, 4096).value()));
+    ASSERT_EQ(::chmod(identity.c_str(), 0600), 0);
+    importer.signal(SIGHUP);
+    ASSERT_TRUE(eventually(
+        [&] {
+            return importer.log().find("applied=cluster_fallback_config_decryption_identity") !=
+                   std::string::npos;
+        },
+        10s))
+        << importer.log();
+    ASSERT_TRUE(eventually([&] { return applied(importer, gateway, sample_config("alpha")); }, 60s))
+        << importer.log();
+    EXPECT_EQ(importer.log().find("AGE-SECRET-KEY"), std::string::npos) << "a secret in the log";
+}
