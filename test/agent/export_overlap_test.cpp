@@ -133,7 +133,7 @@ TEST_F(overlap_fixture, a_config_from_the_cache_is_not_offered_again) {
     auto restarted = std::make_unique<agent::config_pipeline>(io.get_executor(), s, status, nullptr);
     bool offered = false;
     restarted->on_validated = [&](const protocol::snapshot_ptr&) { offered = true; };
-    auto cached = restarted->load_cache();
+    auto cached = test::run_sync(io, restarted->load_cache());
     ASSERT_TRUE(cached);
     ASSERT_TRUE(test::run_sync(io, restarted->apply(cached)));
     EXPECT_FALSE(offered);
