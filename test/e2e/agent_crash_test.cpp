@@ -136,6 +136,10 @@ TEST(agent_crash, kill_9_while_configs_arrive_never_leaves_a_torn_cache) {
     }
     std::filesystem::remove(gateway);
     agent_process node(dir, "node", settings);
+    // The cache loads on the disk pool after the start (the status server answers meanwhile).
+    ASSERT_TRUE(eventually([&] { return node.status_field("cache", "state") == "corrupt"; }, 20s))
+        << node.status_field("cache", "state") << "\n"
+        << node.log();
     EXPECT_NE(node.log().find("config cache is corrupt and is not used"), std::string::npos) << node.log();
     EXPECT_NE(node.log().find("SHA-256 does not match"), std::string::npos) << node.log();
     EXPECT_EQ(node.status_field("cache", "state"), "corrupt");

@@ -171,7 +171,9 @@ TEST(disk_full, the_last_good_cache_survives_the_gateway_and_the_bucket_still_ge
     ASSERT_TRUE(eventually([&] { return applied(node, s.gateway, config_b); }, 20s)) << node.log();
     EXPECT_TRUE(eventually([&] { return node.status_field("handoff", "hash") == b; }, 10s));
     ASSERT_TRUE(eventually([&] { return s.exported() == json::parse(config_b); }, 20s)) << node.log();
-    EXPECT_EQ(node.status_field("export", "last_hash"), b);
+    // The object appears when the upload returns; the export is booked just after it.
+    EXPECT_TRUE(eventually([&] { return node.status_field("export", "last_hash") == b; }, 10s))
+        << node.status_field("export", "last_hash");
     EXPECT_EQ(listing(s.prefix),
               (std::set<std::string>{"cache.json", "config-" + a + ".json", "filler", "node_id"}));
 
