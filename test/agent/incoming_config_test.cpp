@@ -36,15 +36,6 @@ std::string kong_hash_of(const std::string& text) {
     return protocol::kong_config_hashes(boost::json::parse(text).get_object()).config;
 }
 
-std::vector<std::string> temp_files(const fs::path& dir) {
-    std::vector<std::string> out;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(dir, ec))
-        if (e.path().filename().string().find(".tmp-") != std::string::npos)
-            out.push_back(e.path().filename().string());
-    return out;
-}
-
 struct incoming_fixture : ::testing::Test {
     boost::asio::io_context io;
     fs::path dir = test::scratch_dir();
@@ -117,8 +108,8 @@ TEST_F(incoming_fixture, kongs_object_reaches_the_gateway_first_then_the_cache_u
     EXPECT_EQ(status.handoff.state, "ok");
     EXPECT_EQ(status.handoff.hash, hash);
     EXPECT_EQ(status.cache.state, "written");
-    EXPECT_TRUE(temp_files(s.prefix).empty());
-    EXPECT_TRUE(temp_files(gateway.parent_path()).empty());
+    EXPECT_TRUE(test::temporary_files(s.prefix).empty());
+    EXPECT_TRUE(test::temporary_files(gateway.parent_path()).empty());
 }
 
 TEST_F(incoming_fixture, with_the_hash_known_the_gateway_still_comes_first_and_the_cache_takes_that_hash) {
@@ -155,8 +146,8 @@ TEST_F(incoming_fixture, an_invalid_piece_stops_it_and_nothing_changes) {
     EXPECT_EQ(text_of(gateway), "the gateway's last good config");
     EXPECT_EQ(cache().status, agent::cache_load_status::empty);
     EXPECT_FALSE(pipeline->has_config());
-    EXPECT_TRUE(temp_files(s.prefix).empty()) << temp_files(s.prefix).front();
-    EXPECT_TRUE(temp_files(gateway.parent_path()).empty());
+    EXPECT_TRUE(test::temporary_files(s.prefix).empty()) << test::temporary_files(s.prefix).front();
+    EXPECT_TRUE(test::temporary_files(gateway.parent_path()).empty());
     EXPECT_FALSE(fs::exists(dir / "gateway-at-reload")); // the gateway was never told to reload
 }
 
@@ -170,8 +161,8 @@ TEST_F(incoming_fixture, a_text_that_ends_early_is_refused_at_the_end) {
     in.reset();
     EXPECT_FALSE(fs::exists(gateway));
     EXPECT_EQ(cache().status, agent::cache_load_status::empty);
-    EXPECT_TRUE(temp_files(s.prefix).empty());
-    EXPECT_TRUE(temp_files(gateway.parent_path()).empty());
+    EXPECT_TRUE(test::temporary_files(s.prefix).empty());
+    EXPECT_TRUE(test::temporary_files(gateway.parent_path()).empty());
 }
 
 TEST_F(incoming_fixture, a_retried_download_starts_over) {
@@ -187,8 +178,8 @@ TEST_F(incoming_fixture, a_retried_download_starts_over) {
     auto cached = cache();
     ASSERT_EQ(cached.status, agent::cache_load_status::loaded) << cached.error;
     EXPECT_EQ(cached.snapshot->hash, kong_hash_of(second));
-    EXPECT_TRUE(temp_files(s.prefix).empty());
-    EXPECT_TRUE(temp_files(gateway.parent_path()).empty());
+    EXPECT_TRUE(test::temporary_files(s.prefix).empty());
+    EXPECT_TRUE(test::temporary_files(gateway.parent_path()).empty());
 }
 
 TEST_F(incoming_fixture, a_config_that_arrived_meanwhile_wins_and_the_backup_leaves_nothing) {
@@ -204,8 +195,8 @@ TEST_F(incoming_fixture, a_config_that_arrived_meanwhile_wins_and_the_backup_lea
     EXPECT_TRUE(text_of(gateway) == cp_text);
     EXPECT_EQ(pipeline->current()->source, protocol::config_source::control_plane);
     EXPECT_EQ(cache().snapshot->hash, cp->hash);
-    EXPECT_TRUE(temp_files(s.prefix).empty());
-    EXPECT_TRUE(temp_files(gateway.parent_path()).empty());
+    EXPECT_TRUE(test::temporary_files(s.prefix).empty());
+    EXPECT_TRUE(test::temporary_files(gateway.parent_path()).empty());
 }
 
 TEST_F(incoming_fixture, an_unwritable_cache_does_not_keep_the_config_from_the_gateway) {

@@ -69,15 +69,6 @@ std::string text_of(std::size_t size) {
     return s;
 }
 
-std::vector<std::string> temp_files(const fs::path& dir) {
-    std::vector<std::string> out;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(dir, ec))
-        if (e.path().filename().string().find(".tmp-") != std::string::npos)
-            out.push_back(e.path().filename().string());
-    return out;
-}
-
 struct staged_pieces_fixture : ::testing::Test {
     asio::io_context io;
     fs::path dir = test::scratch_dir();
@@ -156,7 +147,7 @@ TEST_F(staged_pieces_fixture,
     pieces->abandon();
     pieces.reset();
     io.run();
-    EXPECT_TRUE(temp_files(dir).empty());
+    EXPECT_TRUE(test::temporary_files(dir).empty());
     std::lock_guard lock(seen->guard);
     EXPECT_TRUE(seen->bytes.empty());
 }
@@ -178,7 +169,7 @@ TEST_F(staged_pieces_fixture, a_config_dropped_while_a_batch_is_on_the_pool_goes
     }());
     // run_sync's loop ran until the batch was back (its work guard), and the files went then.
     EXPECT_TRUE(watch.expired());
-    EXPECT_TRUE(temp_files(dir).empty()) << temp_files(dir).front();
+    EXPECT_TRUE(test::temporary_files(dir).empty()) << test::temporary_files(dir).front();
     std::lock_guard lock(seen->guard);
     EXPECT_EQ(seen->bytes.size(), 1000u);
 }

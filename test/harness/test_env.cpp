@@ -55,6 +55,15 @@ std::string random_bytes(std::size_t n, unsigned seed) {
     return s;
 }
 
+std::vector<std::string> temporary_files(const std::filesystem::path& dir) {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+        if (e.path().filename().string().find(".tmp-") != std::string::npos)
+            out.push_back(e.path().filename().string());
+    return out;
+}
+
 std::string unique_suffix() {
     static std::mt19937_64 rng(
         std::random_device{}() ^

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace lifeboat::test {
 
@@ -51,6 +52,10 @@ std::filesystem::path shared_dir();
 // A folder for the current test: <build>/test-work/<suite>.<test>, emptied on the first call in a
 // test and shared by later calls in the same test.
 std::filesystem::path scratch_dir();
+
+// The names of the temporary files (atomic writes' "*.tmp-*") left in `dir`: none once a write
+// is over, whatever became of it.
+std::vector<std::string> temporary_files(const std::filesystem::path& dir);
 
 // A unique string for keys and names, so reruns against one RGW never collide.
 std::string unique_suffix();
